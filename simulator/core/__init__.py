@@ -1,0 +1,1 @@
+"""The provider-agnostic engine: it knows no wire format."""

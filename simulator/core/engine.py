@@ -1,0 +1,251 @@
+"""The engine: the one place where behaviour is decided.
+
+Providers translate wire requests into calls on :class:`Engine` and render what it
+returns; they never touch the clock, the ledger, the store or the scheduler themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from . import lifecycle, songwriter
+from .clock import Clock
+from .ids import Ids
+from .journal import Journal
+from .ledger import InsufficientCredits, Ledger
+from .magic import NO_STEERING, Steering, read_steering
+from .models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Task
+from .ratelimit import Limit, RateLimiter
+from .scheduler import Scheduler
+from .store import open_store
+from .webhooks import Policy, Webhooks
+
+# With --seed, simulated time starts here, so timestamps (and ids built from them) repeat.
+SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+Listener = Callable[[Task, str], None]
+
+
+class TaskNotFound(KeyError):
+    pass
+
+
+class TaskFinished(ValueError):
+    """The task is already terminal; its outcome cannot change."""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What the caller asked of one clip; the engine adds id, seed and duration."""
+
+    title: str
+    tags: str
+    lyrics: str = ""
+    instrumental: bool = False
+
+
+class Engine:
+    def __init__(self, *, seed: int | None = None, clock_mode: str = "fast",
+                 speed: float | None = None, state: str = "memory",
+                 default_credits: float = 10_000.0, demo_key: str = "sk-musicsim-demo",
+                 journal_entries: int = 10_000, journal_body: int = 16_384):
+        self.ids = Ids(seed)
+        self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
+        self.scheduler = Scheduler(self.clock)
+        self.scheduler.on("task", self._task_due)
+        self.store = open_store(state)
+        self.ledger = Ledger(self.store, self.clock)
+        self.journal = Journal(journal_entries, journal_body)
+        self.webhooks = Webhooks(self.scheduler, self.clock)
+        self.rates = RateLimiter()
+        self.default_credits = default_credits
+        self.demo_key = demo_key
+        self._listeners: dict[str, list[Listener]] = {}
+        self._restore_defaults()
+
+    # -- lifecycle of the engine itself ------------------------------------------------
+    def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.stop()
+        await self.webhooks.close()
+
+    def reset(self) -> None:
+        """Wipe all state and restore the default accounts; the clock keeps its mode."""
+        self.scheduler.clear()
+        self.store.reset()
+        self.journal.clear()
+        self.webhooks.reset()
+        self.rates.reset()
+        self.ids.reset()
+        self._restore_defaults()
+
+    def _restore_defaults(self) -> None:
+        self.create_account(self.demo_key, self.default_credits)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # -- clock -------------------------------------------------------------------------
+    def set_clock(self, mode: str | None = None, speed: float | None = None) -> None:
+        self.clock.set(mode, speed)
+        self.scheduler.rearm()
+
+    def advance(self, seconds: float) -> None:
+        """Move simulated time on and fire everything that fell due, in order."""
+        self.clock.advance(seconds)
+        self.scheduler.run_due()
+
+    # -- accounts and credits ----------------------------------------------------------
+    def authenticate(self, api_key: str | None) -> Account | None:
+        return self.store.get_account(api_key) if api_key else None
+
+    def create_account(self, api_key: str | None = None, credits: float | None = None,
+                       models: list[str] | None = None) -> Account:
+        key = api_key or "sk-sim-" + self.ids.token(24)
+        account = self.store.create_account(Account(key, models=models, created_at=self.now()))
+        amount = self.default_credits if credits is None else credits
+        if amount:
+            self.ledger.grant(key, amount)
+        return account
+
+    def account(self, api_key: str) -> Account | None:
+        return self.store.get_account(api_key)
+
+    def accounts(self) -> list[Account]:
+        return self.store.list_accounts()
+
+    def grant(self, api_key: str, delta: float) -> Account:
+        return self.ledger.grant(api_key, delta)
+
+    def ledger_entries(self, api_key: str):
+        return self.ledger.entries(api_key)
+
+    def may_use_model(self, account: Account, model: str) -> bool:
+        return account.models is None or model in account.models
+
+    def rate_limited(self, provider: str, api_key: str, limit: Limit) -> float | None:
+        """Seconds to wait before the next request, or None when it may go ahead."""
+        return self.rates.take(provider, api_key, limit)
+
+    # -- tasks -------------------------------------------------------------------------
+    def steering(self, *texts: object) -> Steering:
+        return read_steering(*texts)
+
+    def compose(self, description: str = "", *, title: str | None = None,
+                tags: str | None = None, lyrics: str | None = None,
+                instrumental: bool = False) -> ClipSpec:
+        """A clip request with whatever the caller left out written from its description."""
+        return ClipSpec(
+            title=title if title is not None else songwriter.title_from(description, self.ids),
+            tags=tags if tags is not None else songwriter.tags_from(description, self.ids),
+            lyrics="" if instrumental else (
+                lyrics if lyrics is not None else songwriter.lyrics_from(description, self.ids)),
+            instrumental=instrumental)
+
+    def subscribe(self, provider: str, listener: Listener) -> None:
+        """Call ``listener(task, event)`` after each state change of that provider's tasks."""
+        self._listeners.setdefault(provider, []).append(listener)
+
+    def submit(self, provider: str, api_key: str, kind: str, *, task_id: str,
+               params: dict[str, Any], cost: float, clips: Iterable[ClipSpec] = (),
+               clip_id: Callable[[], str] | None = None, callback_url: str | None = None,
+               steering: Steering = NO_STEERING, max_duration: float = 240.0) -> Task:
+        """Hold the credits and start a task; raises InsufficientCredits, charging nothing."""
+        now = self.now()
+        self.ledger.hold(api_key, task_id, cost)
+        made = [Clip(clip_id() if clip_id else self.ids.uuid(), self.ids.seed32(), spec.title,
+                     spec.tags, songwriter.duration_for(spec.lyrics, spec.instrumental, self.ids,
+                                                        max_duration),
+                     spec.lyrics, spec.instrumental) for spec in clips]
+        task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
+                    callback_url=callback_url,
+                    plan=lifecycle.plan(kind, self.ids, steering))
+        task.history.append((now, "submitted"))
+        self.store.put_task(task)
+        self._schedule_next(task)
+        return task
+
+    def task(self, task_id: str) -> Task | None:
+        return self.store.get_task(task_id)
+
+    def tasks(self, provider: str | None = None, status: str | None = None,
+              api_key: str | None = None) -> Iterable[Task]:
+        return self.store.list_tasks(provider, status, api_key)
+
+    def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
+        return self.store.find_clip(clip_id)
+
+    def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
+        """Settle a task now, as the control plane asks, passing any stages it skipped."""
+        task = self.store.get_task(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        if task.terminal:
+            raise TaskFinished(task_id)
+        now = self.now()
+        task.step = len(task.plan)  # entries still on the heap for it become stale
+        if outcome == "fail":
+            self._apply(task, lifecycle.failure(reason or "forced_failure"), now)
+            return task
+        if task.status == QUEUED:
+            self._apply(task, lifecycle.START, now)
+        names = [name for name, _ in lifecycle.PROFILES[task.kind].stages]
+        reached = names.index(task.stage) + 1 if task.stage in names else 0
+        for name in names[reached:]:
+            self._apply(task, lifecycle.STAGE_PREFIX + name, now)
+        self._apply(task, lifecycle.FINISH, now)
+        return task
+
+    # -- the scheduler's side ----------------------------------------------------------
+    def _schedule_next(self, task: Task) -> None:
+        if task.step < len(task.plan):
+            offset, _ = task.plan[task.step]
+            self.scheduler.at(task.created_at + offset, "task", (task.id, task.step))
+
+    def _task_due(self, ref: tuple[str, int], due: float) -> None:
+        task_id, step = ref
+        task = self.store.get_task(task_id)
+        if task is None or task.terminal or task.step != step:
+            return
+        _, event = task.plan[step]
+        task.step += 1
+        self._apply(task, event, due)
+        self._schedule_next(task)
+
+    def _apply(self, task: Task, event: str, at: float) -> None:
+        if event == lifecycle.START:
+            task.status, task.started_at = RUNNING, at
+            ends = [o for o, e in task.plan if lifecycle.is_end(e)]
+            task.eta = task.created_at + ends[-1] if ends else None
+        elif event.startswith(lifecycle.STAGE_PREFIX):
+            task.stage = event[len(lifecycle.STAGE_PREFIX):]
+        elif event == lifecycle.FINISH:
+            task.status, task.stage, task.finished_at = SUCCEEDED, "complete", at
+            self.ledger.settle(task.api_key, task.id, task.cost)
+        elif lifecycle.is_failure(event):
+            code = lifecycle.failure_reason(event)
+            task.status, task.finished_at = FAILED, at
+            task.error = {"code": code, "message": _FAILURE_MESSAGES.get(
+                code, f"Generation failed: {code.replace('_', ' ')}")}
+            self.ledger.release(task.api_key, task.id, task.cost)
+        task.history.append((at, event))
+        self.store.put_task(task)
+        for listener in self._listeners.get(task.provider, ()):
+            listener(task, event)
+
+    # -- callbacks ---------------------------------------------------------------------
+    def deliver(self, url: str, body: bytes, policy: Policy, headers: dict[str, str] | None = None,
+                **ref: Any) -> None:
+        self.webhooks.send(url, body, policy, headers, **ref)
+
+
+_FAILURE_MESSAGES = {
+    "generation_failed": "Music generation failed upstream; no credits were charged",
+    "content_moderation": "The request was rejected by content moderation",
+    "forced_failure": "The task was failed through the control plane",
+}
+
+__all__ = ["ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]

@@ -1,0 +1,38 @@
+"""Seeded identifiers and random draws.
+
+Every id, timing jitter and media seed comes from one generator, so the same ``--seed``
+and the same request sequence reproduce the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import string
+import uuid
+
+_LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+class Ids:
+    def __init__(self, seed: int | None = None):
+        self.seed = seed if seed is not None else int.from_bytes(os.urandom(8), "big")
+        self.rng = random.Random(self.seed)
+
+    def reset(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def token(self, length: int, alphabet: str = _LOWER_ALNUM) -> str:
+        return "".join(self.rng.choices(alphabet, k=length))
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def seed32(self) -> int:
+        return self.rng.getrandbits(32)
+
+    def uniform(self, low: float, high: float) -> float:
+        return self.rng.uniform(low, high)
+
+    def choice(self, seq):
+        return self.rng.choice(seq)

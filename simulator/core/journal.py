@@ -1,0 +1,109 @@
+"""The request journal: what every client sent and what it got back, bounded.
+
+Secrets are masked before anything is stored, and bodies are cut at a byte bound, so the
+journal can stay on in CI without leaking keys or growing without limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "set-cookie",
+                            "proxy-authorization"})
+
+
+def mask_secret(value: str) -> str:
+    """Keep a hint of which key it was, never the key: ``Bearer sk-a…f9`` style."""
+    scheme, _, token = value.partition(" ") if " " in value else ("", "", value)
+    hint = f"{token[:4]}…{token[-2:]}" if len(token) > 8 else "…"
+    return f"{scheme} {hint}".strip()
+
+
+def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(k): (mask_secret(v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+@dataclass(slots=True)
+class Entry:
+    id: int
+    time: float
+    provider: str | None
+    method: str
+    path: str
+    query: str
+    api_key: str | None
+    status: int
+    duration_ms: float
+    request_headers: dict[str, str]
+    request_body: str
+    response_body: str
+    truncated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "time": self.time, "provider": self.provider, "method": self.method,
+            "path": self.path, "query": self.query,
+            "api_key": mask_secret(self.api_key) if self.api_key else None,
+            "status": self.status, "duration_ms": self.duration_ms,
+            "request": {"headers": self.request_headers, "body": self.request_body},
+            "response": {"body": self.response_body},
+            "truncated": self.truncated,
+        }
+
+
+class Journal:
+    def __init__(self, max_entries: int = 10_000, max_body: int = 16_384):
+        self.max_body = max_body
+        self._entries: deque[Entry] = deque(maxlen=max_entries)
+        self._ids = itertools.count(1)
+
+    def _cut(self, body: bytes) -> tuple[str, bool]:
+        cut = len(body) > self.max_body
+        return body[: self.max_body].decode("utf-8", "replace"), cut
+
+    def record(self, *, time: float, provider: str | None, method: str, path: str, query: str,
+               api_key: str | None, status: int, duration_ms: float,
+               request_headers: Mapping[str, str], request_body: bytes,
+               response_body: bytes) -> Entry:
+        req, cut_req = self._cut(request_body)
+        resp, cut_resp = self._cut(response_body)
+        entry = Entry(next(self._ids), time, provider, method, path, query, api_key, status,
+                      round(duration_ms, 3), mask_headers(request_headers), req, resp,
+                      cut_req or cut_resp)
+        self._entries.append(entry)
+        return entry
+
+    def query(self, provider: str | None = None, method: str | None = None,
+              path: str | None = None, api_key: str | None = None,
+              since: float | None = None, until: float | None = None) -> Iterable[Entry]:
+        for e in self._entries:
+            if provider and e.provider != provider:
+                continue
+            if method and e.method != method.upper():
+                continue
+            if path and not _path_matches(path, e.path):
+                continue
+            if api_key and e.api_key != api_key:
+                continue
+            if since is not None and e.time < since:
+                continue
+            if until is not None and e.time > until:
+                continue
+            yield e
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    """Exact path, or a glob with ``*`` when the pattern has one."""
+    if "*" in pattern:
+        import fnmatch
+        return fnmatch.fnmatchcase(path, pattern)
+    return path == pattern

@@ -1,0 +1,49 @@
+"""Credits: held on submit, settled on success, released on failure.
+
+For every account, ``available + held + spent == granted`` after every movement, and no
+balance is ever negative; the store applies each movement atomically, so two concurrent
+submits can never both spend the same credits.
+"""
+
+from __future__ import annotations
+
+from .clock import Clock
+from .models import Account, LedgerEntry
+from .store import InsufficientBalance, Store
+
+
+class InsufficientCredits(Exception):
+    def __init__(self, needed: float, available: float):
+        super().__init__(f"needs {needed} credits, {available} available")
+        self.needed, self.available = needed, available
+
+
+class Ledger:
+    def __init__(self, store: Store, clock: Clock):
+        self.store, self.clock = store, clock
+
+    def grant(self, api_key: str, delta: float) -> Account:
+        """Add (or, when negative, withdraw) available credits."""
+        try:
+            return self.store.move_credits(api_key, "grant", delta, self.clock.now(), None,
+                                           available=delta, granted=delta)
+        except InsufficientBalance as exc:
+            raise InsufficientCredits(-delta, exc.available) from None
+
+    def hold(self, api_key: str, task_id: str, amount: float) -> Account:
+        try:
+            return self.store.move_credits(api_key, "hold", amount, self.clock.now(), task_id,
+                                           available=-amount, held=amount)
+        except InsufficientBalance as exc:
+            raise InsufficientCredits(amount, exc.available) from None
+
+    def settle(self, api_key: str, task_id: str, amount: float) -> Account:
+        return self.store.move_credits(api_key, "settle", amount, self.clock.now(), task_id,
+                                       held=-amount, spent=amount)
+
+    def release(self, api_key: str, task_id: str, amount: float) -> Account:
+        return self.store.move_credits(api_key, "release", amount, self.clock.now(), task_id,
+                                       held=-amount, available=amount)
+
+    def entries(self, api_key: str) -> list[LedgerEntry]:
+        return self.store.ledger(api_key)

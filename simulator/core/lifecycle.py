@@ -1,0 +1,79 @@
+"""How long each kind of job takes and which events it passes through.
+
+A plan is a list of ``(offset_seconds, event)`` from submission, in simulated seconds of
+the real service; the engine walks it one event at a time on the scheduler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ids import Ids
+from .magic import Steering
+
+START, FINISH = "start", "finish"
+STAGE_PREFIX = "stage:"
+FAIL_PREFIX = "fail:"
+
+
+def failure(reason: str) -> str:
+    return FAIL_PREFIX + reason
+
+
+def is_failure(event: str) -> bool:
+    return event.startswith(FAIL_PREFIX)
+
+
+def failure_reason(event: str) -> str:
+    return event[len(FAIL_PREFIX):]
+
+
+def is_end(event: str) -> bool:
+    return event == FINISH or is_failure(event)
+
+SLOW_FACTOR = 4.0
+
+
+@dataclass(frozen=True)
+class JobProfile:
+    """Typical offsets of a kind of job on the real service, in seconds."""
+
+    queued: float
+    stages: tuple[tuple[str, float], ...]
+    finish: float
+    jitter: float = 0.15  # each offset varies by up to ±15 %, seeded
+
+
+PROFILES: dict[str, JobProfile] = {
+    # A Suno-class song: lyrics first, a streamable first clip, then every clip complete.
+    "song": JobProfile(queued=3.0, stages=(("text", 15.0), ("first", 40.0)), finish=95.0),
+    # Lyrics or other text-only jobs.
+    "text": JobProfile(queued=1.0, stages=(), finish=8.0),
+}
+
+
+def plan(kind: str, ids: Ids, steering: Steering) -> list[tuple[float, str]]:
+    """The events a new task of ``kind`` will pass through, with seeded timings."""
+    profile = PROFILES[kind]
+    scale = SLOW_FACTOR if steering.slow else 1.0
+
+    def jittered(offset: float) -> float:
+        return round(offset * scale * (1 + ids.uniform(-profile.jitter, profile.jitter)), 3)
+
+    start = jittered(profile.queued)
+    events: list[tuple[float, str]] = [(start, START)]
+    fail = failure(steering.fail) if steering.fail else None
+    if fail and steering.fail_early:
+        return events + [(start + 0.5, fail)]
+    last = start
+    for name, offset in profile.stages:
+        last = max(last + 0.1, jittered(offset))
+        events.append((last, STAGE_PREFIX + name))
+        if fail and name == "first":
+            events[-1] = (last, fail)
+            return events
+    if steering.stuck:
+        return events
+    finish = max(last + 0.1, jittered(profile.finish))
+    events.append((finish, fail or FINISH))
+    return events

@@ -1,0 +1,147 @@
+"""The records the core keeps: accounts, ledger entries, tasks and the clips they make.
+
+Canonical task states are ``queued → running → succeeded | failed``; each dialect maps
+them onto its own words. Stages mark what a running task has produced so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+TERMINAL = frozenset({SUCCEEDED, FAILED})
+# A state may only move to one of higher rank.
+RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
+
+# Stages of a running song task, in order: lyrics/text ready, first clip ready, all done.
+STAGES = ("text", "first", "complete")
+
+
+@dataclass(slots=True)
+class Account:
+    api_key: str
+    available: float = 0.0
+    held: float = 0.0
+    spent: float = 0.0
+    granted: float = 0.0
+    models: list[str] | None = None  # None: every model
+    created_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "credits": self.available,
+            "held": self.held,
+            "spent": self.spent,
+            "granted": self.granted,
+            "models": self.models,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    id: int
+    api_key: str
+    time: float
+    kind: str  # grant | hold | settle | release
+    amount: float
+    task_id: str | None
+    available: float  # balances after the movement
+    held: float
+    spent: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Clip:
+    """One song a task produced: the facts media is rendered from and the API reports."""
+
+    id: str
+    seed: int
+    title: str
+    tags: str
+    duration: float
+    lyrics: str = ""
+    instrumental: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Task:
+    id: str
+    provider: str
+    kind: str
+    api_key: str
+    params: dict[str, Any]
+    created_at: float
+    cost: float = 0.0
+    status: str = QUEUED
+    stage: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    eta: float | None = None  # simulated time the task is due to finish, if ever
+    clips: list[Clip] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    callback_url: str | None = None
+    history: list[tuple[float, str]] = field(default_factory=list)
+    plan: list[tuple[float, str]] = field(default_factory=list)
+    step: int = 0  # index of the next plan event
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def ready_clips(self) -> int:
+        """How many clips have playable media: the first at stage first, all on success."""
+        if self.status == SUCCEEDED:
+            return len(self.clips)
+        if self.stage in ("first", "complete") and self.status == RUNNING:
+            return min(1, len(self.clips))
+        return 0
+
+    def progress(self, now: float) -> int:
+        """0–100, rising with simulated time while running; derived, never stored."""
+        if self.status == SUCCEEDED:
+            return 100
+        if self.status == QUEUED or self.started_at is None:
+            return 0
+        if self.status == FAILED:
+            return self._elapsed_pct(self.finished_at or now)
+        return min(99, self._elapsed_pct(now))
+
+    def _elapsed_pct(self, now: float) -> int:
+        if self.eta is None or self.started_at is None:
+            return 50
+        span = self.eta - self.started_at
+        if span <= 0:
+            return 99
+        return max(1, min(99, int((now - self.started_at) / span * 100)))
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "kind": self.kind,
+            "api_key": self.api_key,
+            "status": self.status,
+            "stage": self.stage,
+            "progress": self.progress(now),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "eta": self.eta,
+            "cost": self.cost,
+            "error": self.error,
+            "callback_url": self.callback_url,
+            "params": self.params,
+            "clips": [c.to_dict() for c in self.clips],
+            "history": [{"time": t, "event": e} for t, e in self.history],
+        }

@@ -1,0 +1,97 @@
+"""One timer heap for every scheduled event of every task.
+
+Entries are plain tuples ``(due, seq, kind, ref)`` on a heap; a single asyncio timer is
+armed for the earliest one. There is no coroutine or timer object per task, so a
+hundred thousand tasks in flight cost a hundred thousand small tuples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from typing import Any, Callable
+
+from .clock import Clock
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, float], None]
+
+
+class Scheduler:
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self._heap: list[tuple[float, int, str, Any]] = []
+        self._seq = itertools.count()
+        self._handlers: dict[str, Handler] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for: float | None = None
+        self.lateness: list[float] = []  # wall seconds each fired entry was late, when recording
+        self.record_lateness = False
+        self._firing = False
+
+    def on(self, kind: str, handler: Handler) -> None:
+        """Register the handler for entries of ``kind``: ``handler(ref, due)``."""
+        self._handlers[kind] = handler
+
+    def at(self, due: float, kind: str, ref: Any) -> None:
+        heapq.heappush(self._heap, (due, next(self._seq), kind, ref))
+        if not self._firing and (self._armed_for is None or due < self._armed_for):
+            self._arm()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._arm()
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+        self._arm()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._armed_for, self._loop = None, None, None
+
+    def run_due(self) -> int:
+        """Fire every entry due by the clock's now, in due order; returns how many fired."""
+        fired = 0
+        heap = self._heap
+        self._firing = True
+        try:
+            while heap and heap[0][0] <= self.clock.now():
+                due, _, kind, ref = heapq.heappop(heap)
+                if self.record_lateness and self.clock.speed:
+                    self.lateness.append((self.clock.now() - due) / self.clock.speed)
+                try:
+                    self._handlers[kind](ref, due)
+                except Exception:  # one broken entry must not stall every other task
+                    log.exception("scheduled %s for %r failed", kind, ref)
+                fired += 1
+        finally:
+            self._firing = False
+            self._arm()
+        return fired
+
+    def rearm(self) -> None:
+        """Recompute the wake-up after the clock changed mode, speed or time."""
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed_for = None
+        if not self._heap or self._loop is None:
+            return
+        due = self._heap[0][0]
+        delay = self.clock.wall_delay(due - self.clock.now())
+        if delay is None:
+            return
+        self._armed_for = due
+        self._timer = self._loop.call_later(delay, self.run_due)

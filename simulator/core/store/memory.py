@@ -1,0 +1,89 @@
+"""The default store: plain dictionaries in this process.
+
+Atomicity comes from the event loop: no operation awaits, so no other request can
+interleave between a balance check and the movement it guards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+from ..models import Account, Clip, LedgerEntry, Task
+from .base import InsufficientBalance
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._accounts: dict[str, Account] = {}
+        self._ledger: dict[str, list[LedgerEntry]] = defaultdict(list)
+        self._tasks: dict[str, Task] = {}
+        self._clips: dict[str, tuple[str, int]] = {}
+        self._ledger_seq = 0
+
+    def get_account(self, api_key: str) -> Account | None:
+        return self._accounts.get(api_key)
+
+    def create_account(self, account: Account) -> Account:
+        if account.api_key in self._accounts:
+            raise KeyError(account.api_key)
+        self._accounts[account.api_key] = account
+        return account
+
+    def update_account_models(self, api_key: str, models: list[str] | None) -> Account:
+        account = self._accounts[api_key]
+        account.models = models
+        return account
+
+    def list_accounts(self) -> list[Account]:
+        return list(self._accounts.values())
+
+    def move_credits(self, api_key, kind, amount, time, task_id, *, available=0.0, held=0.0,
+                     spent=0.0, granted=0.0):
+        account = self._accounts[api_key]
+        new = (account.available + available, account.held + held,
+               account.spent + spent, account.granted + granted)
+        if min(new[:3]) < -1e-9:
+            raise InsufficientBalance(api_key, -available, account.available)
+        account.available, account.held, account.spent, account.granted = (
+            max(0.0, v) if abs(v) < 1e-9 else v for v in new)
+        self._ledger_seq += 1
+        self._ledger[api_key].append(LedgerEntry(
+            self._ledger_seq, api_key, time, kind, amount, task_id,
+            account.available, account.held, account.spent))
+        return account
+
+    def ledger(self, api_key: str) -> list[LedgerEntry]:
+        return list(self._ledger.get(api_key, ()))
+
+    def put_task(self, task: Task) -> None:
+        if task.id not in self._tasks:
+            for index, clip in enumerate(task.clips):
+                self._clips[clip.id] = (task.id, index)
+        self._tasks[task.id] = task
+
+    def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
+        where = self._clips.get(clip_id)
+        if where is None:
+            return None
+        task = self._tasks[where[0]]
+        return task, task.clips[where[1]]
+
+    def get_task(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def list_tasks(self, provider=None, status=None, api_key=None) -> Iterable[Task]:
+        for task in self._tasks.values():
+            if provider and task.provider != provider:
+                continue
+            if status and task.status != status:
+                continue
+            if api_key and task.api_key != api_key:
+                continue
+            yield task
+
+    def task_count(self) -> int:
+        return len(self._tasks)
