@@ -1,0 +1,113 @@
+"""One settings object, from defaults, a TOML file, the environment and flags (in that
+order, later ones winning)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .resources import resource_dir
+
+PROVIDERS = ("evolink",)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    rate: float   # requests per second per key; 0 turns the limit off
+    burst: float
+
+
+DEFAULT_RATE_LIMITS = {"evolink": RateLimit(rate=20.0, burst=40.0)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    providers: tuple[str, ...] = PROVIDERS
+    clock: str = "fast"
+    speed: float | None = None
+    seed: int | None = None
+    state: str = "memory"
+    admin_token: str | None = None
+    allow_local_callbacks: bool = False
+    public_url: str | None = None
+    demo_key: str = "sk-musicsim-demo"
+    default_credits: float = 10_000.0
+    journal_entries: int = 10_000
+    journal_body_bytes: int = 16_384
+    media_cache_bytes: int = 256 * 1024 * 1024
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+
+    @property
+    def base_url(self) -> str:
+        """Where callbacks and media links say the simulator is."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def price(self, provider: str, item: str) -> float:
+        table = self.prices.get(provider, {})
+        if item not in table:
+            raise KeyError(f"no price for {provider}/{item}")
+        return table[item]
+
+    def with_overrides(self, **values: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+ENV_PREFIX = "MUSICSIM_"
+_SCALAR_TYPES = {"port": int, "speed": float, "seed": int, "default_credits": float,
+                 "journal_entries": int, "journal_body_bytes": int, "media_cache_bytes": int}
+
+
+def default_prices() -> dict[str, dict[str, float]]:
+    with open(resource_dir("fixtures") / "prices.toml", "rb") as handle:
+        return {k: {i: float(p) for i, p in v.items()} for k, v in tomllib.load(handle).items()}
+
+
+def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | None = None,
+         **flags: Any) -> Settings:
+    """Settings from the defaults, then ``config_file``, then MUSICSIM_* variables, then flags."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    prices = default_prices()
+    rate_limits = dict(DEFAULT_RATE_LIMITS)
+    names = {f.name for f in fields(Settings)}
+    if config_file:
+        data = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        for provider, table in data.pop("prices", {}).items():
+            prices.setdefault(provider, {}).update({k: float(v) for k, v in table.items()})
+        for provider, table in data.pop("rate_limits", {}).items():
+            base = rate_limits.get(provider, RateLimit(0.0, 1.0))
+            rate_limits[provider] = RateLimit(float(table.get("rate", base.rate)),
+                                              float(table.get("burst", base.burst)))
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"{config_file}: unknown setting(s) {', '.join(sorted(unknown))}")
+        values.update(data)
+    for name in names - {"prices", "rate_limits"}:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _from_text(name, raw)
+    flags = {k: v for k, v in flags.items() if v is not None}
+    prices.update(flags.pop("prices", {}))
+    rate_limits.update(flags.pop("rate_limits", {}))
+    values.update(flags)
+    if "providers" in values:
+        values["providers"] = tuple(values["providers"])
+        unknown = set(values["providers"]) - set(PROVIDERS)
+        if unknown:
+            raise ValueError(f"unknown provider(s) {', '.join(sorted(unknown))}; "
+                             f"choose from {', '.join(PROVIDERS)}")
+    return Settings(prices=prices, rate_limits=rate_limits, **values)
+
+
+def _from_text(name: str, raw: str) -> Any:
+    if name == "providers":
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    if name == "allow_local_callbacks":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return _SCALAR_TYPES.get(name, str)(raw)

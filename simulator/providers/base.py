@@ -1,0 +1,85 @@
+"""What every dialect shares: spec-checked JSON bodies, keys, rate limits, links.
+
+A provider subclass lists its routes and renders errors and tasks in its own shapes;
+everything else comes from here or from the engine.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+
+from ..config import RateLimit, Settings
+from ..core.engine import Engine
+from ..core.ratelimit import Limit
+from ..openapi import Violation, load_spec
+
+
+class BadRequest(Exception):
+    """Raised inside a handler to answer an error in the dialect's shape."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
+                 **fields: Any):
+        super().__init__(message)
+        self.status, self.message, self.headers, self.fields = status, message, headers, fields
+
+
+class Provider(abc.ABC):
+    id: ClassVar[str]
+
+    def __init__(self, engine: Engine, settings: Settings):
+        self.engine, self.settings = engine, settings
+        self.spec = load_spec(self.id)
+        limit = settings.rate_limits.get(self.id, RateLimit(0.0, 1.0))
+        self.limit = Limit(limit.rate, limit.burst)
+
+    @abc.abstractmethod
+    def routes(self) -> list[web.RouteDef]:
+        """The dialect's endpoints, with paths as the provider documents them."""
+
+    @abc.abstractmethod
+    def error_body(self, status: int, message: str, **fields: Any) -> dict[str, Any]:
+        """An error in the dialect's documented shape."""
+
+    def api_key(self, request: web.Request) -> str | None:
+        """The caller's key; Bearer by default, dialects with other headers override."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        return token.strip() or None if scheme.lower() == "bearer" else None
+
+    # -- responses ---------------------------------------------------------------------
+    @staticmethod
+    def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+        return web.Response(body=orjson.dumps(data), status=status, headers=headers,
+                            content_type="application/json")
+
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None,
+              **fields: Any) -> web.Response:
+        return self.json(self.error_body(status, message, **fields), status, headers)
+
+    # -- request helpers ---------------------------------------------------------------
+    async def json_body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        try:
+            return orjson.loads(raw) if raw.strip() else None
+        except orjson.JSONDecodeError:
+            raise BadRequest(400, "Request body must be valid JSON") from None
+
+    def violation(self, path: str, method: str, body: Any) -> Violation | None:
+        return self.spec.check_body(path, method, body)
+
+    def retry_after(self, api_key: str) -> int | None:
+        wait = self.engine.rate_limited(self.id, api_key, self.limit)
+        return None if wait is None else int(wait)
+
+    @staticmethod
+    def origin(request: web.Request) -> str:
+        """The scheme and host the client used, so links work through any port mapping."""
+        return f"{request.scheme}://{request.host}"
+
+    @staticmethod
+    def media_url(origin: str, clip_id: str, kind: str) -> str:
+        return f"{origin}/media/{clip_id}/{kind}"

@@ -1,0 +1,169 @@
+"""evolink: the unified task API (seed 004).
+
+``POST /v1/audios/generations`` starts a task of two songs; ``GET /v1/tasks/{task_id}``
+polls it. Errors are ``{"error": {code, message, type, param?, fallback_suggestion?}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..core.engine import InsufficientCredits
+from ..core.lifecycle import FINISH, STAGE_PREFIX, is_failure
+from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Task
+from ..core.webhooks import CallbackRejected, Policy, check_callback_url
+from .base import BadRequest, Provider
+
+GENERATE = "/v1/audios/generations"
+TASK = "/v1/tasks/{task_id}"
+
+STATUS = {QUEUED: "pending", RUNNING: "processing", SUCCEEDED: "completed", FAILED: "failed"}
+ERROR_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota_error",
+    403: "permission_error", 404: "not_found_error", 405: "invalid_request_error",
+    429: "rate_limit_error", 500: "internal_server_error", 502: "upstream_error",
+    503: "service_unavailable_error",
+}
+# The seed's own wording for the errors a magic value or an outage produces.
+OUTAGES = {
+    500: ("Internal server error", "try again later"),
+    502: ("Bad gateway", "try again later"),
+    503: ("Service temporarily unavailable", "retry after 30 seconds"),
+}
+CALLBACK_STAGES = {STAGE_PREFIX + "text": "text", STAGE_PREFIX + "first": "first", FINISH: "complete"}
+CALLBACK_POLICY = Policy(timeout=10.0, retries=3)
+VARIATIONS = 2
+MAX_SECONDS = {"suno-v4": 240.0}  # v4 songs run up to 4 minutes; later models up to 8
+
+
+class Evolink(Provider):
+    id = "evolink"
+
+    def __init__(self, engine, settings):
+        super().__init__(engine, settings)
+        engine.subscribe(self.id, self._on_event)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(GENERATE, self.generate), web.get(TASK, self.task_detail)]
+
+    def error_body(self, status: int, message: str, **fields: Any) -> dict[str, Any]:
+        error = {"code": status, "message": message,
+                 "type": fields.pop("type", None) or ERROR_TYPES.get(status, "internal_server_error")}
+        error.update({k: v for k, v in fields.items() if v is not None})
+        return {"error": error}
+
+    # -- handlers ----------------------------------------------------------------------
+    async def generate(self, request: web.Request) -> web.Response:
+        key = self._authenticate(request)
+        body = await self.json_body(request)
+        violation = self.violation(GENERATE, "post", body)
+        if violation is not None:
+            extra = violation.extra
+            raise BadRequest(extra.get("status", 400), extra.get("message", violation.message),
+                             type=extra.get("type"), param=violation.param,
+                             fallback_suggestion=extra.get("fallback_suggestion"))
+        return self.json(self._start(request, key, body))
+
+    async def task_detail(self, request: web.Request) -> web.Response:
+        key = self._authenticate(request)
+        task_id = request.match_info["task_id"]
+        violation = self.spec.check_path_params(TASK, "get", {"task_id": task_id})
+        if violation is not None:
+            raise BadRequest(400, violation.message, param=violation.param)
+        task = self.engine.task(task_id)
+        if task is None or task.provider != self.id or task.api_key != key:
+            raise BadRequest(404, "Task not found or expired", param="task_id")
+        return self.json(self.render(task, self.origin(request)))
+
+    # -- translation -------------------------------------------------------------------
+    def _authenticate(self, request: web.Request) -> str:
+        key = self.api_key(request)
+        if key is None:
+            raise BadRequest(401, "Missing authentication credentials: send Authorization: Bearer YOUR_API_KEY")
+        if self.engine.authenticate(key) is None:
+            raise BadRequest(401, "Invalid authentication credentials")
+        wait = self.retry_after(key)
+        if wait is not None:
+            raise BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)},
+                             fallback_suggestion=f"retry after {wait} seconds")
+        return key
+
+    def _start(self, request: web.Request, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        model = body["model"]
+        if not self.engine.may_use_model(self.engine.account(key), model):
+            raise BadRequest(403, "Access denied for this model", param="model")
+        callback = body.get("callback_url")
+        if callback:
+            try:
+                check_callback_url(callback, https_only=not self.settings.allow_local_callbacks,
+                                   allow_internal=self.settings.allow_local_callbacks)
+            except CallbackRejected as exc:
+                raise BadRequest(400, str(exc), param="callback_url") from None
+        custom = body.get("custom_mode") is True
+        instrumental = body.get("instrumental") is True
+        prompt = body.get("prompt") or ""
+        steering = self.engine.steering(prompt, body.get("style"), body.get("title"),
+                                        body.get("negative_tags"))
+        if steering.http_status in OUTAGES:
+            message, suggestion = OUTAGES[steering.http_status]
+            raise BadRequest(steering.http_status, message, fallback_suggestion=suggestion)
+        if custom:
+            spec = self.engine.compose(body["style"], title=body["title"], tags=body["style"],
+                                       lyrics=prompt, instrumental=instrumental)
+        else:
+            spec = self.engine.compose(prompt, instrumental=instrumental)
+        created = int(self.engine.now())
+        task_id = f"task-unified-{created}-{self.engine.ids.token(8)}"
+        try:
+            task = self.engine.submit(
+                self.id, key, "song", task_id=task_id, params=body,
+                cost=self.settings.price(self.id, model), clips=[spec] * VARIATIONS,
+                callback_url=callback, steering=steering,
+                max_duration=MAX_SECONDS.get(model, 480.0))
+        except InsufficientCredits:
+            raise BadRequest(402, "Insufficient quota",
+                             fallback_suggestion="https://evolink.ai/dashboard/billing") from None
+        return self.render(task, self.origin(request))
+
+    def render(self, task: Task, origin: str) -> dict[str, Any]:
+        """The task as evolink shows it, on the poll endpoint and in callbacks alike."""
+        answer: dict[str, Any] = {
+            "created": int(task.created_at),
+            "id": task.id,
+            "model": task.params["model"],
+            "object": "audio.generation.task",
+            "progress": task.progress(self.engine.now()),
+            "status": STATUS[task.status],
+            "task_info": {"can_cancel": task.status == QUEUED},
+            "type": "audio",
+        }
+        if task.stage is not None:
+            ready = task.ready_clips
+            items = []
+            for index, clip in enumerate(task.clips):
+                item: dict[str, Any] = {"result_id": clip.id, "title": clip.title, "tags": clip.tags}
+                if index < ready:
+                    item.update(duration=clip.duration,
+                                image_url=self.media_url(origin, clip.id, "cover.jpeg"),
+                                audio_url=self.media_url(origin, clip.id, "audio.mp3"),
+                                stream_audio_url=self.media_url(origin, clip.id, "stream.mp3"))
+                items.append(item)
+            answer["result_data"] = items
+            if task.status == SUCCEEDED:
+                answer["results"] = [item["audio_url"] for item in items]
+        if task.status == FAILED and task.error:
+            answer["error"] = {**task.error, "type": "generation_error"}
+        return answer
+
+    def _on_event(self, task: Task, event: str) -> None:
+        if not task.callback_url:
+            return
+        stage = "complete" if is_failure(event) else CALLBACK_STAGES.get(event)
+        if stage is None:
+            return
+        payload = {**self.render(task, self.settings.base_url), "callback_type": stage}
+        self.engine.deliver(task.callback_url, orjson.dumps(payload), CALLBACK_POLICY,
+                            provider=self.id, task_id=task.id, stage=stage)
