@@ -1,0 +1,105 @@
+"""A real simulator on a free loopback port, driven over HTTP like any client would."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from aiohttp import web
+
+from simulator.app import build_app
+from simulator.config import RateLimit, load
+from simulator.core.engine import Engine
+
+DEMO_KEY = "sk-musicsim-demo"
+
+
+@dataclass
+class Sim:
+    """A running simulator: its base URL, its engine, and helpers for the control plane."""
+
+    url: str
+    engine: Engine
+    loop: asyncio.AbstractEventLoop
+    _runner: web.AppRunner
+
+    def base(self, provider: str = "evolink") -> str:
+        return f"{self.url}/{provider}"
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{self.url}/_sim{path}", timeout=10, **kwargs)
+
+    def advance(self, seconds: float) -> dict:
+        response = self.admin("POST", "/clock/advance", json={"seconds": seconds})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def account(self, credits: float | None = None, **extra: Any) -> str:
+        body = {**extra, **({"credits": credits} if credits is not None else {})}
+        response = self.admin("POST", "/accounts", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["api_key"]
+
+    def call(self, fn, *args):
+        """Run ``fn(*args)`` on the server's loop and return its result."""
+        async def wrapped():
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def start_sim(**overrides: Any) -> Sim:
+    overrides.setdefault("clock", "manual")
+    overrides.setdefault("port", 0)
+    settings = load(env={}, **overrides)
+    app = build_app(settings)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def boot() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        box["runner"], box["port"] = runner, runner.addresses[0][1]
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(boot())
+        finally:
+            ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True, name="musicsim-test").start()
+    ready.wait(10)
+    from simulator.app import ENGINE
+    return Sim(f"http://127.0.0.1:{box['port']}", app[ENGINE], loop, box["runner"])
+
+
+@pytest.fixture(scope="session")
+def sim_session():
+    # Rate limiting has its own tests; here it would only throttle the tests' polling.
+    sim = start_sim(allow_local_callbacks=True, rate_limits={"evolink": RateLimit(0.0, 1.0)})
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim(sim_session: Sim) -> Sim:
+    """The shared simulator, reset to its defaults and to a manual clock for each test."""
+    assert sim_session.admin("POST", "/reset").status_code == 200
+    assert sim_session.admin("PUT", "/clock", json={"mode": "manual"}).status_code == 200
+    return sim_session
+
+
+def bearer(key: str = DEMO_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -1,0 +1,72 @@
+"""The musicsim command as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+MUSICSIM = [sys.executable, "-m", "simulator.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*MUSICSIM, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_help_answers():
+    top = run("--help")
+    assert top.returncode == 0 and "serve" in top.stdout and "specs" in top.stdout
+    serve = run("serve", "--help")
+    for flag in ("--host", "--port", "--provider", "--clock", "--speed", "--seed", "--state",
+                 "--admin-token", "--config", "--allow-local-callbacks"):
+        assert flag in serve.stdout
+
+
+def test_specs_list_and_export(tmp_path: Path):
+    listing = run("specs", "list")
+    assert listing.returncode == 0
+    assert [line.split()[0] for line in listing.stdout.splitlines()] == ["admin", "evolink"]
+    exported = run("specs", "export", str(tmp_path / "out"))
+    assert exported.returncode == 0
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["admin.yaml", "evolink.yaml"]
+    assert yaml.safe_load((tmp_path / "out" / "evolink.yaml").read_text())["openapi"].startswith("3.1")
+
+
+def test_bad_flags_are_clear_errors(tmp_path: Path):
+    bad = run("serve", "--provider", "nope")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    config = tmp_path / "bad.toml"
+    config.write_text("colour = 'blue'\n")
+    unknown = run("serve", "--config", str(config), "--port", "0")
+    assert unknown.returncode == 2 and "unknown setting" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_serve_prints_base_urls_and_the_demo_key_and_serves():
+    proc = subprocess.Popen([*MUSICSIM, "serve", "--port", "0", "--clock", "manual", "--seed", "7"],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("demo API key" in l for l in lines):
+            lines.append(proc.stdout.readline())
+        banner = "".join(lines)
+        assert "evolink" in banner and "sk-musicsim-demo" in banner
+        base = next(l.split()[1] for l in lines if l.strip().startswith("evolink"))
+        root = base.rsplit("/", 1)[0]
+        health = requests.get(f"{root}/_sim/health", timeout=10).json()
+        assert health["clock"]["mode"] == "manual"
+        created = requests.post(f"{base}/v1/audios/generations", timeout=10,
+                                headers={"Authorization": "Bearer sk-musicsim-demo"},
+                                json={"model": "suno-v5", "prompt": "cli"})
+        assert created.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+    assert proc.returncode == 0

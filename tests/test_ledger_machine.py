@@ -1,0 +1,117 @@
+"""Property tests: the credit ledger's invariant and forward-only task states.
+
+A hypothesis state machine drives the engine's Python API with accounts, grants,
+submits (with and without enough credits), clock steps, forced outcomes and resets.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import requests
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from simulator.core.engine import Engine, InsufficientCredits, TaskFinished
+from simulator.core.models import RANK
+
+from conftest import bearer
+
+MARKERS = ["", "", "", "[sim:fail]", "[sim:fail:moderation]", "[sim:slow]", "[sim:stuck]"]
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    @initialize(seed=st.integers(0, 2**32 - 1))
+    def boot(self, seed):
+        self.engine = Engine(seed=seed, clock_mode="manual", default_credits=100)
+        self.keys = [self.engine.demo_key]
+        self.seen: dict[str, str] = {}
+        self.submitted = 0
+
+    @rule(credits=st.integers(0, 500))
+    def open_account(self, credits):
+        self.keys.append(self.engine.create_account(credits=credits).api_key)
+
+    @rule(data=st.data(), delta=st.integers(-300, 300))
+    def grant(self, data, delta):
+        key = data.draw(st.sampled_from(self.keys))
+        before = self.engine.account(key).available
+        try:
+            self.engine.grant(key, delta)
+        except InsufficientCredits:
+            assert before + delta < 0
+            assert self.engine.account(key).available == before
+
+    @rule(data=st.data(), cost=st.integers(1, 120), marker=st.sampled_from(MARKERS))
+    def submit(self, data, cost, marker):
+        key = data.draw(st.sampled_from(self.keys))
+        account = self.engine.account(key)
+        available = account.available
+        self.submitted += 1
+        try:
+            task = self.engine.submit(
+                "evolink", key, "song", task_id=f"t{self.submitted}", params={}, cost=cost,
+                clips=[self.engine.compose("a song")],
+                steering=self.engine.steering(marker))
+        except InsufficientCredits:
+            assert available < cost
+            assert self.engine.account(key).available == available
+            return
+        assert available >= cost
+        self.seen[task.id] = task.status
+
+    @rule(seconds=st.floats(0, 120))
+    def advance(self, seconds):
+        self.engine.advance(seconds)
+
+    @precondition(lambda self: self.seen)
+    @rule(data=st.data(), outcome=st.sampled_from(["succeed", "fail"]))
+    def force(self, data, outcome):
+        task_id = data.draw(st.sampled_from(sorted(self.seen)))
+        try:
+            self.engine.force_outcome(task_id, outcome)
+        except TaskFinished:
+            assert self.engine.task(task_id).terminal
+
+    @invariant()
+    def books_balance(self):
+        if not hasattr(self, "engine"):
+            return
+        for account in self.engine.accounts():
+            assert account.available >= 0 and account.held >= 0 and account.spent >= 0
+            assert abs(account.available + account.held + account.spent - account.granted) < 1e-6
+            held = sum(t.cost for t in self.engine.tasks(api_key=account.api_key) if not t.terminal)
+            spent = sum(t.cost for t in self.engine.tasks(api_key=account.api_key)
+                        if t.status == "succeeded")
+            assert abs(account.held - held) < 1e-6 and abs(account.spent - spent) < 1e-6
+
+    @invariant()
+    def states_only_move_forward(self):
+        if not hasattr(self, "engine"):
+            return
+        for task_id, last in self.seen.items():
+            now = self.engine.task(task_id).status
+            assert RANK[now] >= RANK[last]
+            if RANK[now] == RANK[last]:
+                assert now == last  # a terminal state never flips
+            self.seen[task_id] = now
+
+
+TestLedgerMachine = LedgerMachine.TestCase
+TestLedgerMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
+                                      suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_concurrent_submits_never_spend_the_same_credits(sim):
+    key = sim.account(credits=24 * 3)  # enough for exactly three suno-v4.5 requests
+    body = {"model": "suno-v4.5", "prompt": "race"}
+
+    def one(_):
+        return requests.post(f"{sim.base()}/v1/audios/generations", json=body,
+                             headers=bearer(key), timeout=10).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(one, range(16)))
+    assert statuses.count(200) == 3 and statuses.count(402) == 13
+    account = sim.admin("GET", f"/accounts/{key}").json()
+    assert account["credits"] == 0 and account["held"] == 72
