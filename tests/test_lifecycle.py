@@ -225,3 +225,33 @@ def test_callback_retries_three_times_on_failure(sim):
         assert len(receiver.calls) == 4  # the first attempt and three retries, no more
     finally:
         receiver.close()
+
+
+def test_running_clock_moves_tasks_without_help(sim):
+    """With a running clock the scheduler alone moves the task, at the clock's speed."""
+    import time
+    sim.admin("PUT", "/clock", json={"speed": 40})
+    started = time.monotonic()
+    task = submit(sim)
+    seen = set()
+    while time.monotonic() - started < 15:
+        view = poll(sim, task["id"])
+        seen.add(view["status"])
+        if view["status"] == "completed":
+            break
+        time.sleep(0.05)
+    wall = time.monotonic() - started
+    core_view = core(sim, task["id"])
+    simulated = core_view["finished_at"] - core_view["created_at"]
+    assert seen == {"pending", "processing", "completed"}
+    assert 80 <= simulated <= 110  # a song's real duration on the simulated clock
+    assert simulated / 40 * 0.8 <= wall <= simulated / 40 + 1.5
+
+
+def test_fast_clock_finishes_a_song_in_about_ten_seconds(sim):
+    fast = sim.admin("PUT", "/clock", json={"mode": "fast"}).json()
+    task = submit(sim)
+    sim.admin("PUT", "/clock", json={"mode": "manual"})  # step the rest exactly
+    done = step_until(sim, task["id"], lambda t: t["status"] == "succeeded")
+    assert fast["speed"] == 10
+    assert 8.0 <= (done["finished_at"] - done["created_at"]) / fast["speed"] <= 11.5
