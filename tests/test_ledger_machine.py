@@ -115,3 +115,73 @@ def test_concurrent_submits_never_spend_the_same_credits(sim):
     assert statuses.count(200) == 3 and statuses.count(402) == 13
     account = sim.admin("GET", f"/accounts/{key}").json()
     assert account["credits"] == 0 and account["held"] == 72
+
+
+class HttpLedgerMachine(RuleBasedStateMachine):
+    """The same invariants through the public surface, with bursts of concurrent submits
+    from several threads racing for one account's credits."""
+
+    sim = None  # set by the test below
+
+    @initialize()
+    def boot(self):
+        self.sim.admin("POST", "/reset")
+        self.sim.admin("PUT", "/clock", json={"mode": "manual"})
+        self.keys = [self.sim.account(credits=100)]
+        self.seen: dict[str, str] = {}
+
+    @rule(credits=st.integers(0, 200))
+    def open_account(self, credits):
+        self.keys.append(self.sim.account(credits=credits))
+
+    @rule(data=st.data(), burst=st.integers(1, 8), marker=st.sampled_from(MARKERS))
+    def concurrent_submits(self, data, burst, marker):
+        key = data.draw(st.sampled_from(self.keys))
+        before = self.sim.admin("GET", f"/accounts/{key}").json()["credits"]
+        body = {"model": "suno-v4.5", "prompt": f"burst {marker}"}
+
+        def one(_):
+            return requests.post(f"{self.sim.base()}/v1/audios/generations", json=body,
+                                 headers=bearer(key), timeout=10)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=burst) as pool:
+            answers = list(pool.map(one, range(burst)))
+        accepted = [a.json()["id"] for a in answers if a.status_code == 200]
+        assert all(a.status_code in (200, 402) for a in answers)
+        assert len(accepted) == min(burst, int(before // 24))
+        for task_id in accepted:
+            self.seen[task_id] = "queued"
+
+    @rule(seconds=st.sampled_from([1, 5, 20, 60, 200]))
+    def advance(self, seconds):
+        self.sim.advance(seconds)
+
+    @precondition(lambda self: self.seen)
+    @rule(data=st.data(), outcome=st.sampled_from(["succeed", "fail"]))
+    def force(self, data, outcome):
+        task_id = data.draw(st.sampled_from(sorted(self.seen)))
+        answer = self.sim.admin("POST", f"/tasks/{task_id}/outcome", json={"outcome": outcome})
+        assert answer.status_code in (200, 409)
+
+    @invariant()
+    def books_balance_and_states_move_forward(self):
+        if not hasattr(self, "keys"):
+            return
+        for key in self.keys:
+            account = self.sim.admin("GET", f"/accounts/{key}").json()
+            assert min(account["credits"], account["held"], account["spent"]) >= 0
+            assert abs(account["credits"] + account["held"] + account["spent"]
+                       - account["granted"]) < 1e-6
+        for task in self.sim.admin("GET", "/tasks").json()["tasks"]:
+            last = self.seen.get(task["id"], "queued")
+            assert RANK[task["status"]] >= RANK[last]
+            assert RANK[task["status"]] > RANK[last] or task["status"] == last
+            self.seen[task["id"]] = task["status"]
+
+
+def test_ledger_over_http_with_concurrent_bursts(sim):
+    HttpLedgerMachine.sim = sim
+    run = HttpLedgerMachine.TestCase()
+    run.settings = settings(max_examples=12, stateful_step_count=15, deadline=None,
+                            suppress_health_check=list(HealthCheck))
+    run.runTest()

@@ -137,7 +137,7 @@ class Evolink(Provider):
             "object": "audio.generation.task",
             "progress": task.progress(self.engine.now()),
             "status": STATUS[task.status],
-            "task_info": {"can_cancel": task.status == QUEUED},
+            "task_info": {"can_cancel": False},  # the dialect offers no cancel endpoint
             "type": "audio",
         }
         if task.stage is not None:
