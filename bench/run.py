@@ -10,9 +10,7 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import socket
-import statistics
 import subprocess
 import sys
 import time

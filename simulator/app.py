@@ -78,8 +78,9 @@ def _edge(engine: Engine, providers: dict[str, Provider], root: Provider | None)
         if provider is None:
             return await handler(request)
         started = time.perf_counter()
-        body = await request.read() if request.body_exists else b""
+        body = b""
         try:
+            body = await request.read() if request.body_exists else b""
             response = await handler(request)
         except BadRequest as exc:
             response = provider.error(exc.status, exc.message, exc.headers, **exc.fields)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import PROVIDERS, load
+from .core.magic import MAGIC_VALUES
 
 EPILOG_SERVE = """\
 examples:
@@ -20,7 +21,9 @@ examples:
 Each provider is served at http://HOST:PORT/{provider}; with exactly one --provider it is
 also served at the root. Settings may also come from MUSICSIM_* environment variables
 (e.g. MUSICSIM_PORT=9000) or a TOML --config file; flags win.
-"""
+
+magic values (put one in a prompt, style or title to steer that task):
+""" + "\n".join(f"  {marker:<24}{effect}" for marker, effect in MAGIC_VALUES.items())
 
 
 def _parser() -> argparse.ArgumentParser:

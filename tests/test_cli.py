@@ -26,6 +26,7 @@ def test_help_answers():
     for flag in ("--host", "--port", "--provider", "--clock", "--speed", "--seed", "--state",
                  "--admin-token", "--config", "--allow-local-callbacks"):
         assert flag in serve.stdout
+    assert "[sim:fail:moderation]" in serve.stdout and "[sim:503]" in serve.stdout
 
 
 def test_specs_list_and_export(tmp_path: Path):

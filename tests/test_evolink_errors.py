@@ -157,3 +157,11 @@ def test_callback_url_rules(url, reason):
         assert post(sim, {**SIMPLE, "callback_url": "https://example.com/hook"}).status_code == 200
     finally:
         sim.stop()
+
+
+def test_oversized_body_is_refused_in_the_dialect_shape(sim):
+    response = requests.post(f"{sim.base()}/v1/audios/generations", data=b"x" * (5 * 1024 * 1024),
+                             headers={**bearer(), "Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == 413
+    assert response.json()["error"]["type"] == "request_too_large_error"

@@ -97,9 +97,6 @@ class Journal:
     def clear(self) -> None:
         self._entries.clear()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
 
 def _path_matches(pattern: str, path: str) -> bool:
     """Exact path, or a glob with ``*`` when the pattern has one."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 MARKER = re.compile(r"\[sim:([a-z0-9_:-]+)\]", re.IGNORECASE)
 
-# marker → what it does; the README's table is generated from the same words.
+# marker → what it does; `musicsim serve --help` lists them.
 MAGIC_VALUES = {
     "[sim:fail]": "the task fails once it has run for a while (reason: generation_failed)",
     "[sim:fail:moderation]": "the task fails as soon as it starts (reason: content moderation)",
@@ -34,10 +34,6 @@ class Steering:
     fail_early: bool = False
     slow: bool = False
     stuck: bool = False
-
-    @property
-    def plain(self) -> bool:
-        return self == NO_STEERING
 
 
 NO_STEERING = Steering()

@@ -15,9 +15,6 @@ TERMINAL = frozenset({SUCCEEDED, FAILED})
 # A state may only move to one of higher rank.
 RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
 
-# Stages of a running song task, in order: lyrics/text ready, first clip ready, all done.
-STAGES = ("text", "first", "complete")
-
 
 @dataclass(slots=True)
 class Account:

@@ -42,9 +42,6 @@ class Scheduler:
         if not self._firing and (self._armed_for is None or due < self._armed_for):
             self._arm()
 
-    def __len__(self) -> int:
-        return len(self._heap)
-
     def clear(self) -> None:
         self._heap.clear()
         self._arm()

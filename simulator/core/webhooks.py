@@ -133,11 +133,6 @@ class Webhooks:
         wait = backoff[min(number - 1, len(backoff) - 1)] if backoff else 0.0
         self.scheduler.at(self.clock.now() + wait, "webhook", delivery.id)
 
-    async def drain(self) -> None:
-        """Wait for attempts already on the wire (used on shutdown and by tests)."""
-        while self._inflight:
-            await asyncio.gather(*list(self._inflight), return_exceptions=True)
-
     async def close(self) -> None:
         for task in list(self._inflight):
             task.cancel()

@@ -24,6 +24,7 @@ STATUS = {QUEUED: "pending", RUNNING: "processing", SUCCEEDED: "completed", FAIL
 ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota_error",
     403: "permission_error", 404: "not_found_error", 405: "invalid_request_error",
+    413: "request_too_large_error",
     429: "rate_limit_error", 500: "internal_server_error", 502: "upstream_error",
     503: "service_unavailable_error",
 }

@@ -26,8 +26,6 @@ class Store(Protocol):
     def create_account(self, account: Account) -> Account:
         """Insert a new account; raises KeyError if the key exists."""
 
-    def update_account_models(self, api_key: str, models: list[str] | None) -> Account: ...
-
     def list_accounts(self) -> list[Account]: ...
 
     def move_credits(self, api_key: str, kind: str, amount: float, time: float,
@@ -50,7 +48,5 @@ class Store(Protocol):
 
     def list_tasks(self, provider: str | None = None, status: str | None = None,
                    api_key: str | None = None) -> Iterable[Task]: ...
-
-    def task_count(self) -> int: ...
 
     def reset(self) -> None: ...

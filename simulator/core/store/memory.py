@@ -33,11 +33,6 @@ class MemoryStore:
         self._accounts[account.api_key] = account
         return account
 
-    def update_account_models(self, api_key: str, models: list[str] | None) -> Account:
-        account = self._accounts[api_key]
-        account.models = models
-        return account
-
     def list_accounts(self) -> list[Account]:
         return list(self._accounts.values())
 
@@ -84,6 +79,3 @@ class MemoryStore:
             if api_key and task.api_key != api_key:
                 continue
             yield task
-
-    def task_count(self) -> int:
-        return len(self._tasks)
