@@ -11,8 +11,11 @@ import asyncio
 import json
 import os
 import socket
+import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,8 +76,32 @@ def start_sim() -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-async def load(url: str, method: str, body: bytes | None, seconds: float, concurrency: int) -> float:
-    """Requests per second that ``concurrency`` keep-alive clients sustain for ``seconds``."""
+def wrk_load(url: str, method: str, body: bytes | None, seconds: float, concurrency: int) -> float:
+    """Requests per second measured by wrk, a C load generator that is never the bottleneck."""
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    with script:
+        script.write(f'wrk.method = "{method}"\n'
+                     f'wrk.headers["Authorization"] = "Bearer {KEY}"\n'
+                     'wrk.headers["Content-Type"] = "application/json"\n')
+        if body:
+            script.write(f"wrk.body = {json.dumps(body.decode())}\n")
+        script.write('done = function(summary, latency, requests)\n'
+                     '  io.write(string.format("RESULT %d %d %f\\n", summary.requests,'
+                     ' summary.errors.status, summary.duration / 1e6))\nend\n')
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", script.name, url],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    requests, bad_status, elapsed = next(l for l in out.splitlines() if l.startswith("RESULT")).split()[1:]
+    if int(bad_status):
+        raise RuntimeError(f"{bad_status} of {requests} requests to {url} failed")
+    return int(requests) / float(elapsed)
+
+
+async def aiohttp_load(url: str, method: str, body: bytes | None, seconds: float,
+                       concurrency: int) -> float:
+    """Requests per second that ``concurrency`` keep-alive aiohttp clients sustain."""
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     done = 0
     errors = 0
@@ -97,7 +124,13 @@ async def load(url: str, method: str, body: bytes | None, seconds: float, concur
     return done / elapsed
 
 
-def http_bench(seconds: float, concurrency: int) -> dict:
+def measure(url: str, method: str, body: bytes | None, seconds: float, concurrency: int) -> float:
+    if shutil.which("wrk"):
+        return wrk_load(url, method, body, seconds, concurrency)
+    return asyncio.run(aiohttp_load(url, method, body, seconds, concurrency))
+
+
+def http_bench(seconds: float, concurrency: int, rounds: int) -> dict:
     submit_body = json.dumps({"model": "suno-v4.5", "prompt": "a cheerful summer pop song"}).encode()
     bare, bare_port = start_bare()
     sim, sim_port = start_sim()
@@ -107,10 +140,15 @@ def http_bench(seconds: float, concurrency: int) -> dict:
         for name, method, path, body in (
                 ("poll", "GET", f"/evolink/v1/tasks/{created}", None),
                 ("submit", "POST", "/evolink/v1/audios/generations", submit_body)):
-            bare_rps = asyncio.run(load(f"http://127.0.0.1:{bare_port}{path}", method, body,
+            # Alternate the two servers a few times and keep medians, so a noisy
+            # neighbour on a shared machine cannot favour either side.
+            bare_runs, sim_runs = [], []
+            for _ in range(rounds):
+                bare_runs.append(measure(f"http://127.0.0.1:{bare_port}{path}", method, body,
+                                         seconds, concurrency))
+                sim_runs.append(measure(f"http://127.0.0.1:{sim_port}{path}", method, body,
                                         seconds, concurrency))
-            sim_rps = asyncio.run(load(f"http://127.0.0.1:{sim_port}{path}", method, body,
-                                       seconds, concurrency))
+            bare_rps, sim_rps = statistics.median(bare_runs), statistics.median(sim_runs)
             results[name] = {"bare_rps": round(bare_rps), "sim_rps": round(sim_rps),
                              "ratio": round(sim_rps / bare_rps, 3)}
         return results
@@ -192,8 +230,9 @@ def scheduler_bench(count: int, speed: float, window: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="load duration per measurement")
+    parser.add_argument("--seconds", type=int, default=5, help="load duration per measurement")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server (median kept)")
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--speed", type=float, default=1.0,
                         help="clock speed during the measured window (1 = realtime)")
@@ -203,7 +242,10 @@ def main() -> None:
 
     print(f"musicsim bench on {os.cpu_count()} cores, python {sys.version.split()[0]}")
     if not args.skip_http:
-        http = http_bench(args.seconds, args.concurrency)
+        client = "wrk" if shutil.which("wrk") else "aiohttp (install wrk for a client that is never the bottleneck)"
+        print(f"load client: {client}, {args.concurrency} connections, {args.seconds:g} s per run, "
+              f"median of {args.rounds} alternating runs")
+        http = http_bench(args.seconds, args.concurrency, args.rounds)
         print(f"{'':8}{'bare rps':>10}{'sim rps':>10}{'ratio':>8}   target")
         for name, target in (("poll", 0.6), ("submit", 0.4)):
             row = http[name]

@@ -41,10 +41,11 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     app = web.Application(middlewares=[_edge(engine, providers, root)],
                           client_max_size=4 * 1024 * 1024)
     app[ENGINE], app[SETTINGS], app[PROVIDERS] = engine, settings, providers
+    # One flat router: every provider route under its prefix (and at the root when a
+    # single provider is served), so a request is matched once, with no sub-application.
     for pid, provider in providers.items():
-        sub = web.Application()
-        sub.add_routes(provider.routes())
-        app.add_subapp(f"/{pid}", sub)
+        app.add_routes([web.route(r.method, f"/{pid}{r.path}", r.handler, **r.kwargs)
+                        for r in provider.routes()])
     app.add_routes(admin_routes(engine, settings, list(providers)))
     app.add_routes(MediaServer(engine, settings.media_cache_bytes).routes())
     if root is not None:

@@ -90,10 +90,15 @@ class Spec:
         for parameter in operation.get("parameters", ()):
             if parameter.get("in") != "path" or parameter["name"] not in values:
                 continue
-            validator = self._param_validators.get((path, parameter["name"]))
+            key = (path, "param:" + parameter["name"])
+            validator = self._param_validators.get(key)
             if validator is None:
-                validator = Draft202012Validator(parameter.get("schema", {}), registry=self._registry)
-                self._param_validators[(path, parameter["name"])] = validator
+                schema = parameter.get("schema", {})
+                validator = Draft202012Validator(schema, registry=self._registry)
+                self._param_validators[key] = validator
+                self._fast[key] = jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+            if self._fast[key].is_valid(values[parameter["name"]]):
+                continue
             error = best_match(validator.iter_errors(values[parameter["name"]]), key=_relevance)
             if error is not None:
                 error.path.appendleft(parameter["name"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,8 @@ def test_seed_example_reaches_completed_with_playable_songs(sim, example):
         assert Image.open(io.BytesIO(cover.content)).format == "JPEG"
         stream = requests.get(item["stream_audio_url"], timeout=30)
         assert stream.status_code == 200 and stream.content == audio.content
-    assert done["result_data"][0]["result_id"] != done["result_data"][1]["result_id"]
+    ids = [item["result_id"] for item in done["result_data"]]
+    assert ids[0] != ids[1] and all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
 
 
 def test_simple_mode_writes_title_tags_and_lyrics(sim):

@@ -37,12 +37,18 @@ class TaskFinished(ValueError):
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """What the caller asked of one clip; the engine adds id, seed and duration."""
+    """What the caller asked of one song; the engine adds id, audio seed and duration.
 
-    title: str
-    tags: str
-    lyrics: str = ""
-    instrumental: bool = False
+    A field left None is written from ``description`` with ``text_seed``, so the
+    variations of one request share their words, as on the real service.
+    """
+
+    title: str | None
+    tags: str | None
+    lyrics: str | None
+    instrumental: bool
+    description: str
+    text_seed: int
 
 
 class Engine:
@@ -137,13 +143,8 @@ class Engine:
     def compose(self, description: str = "", *, title: str | None = None,
                 tags: str | None = None, lyrics: str | None = None,
                 instrumental: bool = False) -> ClipSpec:
-        """A clip request with whatever the caller left out written from its description."""
-        return ClipSpec(
-            title=title if title is not None else songwriter.title_from(description, self.ids),
-            tags=tags if tags is not None else songwriter.tags_from(description, self.ids),
-            lyrics="" if instrumental else (
-                lyrics if lyrics is not None else songwriter.lyrics_from(description, self.ids)),
-            instrumental=instrumental)
+        """A song request; whatever the caller left out is written from its description."""
+        return ClipSpec(title, tags, lyrics, instrumental, description, self.ids.seed32())
 
     def subscribe(self, provider: str, listener: Listener) -> None:
         """Call ``listener(task, event)`` after each state change of that provider's tasks."""
@@ -156,10 +157,7 @@ class Engine:
         """Hold the credits and start a task; raises InsufficientCredits, charging nothing."""
         now = self.now()
         self.ledger.hold(api_key, task_id, cost)
-        made = [Clip(clip_id() if clip_id else self.ids.uuid(), self.ids.seed32(), spec.title,
-                     spec.tags, songwriter.duration_for(spec.lyrics, spec.instrumental, self.ids,
-                                                        max_duration),
-                     spec.lyrics, spec.instrumental) for spec in clips]
+        made = [self._clip(spec, clip_id, max_duration) for spec in clips]
         task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
                     callback_url=callback_url,
                     plan=lifecycle.plan(kind, self.ids, steering))
@@ -167,6 +165,18 @@ class Engine:
         self.store.put_task(task)
         self._schedule_next(task)
         return task
+
+    def _clip(self, spec: ClipSpec, clip_id: Callable[[], str] | None,
+              max_duration: float) -> Clip:
+        if spec.instrumental:
+            sung = 0
+        elif spec.lyrics is None:
+            sung = songwriter.WRITTEN_SUNG_LINES
+        else:
+            sung = songwriter.sung_lines(spec.lyrics)
+        return Clip(clip_id() if clip_id else self.ids.uuid(), self.ids.seed32(),
+                    songwriter.duration_for(sung, self.ids, max_duration), spec.instrumental,
+                    spec.description, spec.text_seed, spec.title, spec.tags, spec.lyrics)
 
     def task(self, task_id: str) -> Task | None:
         return self.store.get_task(task_id)

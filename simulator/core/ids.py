@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import random
 import string
-import uuid
 
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 
@@ -26,7 +25,11 @@ class Ids:
         return "".join(self.rng.choices(alphabet, k=length))
 
     def uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A random (version 4) UUID in its usual text form."""
+        bits = (self.rng.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) \
+            & ~(0xC000 << 48) | (0x8000 << 48)
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def seed32(self) -> int:
         return self.rng.getrandbits(32)

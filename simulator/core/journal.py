@@ -1,7 +1,9 @@
 """The request journal: what every client sent and what it got back, bounded.
 
-Secrets are masked before anything is stored, and bodies are cut at a byte bound, so the
-journal can stay on in CI without leaking keys or growing without limit.
+Bodies are cut at a byte bound and the number of entries is capped, so the journal can
+stay on in CI without growing without limit. Recording is on every request's path, so
+it only keeps references; decoding and masking happen when an entry is read, and
+nothing leaves the journal with a secret unmasked.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ class Entry:
     api_key: str | None
     status: int
     duration_ms: float
-    request_headers: dict[str, str]
-    request_body: str
-    response_body: str
+    request_headers: Mapping[str, str]
+    request_body: bytes
+    response_body: bytes
     truncated: bool
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,8 +50,9 @@ class Entry:
             "path": self.path, "query": self.query,
             "api_key": mask_secret(self.api_key) if self.api_key else None,
             "status": self.status, "duration_ms": self.duration_ms,
-            "request": {"headers": self.request_headers, "body": self.request_body},
-            "response": {"body": self.response_body},
+            "request": {"headers": mask_headers(self.request_headers),
+                        "body": self.request_body.decode("utf-8", "replace")},
+            "response": {"body": self.response_body.decode("utf-8", "replace")},
             "truncated": self.truncated,
         }
 
@@ -60,19 +63,14 @@ class Journal:
         self._entries: deque[Entry] = deque(maxlen=max_entries)
         self._ids = itertools.count(1)
 
-    def _cut(self, body: bytes) -> tuple[str, bool]:
-        cut = len(body) > self.max_body
-        return body[: self.max_body].decode("utf-8", "replace"), cut
-
     def record(self, *, time: float, provider: str | None, method: str, path: str, query: str,
                api_key: str | None, status: int, duration_ms: float,
                request_headers: Mapping[str, str], request_body: bytes,
                response_body: bytes) -> Entry:
-        req, cut_req = self._cut(request_body)
-        resp, cut_resp = self._cut(response_body)
+        bound = self.max_body
         entry = Entry(next(self._ids), time, provider, method, path, query, api_key, status,
-                      round(duration_ms, 3), mask_headers(request_headers), req, resp,
-                      cut_req or cut_resp)
+                      round(duration_ms, 3), request_headers, request_body[:bound],
+                      response_body[:bound], len(request_body) > bound or len(response_body) > bound)
         self._entries.append(entry)
         return entry
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import songwriter
+
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 TERMINAL = frozenset({SUCCEEDED, FAILED})
@@ -56,18 +58,46 @@ class LedgerEntry:
 
 @dataclass(slots=True)
 class Clip:
-    """One song a task produced: the facts media is rendered from and the API reports."""
+    """One song a task produced: the facts media is rendered from and the API reports.
+
+    Title, tags and lyrics the caller gave are kept as given; the ones the service
+    writes (None here) come from the description and ``text_seed`` when read.
+    """
 
     id: str
-    seed: int
-    title: str
-    tags: str
+    seed: int  # the audio's
     duration: float
-    lyrics: str = ""
-    instrumental: bool = False
+    instrumental: bool
+    description: str
+    text_seed: int
+    given_title: str | None
+    given_tags: str | None
+    given_lyrics: str | None
+
+    @property
+    def title(self) -> str:
+        if self.given_title is not None:
+            return self.given_title
+        return songwriter.title_from(self.description, self.text_seed)
+
+    @property
+    def tags(self) -> str:
+        if self.given_tags is not None:
+            return self.given_tags
+        return songwriter.tags_from(self.description, self.text_seed)
+
+    @property
+    def lyrics(self) -> str:
+        if self.instrumental:
+            return ""
+        if self.given_lyrics is not None:
+            return self.given_lyrics
+        return songwriter.lyrics_from(self.description, self.text_seed)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"id": self.id, "seed": self.seed, "title": self.title, "tags": self.tags,
+                "duration": self.duration, "lyrics": self.lyrics,
+                "instrumental": self.instrumental}
 
 
 @dataclass(slots=True)

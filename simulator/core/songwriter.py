@@ -1,12 +1,15 @@
 """Titles, style tags, lyrics and lengths for songs the caller did not spell out.
 
-Simple and inspiration modes hand the service only a description; the core writes
-the rest from it, deterministically from the seeded generator.
+Simple and inspiration modes hand the service only a description; the core writes the
+rest from it. Each writer is a pure function of (description, seed), so a song keeps
+only the seed and its words are written when first read, identically every time.
 """
 
 from __future__ import annotations
 
+import random
 import re
+from functools import lru_cache
 
 from .ids import Ids
 
@@ -24,32 +27,44 @@ def words_of(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-zA-Z']+", text.lower()) if w not in _STOP and len(w) > 2]
 
 
-def title_from(prompt: str, ids: Ids) -> str:
-    words = words_of(prompt) or [ids.choice(_WORDS), ids.choice(_WORDS)]
-    picked = words[:3] if len(words) <= 3 else [words[0], ids.choice(words[1:])]
+@lru_cache(maxsize=4096)
+def title_from(prompt: str, seed: int) -> str:
+    rng = random.Random(seed)
+    words = words_of(prompt) or [rng.choice(_WORDS), rng.choice(_WORDS)]
+    picked = words[:3] if len(words) <= 3 else [words[0], rng.choice(words[1:])]
     return " ".join(w.capitalize() for w in picked)[:80]
 
 
-def tags_from(prompt: str, ids: Ids) -> str:
-    text = prompt.lower()
-    found = [g for g in GENRES + MOODS + INSTRUMENTS if g in text]
-    if not any(g in found for g in GENRES):
-        found.insert(0, ids.choice(GENRES))
-    if not any(m in found for m in MOODS):
-        found.append(ids.choice(MOODS))
-    return ", ".join(dict.fromkeys(found))
+_STYLE_ORDER = GENRES + MOODS + INSTRUMENTS
+_STYLE_WORDS = re.compile("|".join(re.escape(w) for w in sorted(_STYLE_ORDER, key=len, reverse=True)))
+
+
+@lru_cache(maxsize=4096)
+def tags_from(prompt: str, seed: int) -> str:
+    rng = random.Random(seed)
+    mentioned = set(_STYLE_WORDS.findall(prompt.lower()))
+    found = [w for w in _STYLE_ORDER if w in mentioned]
+    if mentioned.isdisjoint(GENRES):
+        found.insert(0, rng.choice(GENRES))
+    if mentioned.isdisjoint(MOODS):
+        found.append(rng.choice(MOODS))
+    return ", ".join(found)
 
 
 _SECTIONS = (("Verse 1", 4), ("Chorus", 0), ("Verse 2", 4), ("Chorus", 0), ("Bridge", 2),
              ("Chorus", 0))
 _CHORUS_LINES = 4
+# Lines sung in a written song: every section's own lines, the chorus each time it comes.
+WRITTEN_SUNG_LINES = sum(n or _CHORUS_LINES for _, n in _SECTIONS)
 
 
-def lyrics_from(prompt: str, ids: Ids) -> str:
+@lru_cache(maxsize=1024)
+def lyrics_from(prompt: str, seed: int) -> str:
+    rng = random.Random(seed)
     pool = words_of(prompt) + list(_WORDS)
     count = _CHORUS_LINES + sum(n for _, n in _SECTIONS)
-    picks = iter(ids.rng.choices(pool, k=2 * count))
-    ends = iter(ids.rng.choices(_WORDS, k=count))
+    picks = iter(rng.choices(pool, k=2 * count))
+    ends = iter(rng.choices(_WORDS, k=count))
     lines = [f"{next(picks).capitalize()} and {next(picks)} under the {next(ends)}"
              for _ in range(count)]
     chorus, rest = lines[:_CHORUS_LINES], lines[_CHORUS_LINES:]
@@ -64,10 +79,15 @@ def lyrics_from(prompt: str, ids: Ids) -> str:
 _SUNG_LINE = re.compile(r"^[ \t]*[^\s\[]", re.MULTILINE)  # a line with words, not a [Section] tag
 
 
-def duration_for(lyrics: str, instrumental: bool, ids: Ids, max_seconds: float = 240.0) -> float:
-    """A song length that fits its lyrics: about four seconds a sung line, 30 s minimum."""
-    if instrumental or not lyrics.strip():
+def sung_lines(lyrics: str) -> int:
+    return len(_SUNG_LINE.findall(lyrics))
+
+
+def duration_for(sung: int, ids: Ids, max_seconds: float = 240.0) -> float:
+    """A song length that fits its lyrics: about four seconds a sung line, 30 s minimum;
+    an instrumental (no sung lines) runs one to three minutes."""
+    if not sung:
         seconds = ids.uniform(60.0, 180.0)
     else:
-        seconds = 20.0 + 4.2 * len(_SUNG_LINE.findall(lyrics)) + ids.uniform(-6.0, 12.0)
+        seconds = 20.0 + 4.2 * sung + ids.uniform(-6.0, 12.0)
     return round(min(max_seconds, max(30.0, seconds)), 2)
