@@ -19,7 +19,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP)  ## install wrk (apt-get install wrk) for a load client that is never the bottleneck
 	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
