@@ -6,6 +6,7 @@ returns; they never touch the clock, the ledger, the store or the scheduler them
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -20,6 +21,8 @@ from .ratelimit import Limit, RateLimiter
 from .scheduler import Scheduler
 from .store import open_store
 from .webhooks import Policy, Webhooks
+
+log = logging.getLogger(__name__)
 
 # With --seed, simulated time starts here, so timestamps (and ids built from them) repeat.
 SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -244,7 +247,10 @@ class Engine:
         task.history.append((at, event))
         self.store.put_task(task)
         for listener in self._listeners.get(task.provider, ()):
-            listener(task, event)
+            try:
+                listener(task, event)
+            except Exception:  # a dialect's side effect must never undo a transition
+                log.exception("listener for %s failed on %s %s", task.provider, task.id, event)
 
     # -- callbacks ---------------------------------------------------------------------
     def deliver(self, url: str, body: bytes, policy: Policy, headers: dict[str, str] | None = None,
