@@ -22,8 +22,6 @@ from .providers.base import BadRequest
 log = logging.getLogger(__name__)
 
 ENGINE = web.AppKey("engine", Engine)
-SETTINGS = web.AppKey("settings", Settings)
-PROVIDERS = web.AppKey("providers", dict)
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -33,14 +31,14 @@ def build_engine(settings: Settings) -> Engine:
                   journal_body=settings.journal_body_bytes)
 
 
-def build_app(settings: Settings, engine: Engine | None = None) -> web.Application:
-    engine = engine or build_engine(settings)
+def build_app(settings: Settings) -> web.Application:
+    engine = build_engine(settings)
     providers: dict[str, Provider] = {pid: REGISTRY[pid](engine, settings)
                                       for pid in settings.providers}
     root = next(iter(providers.values())) if len(providers) == 1 else None
     app = web.Application(middlewares=[_edge(engine, providers, root)],
                           client_max_size=4 * 1024 * 1024)
-    app[ENGINE], app[SETTINGS], app[PROVIDERS] = engine, settings, providers
+    app[ENGINE] = engine
     # One flat router: every provider route under its prefix (and at the root when a
     # single provider is served), so a request is matched once, with no sub-application.
     for pid, provider in providers.items():

@@ -11,7 +11,6 @@ import ipaddress
 import itertools
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,14 +68,12 @@ class Delivery:
     policy: Policy
     ref: dict[str, Any]
     attempts: list[dict[str, Any]] = field(default_factory=list)
-    delivered: bool = False
 
 
 class Webhooks:
-    def __init__(self, scheduler: Scheduler, clock: Clock, history: int = 2000):
+    def __init__(self, scheduler: Scheduler, clock: Clock):
         self.scheduler, self.clock = scheduler, clock
         self._pending: dict[int, Delivery] = {}
-        self.history: deque[Delivery] = deque(maxlen=history)
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: set[asyncio.Task] = set()
@@ -87,7 +84,6 @@ class Webhooks:
         delivery = Delivery(next(self._ids), url, body,
                             {"Content-Type": "application/json", **(headers or {})}, policy, ref)
         self._pending[delivery.id] = delivery
-        self.history.append(delivery)
         self._launch(delivery)
         return delivery
 
@@ -124,8 +120,6 @@ class Webhooks:
         delivery.attempts.append({
             "attempt": number, "time": self.clock.now(), "status": status, "error": error,
             "latency_ms": round((time.monotonic() - started) * 1000, 3)})
-        if ok:
-            delivery.delivered = True
         if ok or number > delivery.policy.retries:
             self._pending.pop(delivery.id, None)
             return
@@ -142,4 +136,3 @@ class Webhooks:
 
     def reset(self) -> None:
         self._pending.clear()
-        self.history.clear()

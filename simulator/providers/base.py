@@ -68,8 +68,16 @@ class Provider(abc.ABC):
         except orjson.JSONDecodeError:
             raise BadRequest(400, "Request body must be valid JSON") from None
 
-    def violation(self, path: str, method: str, body: Any) -> Violation | None:
-        return self.spec.check_body(path, method, body)
+    def require_valid_body(self, path: str, method: str, body: Any) -> None:
+        """Refuse a body that breaks the spec, in the words and status the spec gives."""
+        violation = self.spec.check_body(path, method, body)
+        if violation is not None:
+            raise _refusal(violation)
+
+    def require_valid_path(self, path: str, method: str, values: dict[str, str]) -> None:
+        violation = self.spec.check_path_params(path, method, values)
+        if violation is not None:
+            raise _refusal(violation)
 
     def retry_after(self, api_key: str) -> int | None:
         wait = self.engine.rate_limited(self.id, api_key, self.limit)
@@ -83,3 +91,10 @@ class Provider(abc.ABC):
     @staticmethod
     def media_url(origin: str, clip_id: str, kind: str) -> str:
         return f"{origin}/media/{clip_id}/{kind}"
+
+
+def _refusal(violation: Violation) -> BadRequest:
+    extra = violation.extra
+    return BadRequest(extra.get("status", 400), extra.get("message", violation.message),
+                      type=extra.get("type"), param=violation.param,
+                      fallback_suggestion=extra.get("fallback_suggestion"))

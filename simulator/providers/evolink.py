@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..core.engine import InsufficientCredits
 from ..core.lifecycle import FINISH, STAGE_PREFIX, is_failure
-from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Task
+from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Task
 from ..core.webhooks import CallbackRejected, Policy, check_callback_url
 from .base import BadRequest, Provider
 
@@ -58,43 +58,37 @@ class Evolink(Provider):
 
     # -- handlers ----------------------------------------------------------------------
     async def generate(self, request: web.Request) -> web.Response:
-        key = self._authenticate(request)
+        account = self._authenticate(request)
         body = await self.json_body(request)
-        violation = self.violation(GENERATE, "post", body)
-        if violation is not None:
-            extra = violation.extra
-            raise BadRequest(extra.get("status", 400), extra.get("message", violation.message),
-                             type=extra.get("type"), param=violation.param,
-                             fallback_suggestion=extra.get("fallback_suggestion"))
-        return self.json(self._start(request, key, body))
+        self.require_valid_body(GENERATE, "post", body)
+        return self.json(self._start(request, account, body))
 
     async def task_detail(self, request: web.Request) -> web.Response:
-        key = self._authenticate(request)
+        account = self._authenticate(request)
         task_id = request.match_info["task_id"]
-        violation = self.spec.check_path_params(TASK, "get", {"task_id": task_id})
-        if violation is not None:
-            raise BadRequest(400, violation.message, param=violation.param)
+        self.require_valid_path(TASK, "get", {"task_id": task_id})
         task = self.engine.task(task_id)
-        if task is None or task.provider != self.id or task.api_key != key:
+        if task is None or task.provider != self.id or task.api_key != account.api_key:
             raise BadRequest(404, "Task not found or expired", param="task_id")
         return self.json(self.render(task, self.origin(request)))
 
     # -- translation -------------------------------------------------------------------
-    def _authenticate(self, request: web.Request) -> str:
+    def _authenticate(self, request: web.Request) -> Account:
         key = self.api_key(request)
         if key is None:
             raise BadRequest(401, "Missing authentication credentials: send Authorization: Bearer YOUR_API_KEY")
-        if self.engine.authenticate(key) is None:
+        account = self.engine.authenticate(key)
+        if account is None:
             raise BadRequest(401, "Invalid authentication credentials")
         wait = self.retry_after(key)
         if wait is not None:
             raise BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)},
                              fallback_suggestion=f"retry after {wait} seconds")
-        return key
+        return account
 
-    def _start(self, request: web.Request, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _start(self, request: web.Request, account: Account, body: dict[str, Any]) -> dict[str, Any]:
         model = body["model"]
-        if not self.engine.may_use_model(self.engine.account(key), model):
+        if not self.engine.may_use_model(account, model):
             raise BadRequest(403, "Access denied for this model", param="model")
         callback = body.get("callback_url")
         if callback:
@@ -120,7 +114,7 @@ class Evolink(Provider):
         task_id = f"task-unified-{created}-{self.engine.ids.token(8)}"
         try:
             task = self.engine.submit(
-                self.id, key, "song", task_id=task_id, params=body,
+                self.id, account.api_key, "song", task_id=task_id, params=body,
                 cost=self.settings.price(self.id, model), clips=[spec] * VARIATIONS,
                 callback_url=callback, steering=steering,
                 max_duration=MAX_SECONDS.get(model, 480.0))
