@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import songwriter
+from .recipes import Audio, Song
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
@@ -73,6 +74,14 @@ class Clip:
     given_title: str | None
     given_tags: str | None
     given_lyrics: str | None
+    derived: Audio | None = None  # how the audio is made, when not a new song
+    lineage: dict[str, Any] | None = None  # the action and sources it came from
+
+    @property
+    def recipe(self) -> Audio:
+        if self.derived is not None:
+            return self.derived
+        return Song(self.seed, self.duration, self.tags, self.instrumental)
 
     @property
     def title(self) -> str:
@@ -97,7 +106,24 @@ class Clip:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "seed": self.seed, "title": self.title, "tags": self.tags,
                 "duration": self.duration, "lyrics": self.lyrics,
-                "instrumental": self.instrumental}
+                "instrumental": self.instrumental, "lineage": self.lineage}
+
+
+@dataclass(slots=True)
+class Persona:
+    """A singer's voice and style, taken from a song, reusable across generations."""
+
+    id: str
+    api_key: str
+    name: str
+    source_clip_id: str
+    created_at: float
+    description: str = ""
+    kind: str = "persona"  # persona | vox | voice
+    vox_clip_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(slots=True)
@@ -120,6 +146,7 @@ class Task:
     history: list[tuple[float, str]] = field(default_factory=list)
     plan: list[tuple[float, str]] = field(default_factory=list)
     step: int = 0  # index of the next plan event
+    meta: dict[str, Any] = field(default_factory=dict)  # the dialect's own bookkeeping
 
     @property
     def terminal(self) -> bool:

@@ -5,7 +5,8 @@ to, so they must be real music of the advertised length; keeping none of them on
 means every byte has to come back identical from the same arguments. The song is
 built from a few distinct 4- or 8-bar sections (each rendered once, with wavetable
 oscillators and cached note renders) laid end to end, which keeps a four-minute song
-far below a second of CPU.
+far below a second of CPU. Each section is planned as note events first, then rendered
+part by part (vocals, drums, keys, …), so separated stems and the score are exact.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from functools import lru_cache
 
 import lameenc
 import numpy as np
+
+from ..core.recipes import INSTRUMENTS
 
 SAMPLE_RATE = 22050  # MPEG-2 rate: half the synthesis and encoding work of 44.1 kHz
 BITRATE_KBPS = 64  # mono at 22.05 kHz keeps a ~10 kHz band clean; 0.48 MB a minute
@@ -99,6 +102,7 @@ class _Style:
     sevenths: bool = False
     lofi: bool = False  # vinyl crackle and a dulled top end
     pump: bool = False  # side-chain style ducking of the chords on every beat
+    riser: bool = False  # a noise swell into each chorus
 
 
 # First match wins; tokens are compared after _tokens() folds spellings together.
@@ -108,7 +112,7 @@ _GENRES = (
     ({"rock", "punk", "grunge", "hardrock", "indie"},
      _Style((108, 142), "rock", "power", 0.8, drive=2.0, minor=0.45)),
     ({"edm", "techno", "house", "trance", "dance", "electronic", "dubstep", "synthwave", "electro",
-      "disco"}, _Style((120, 132), "four", "saw", 0.9, minor=0.5, pump=True)),
+      "disco"}, _Style((120, 132), "four", "saw", 0.9, minor=0.5, pump=True, riser=True)),
     ({"ambient", "meditation", "sleep", "drone", "classical", "orchestral", "cinematic"},
      _Style((70, 82), "none", "pad", 0.3, minor=0.5)),
     ({"lofi", "chillhop", "chill", "chillout"},
@@ -335,11 +339,14 @@ def _decay(n: int, tau: float, sr: int) -> np.ndarray:
 
 
 def _muffle(x: np.ndarray) -> np.ndarray:
-    """A 4-sample moving average: the dull top end of a worn tape or record."""
-    y = x.copy()
-    y[1:] += x[:-1]
-    y[2:] += x[:-2]
-    y[3:] += x[:-3]
+    """A 4-sample moving average: the dull top end of a worn tape or record.
+
+    Applied to each sound before it is mixed (the filter is linear, so that equals
+    filtering the mix), which filters every cached note once instead of every section.
+    """
+    y = np.zeros(len(x) + 3, np.float32)
+    for k in range(4):
+        y[k:k + len(x)] += x
     return y * np.float32(0.25)
 
 
@@ -348,6 +355,13 @@ def _add(buf: np.ndarray, at: int, sig: np.ndarray, gain: float = 1.0) -> None:
     n = min(len(sig), len(buf) - at)
     if n > 0:
         buf[at:at + n] += gain * sig[:n] if gain != 1.0 else sig[:n]
+
+
+def _trimmed(x: np.ndarray, keep: int) -> np.ndarray:
+    """x without the silence at the end of its ring-out (past `keep`), which would only be
+    added as zeros."""
+    loud = np.flatnonzero(x[keep:])
+    return x[:keep + loud[-1] + 1] if len(loud) else x[:keep]
 
 
 def _drum_kit(rng: np.random.Generator, sr: int, style: _Style) -> dict[str, np.ndarray]:
@@ -378,17 +392,44 @@ def _drum_kit(rng: np.random.Generator, sr: int, style: _Style) -> dict[str, np.
 
 # --- sections ------------------------------------------------------------------------
 
+# General MIDI percussion keys for the kit, and the part each drum is separated into.
+_DRUM_PITCH = {"kick": 36, "snare": 38, "hat": 42, "open": 46, "crash": 49}
+_DRUM_PART = {"kick": "drums", "snare": "drums", "hat": "percussion", "open": "percussion",
+              "crash": "percussion"}
+_LEAD_GAIN = 0.4
+_HARMONY_GAIN = 0.14
+_ECHO = ((1, 0.3), (2, 0.14), (3, 0.06))  # (repeat, gain); repeats are 3 16ths apart
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """One note (or drum hit) of a section, known before it is rendered.
+
+    The same events drive the audio and the score, so what the score reports is what
+    plays. ``sound`` is None for echoes, which are rendered by delaying the lead.
+    """
+
+    part: str
+    at: int  # samples from the section's start
+    length: int  # samples the note is held
+    pitches: tuple[int, ...]
+    velocity: float
+    sound: tuple | None
+    gain: float = 1.0
+
 
 class _Renderer:
-    """Renders a plan's sections, caching notes and sections that repeat."""
+    """Renders a plan's sections, part by part, caching notes and sections that repeat."""
 
     def __init__(self, plan: _Plan, instrumental: bool):
         self.p = plan
         self.instrumental = instrumental
         self.tail = int(3.0 * plan.sr)
         self._notes: dict[tuple, np.ndarray] = {}
-        self._backings: dict[str, np.ndarray] = {}
-        self._sections: dict[str, np.ndarray] = {}
+        self._backing_events: dict[str, list[_Event]] = {}
+        self._vocal_events: dict[str, list[_Event]] = {}
+        self._backings: dict[str, dict[str, np.ndarray]] = {}
+        self._sections: dict[str, dict[str, np.ndarray]] = {}
 
     def bars(self, name: str) -> int:
         return 4 if name == "intro" else 8
@@ -397,62 +438,89 @@ class _Renderer:
         """Sample offset of a 16th step, with swing on the off-beat 8ths."""
         return step * self.p.step + (self.p.swing if step % 4 == 2 else 0)
 
-    def section(self, name: str) -> np.ndarray:
-        if name not in self._sections:
-            backing_name = "verse" if name.startswith("verse") else name
-            if backing_name not in self._backings:
-                self._backings[backing_name] = self._backing(backing_name)
-            out = self._backings[backing_name]
-            if not self.instrumental and name in self.p.melodies:
-                out = out + 0.4 * self._vocal(self.p.melodies[name])
-            if self.p.style.lofi:
-                out = _muffle(out)
-            self._sections[name] = out
-        return self._sections[name]
+    def _sings(self, name: str) -> bool:
+        return not self.instrumental and name in self.p.melodies
 
-    def _buffer(self, name: str) -> np.ndarray:
-        return np.zeros(self.bars(name) * self.p.bar + self.tail, np.float32)
+    # -- events ---------------------------------------------------------------------
 
-    def _backing(self, name: str) -> np.ndarray:
-        chords, bass, drums = self._stems(name)
-        drive = bool(self.p.style.drive)  # distorted guitars lead; the bass sits under them
-        chord_gain = (0.5 if drive else 0.34) * (0.5 if name == "intro" else 1.0)
-        return chords * chord_gain + bass * (0.2 if drive else 0.26) + drums
+    def events(self, name: str) -> list[_Event]:
+        """Every note the section plays, echoes included, in no particular order."""
+        out = list(self._backing_for(name))
+        if self._sings(name):
+            vocal = self._vocals_for(name)
+            out += vocal
+            delay = 3 * self.p.step
+            out += [_Event("backing_vocals", e.at + k * delay, e.length, e.pitches,
+                           e.velocity * g, None)
+                    for e in vocal if e.part == "vocals" for k, g in _ECHO]
+        return out
 
-    def _stems(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _backing_for(self, name: str) -> list[_Event]:
+        key = "verse" if name.startswith("verse") else name
+        if key not in self._backing_events:
+            self._backing_events[key] = self._make_backing_events(key)
+        return self._backing_events[key]
+
+    def _vocals_for(self, name: str) -> list[_Event]:
+        if name not in self._vocal_events:
+            melody = self.p.melodies[name]
+            events = self._line(melody, 0, "vocals", _LEAD_GAIN, 0.8)
+            if name == "chorus":  # a third above the lead, as a backing singer would
+                events += self._line(melody, 2, "backing_vocals", _HARMONY_GAIN, 0.55)
+            self._vocal_events[name] = events
+        return self._vocal_events[name]
+
+    def _line(self, melody: list[_Note], shift: int, part: str, gain: float,
+              velocity: float) -> list[_Event]:
+        p, sr = self.p, self.p.sr
+        events = []
+        prev_end, prev_midi = -1, None
+        for note in melody:
+            midi = p.midi(note.degree + shift, p.tonic)
+            legato = note.step == prev_end and prev_midi is not None
+            start = self.at(note.step)
+            gap = 0 if legato else int(0.03 * sr)  # a breath between detached notes
+            n_on = max(1, self.at(note.step + note.length) - start - gap)
+            sound = ("sing", midi, prev_midi if legato else None, n_on, note.vowel)
+            events.append(_Event(part, start, n_on, (midi,), velocity, sound, gain))
+            prev_end, prev_midi = note.step + note.length, midi
+        return events
+
+    def _make_backing_events(self, name: str) -> list[_Event]:
         p, style = self.p, self.p.style
         prog = p.progs["verse" if name == "intro" else name]
-        bars = self.bars(name)
         vel = np.random.default_rng([p.detail_seed, zlib.crc32(name.encode())])
-        chords, bass, drums = self._buffer(name), self._buffer(name), self._buffer(name)
         hits = _CHORD_HITS.get(style.chords, ((0, 8), (8, 8)))
-        for bar in range(bars):
+        keys_vel = 0.35 if name == "intro" else 0.7
+        events = []
+        for bar in range(self.bars(name)):
             base = bar * 16
             degree = prog[bar % 4]
             if style.chords == "pluck":
                 for i, m in enumerate(self._arpeggio(degree)):
-                    _add(chords, self.at(base + 2 * i), self._pluck(m, 4 * p.step, 0.7), 0.5)
+                    n = 4 * p.step
+                    events.append(_Event("keys", self.at(base + 2 * i), n, (m,), keys_vel,
+                                         ("pluck", m, n, 0.7), 0.5))
             else:
                 for s, n in hits:
-                    _add(chords, self.at(base + s), self._chord(degree, n * p.step))
+                    events.append(_Event("keys", self.at(base + s), n * p.step,
+                                         self._chord_pitches(degree), keys_vel,
+                                         ("chord", degree, n * p.step)))
             if name != "intro":
                 root = p.midi(degree, p.tonic - 24)
                 root += 12 if root < 33 else (-12 if root >= 45 else 0)
                 for s, n, interval in _BASS[style.drums]:
-                    _add(bass, self.at(base + s), self._bass(root + interval, n * p.step))
-            self._drum_bar(drums, name, bar, bars, vel)
-        if style.pump:
-            t = np.arange(4 * p.step, dtype=np.float32) / p.sr
-            beat = 1.0 - 0.65 * np.exp(-t / 0.06, dtype=np.float32)
-            reps = -(-len(chords) // len(beat))
-            chords *= np.tile(beat, reps)[:len(chords)]
-        return chords, bass, drums
+                    m = root + interval
+                    events.append(_Event("bass", self.at(base + s), n * p.step, (m,), 0.8,
+                                         ("bass", m, n * p.step)))
+            events += self._drum_bar(name, bar, vel)
+        return events
 
-    def _drum_bar(self, buf, name, bar, bars, vel) -> None:
+    def _drum_bar(self, name, bar, vel) -> list[_Event]:
         p, kit = self.p, self.p.kit
         pattern = _DRUMS[p.style.drums]
         if not pattern:
-            return
+            return []
         soft = 0.6 if p.style.drums == "soft" or p.style.lofi else 1.0
         base = bar * 16
         if name == "intro":
@@ -461,17 +529,108 @@ class _Renderer:
             parts = {"kick": (0,), "hat": pattern.get("hat", ())}
         else:
             parts = dict(pattern)
-            if bar == bars - 1:
+            if bar == self.bars(name) - 1:
                 parts["snare"] = tuple(sorted(set(parts["snare"]) | {13, 14, 15}))
+        events = []
+
+        def hit(drum, step, gain, velocity):
+            events.append(_Event(_DRUM_PART[drum], self.at(step), len(kit[drum]),
+                                 (_DRUM_PITCH[drum],), min(1.0, velocity), ("drum", drum),
+                                 gain))
+
         if name == "chorus" and bar == 0:
-            _add(buf, self.at(base), kit["crash"], 0.22 * soft)
+            hit("crash", base, 0.22 * soft, 0.9 * soft)
         gains = {"kick": 0.45 if p.style.drums == "metal" else 0.6, "snare": 0.42,
                  "hat": 0.05 + 0.1 * p.style.bright, "open": 0.09}
-        for part, steps in parts.items():
-            g = gains[part] * soft
+        for drum, steps in parts.items():
             for s in steps:
-                accent = 1.0 if s % 4 == 0 else 0.75
-                _add(buf, self.at(base + s), kit[part], g * accent * (0.9 + 0.2 * vel.random()))
+                accent = (1.0 if s % 4 == 0 else 0.75) * (0.9 + 0.2 * vel.random())
+                hit(drum, base + s, gains[drum] * soft * accent, 0.85 * soft * accent)
+        return events
+
+    # -- audio ----------------------------------------------------------------------
+
+    def section(self, name: str) -> dict[str, np.ndarray]:
+        """The section's parts, each starting at the section's first sample."""
+        if name not in self._sections:
+            key = "verse" if name.startswith("verse") else name
+            if key not in self._backings:
+                self._backings[key] = self._backing(key)
+            out = dict(self._backings[key])
+            if self._sings(name):
+                out.update(self._vocal(name))
+            body = self.bars(name) * self.p.bar
+            self._sections[name] = {part: _trimmed(x, body) for part, x in out.items()}
+        return self._sections[name]
+
+    def _buffer(self, name: str) -> np.ndarray:
+        return np.zeros(self.bars(name) * self.p.bar + self.tail, np.float32)
+
+    def _render(self, events: list[_Event], parts: dict[str, np.ndarray]) -> None:
+        for e in events:
+            if e.sound is not None:
+                _add(parts[e.part], e.at, self._sound(e.sound), e.gain)
+
+    def _sound(self, key: tuple) -> np.ndarray:
+        if not self.p.style.lofi:
+            return self._dry(key)
+        muffled = self._notes.get(("muffled", key))
+        if muffled is None:
+            muffled = self._notes[("muffled", key)] = _muffle(self._dry(key))
+        return muffled
+
+    def _dry(self, key: tuple) -> np.ndarray:
+        kind = key[0]
+        if kind == "chord":
+            return self._chord(*key[1:])
+        if kind == "pluck":
+            return self._pluck(*key[1:])
+        if kind == "bass":
+            return self._bass(*key[1:])
+        if kind == "drum":
+            return self.p.kit[key[1]]
+        return self._sing(*key[1:])
+
+    def _backing(self, name: str) -> dict[str, np.ndarray]:
+        p, style = self.p, self.p.style
+        events = self._backing_for(name)
+        parts = {part: self._buffer(name) for part in {e.part for e in events}}
+        self._render(events, parts)
+        drive = bool(style.drive)  # distorted guitars lead; the bass sits under them
+        keys = parts["keys"]
+        if style.pump:
+            t = np.arange(4 * p.step, dtype=np.float32) / p.sr
+            beat = 1.0 - 0.65 * np.exp(-t / 0.06, dtype=np.float32)
+            reps = -(-len(keys) // len(beat))
+            keys *= np.tile(beat, reps)[:len(keys)]
+        keys *= np.float32((0.5 if drive else 0.34) * (0.5 if name == "intro" else 1.0))
+        if "bass" in parts:
+            parts["bass"] *= np.float32(0.2 if drive else 0.26)
+        if style.riser and name in ("verse", "bridge"):
+            parts["fx"] = self._riser(name)
+        return parts
+
+    def _riser(self, name: str) -> np.ndarray:
+        """A noise swell over the bar before a chorus lands."""
+        p = self.p
+        buf = self._buffer(name)
+        rng = np.random.default_rng([p.detail_seed, zlib.crc32(name.encode()), 2])
+        n = p.bar
+        swell = np.linspace(0.0, 1.0, n, dtype=np.float32) ** 3
+        noise = np.diff(rng.standard_normal(n + 1)).astype(np.float32)
+        _add(buf, (self.bars(name) - 1) * p.bar, noise * swell, 0.09)
+        return buf
+
+    def _vocal(self, name: str) -> dict[str, np.ndarray]:
+        """The lead line and its backing: echoes of the lead plus any harmony line."""
+        events = self._vocals_for(name)
+        lead, backing = self._buffer(name), self._buffer(name)
+        self._render([e for e in events if e.part == "vocals"], {"vocals": lead})
+        self._render([e for e in events if e.part != "vocals"], {"backing_vocals": backing})
+        delay = 3 * self.p.step
+        for k, g in _ECHO:
+            _add(backing, k * delay, lead, g)
+        return {"vocals": lead, "backing_vocals": backing}
 
     # Notes are cached by everything that shapes them; sections repeat chords constantly.
 
@@ -488,6 +647,18 @@ class _Renderer:
             notes.append(m)
         return tuple(sorted(notes))
 
+    def _power_root(self, degree: int) -> int:
+        root = self.p.midi(degree, self.p.tonic - 12)
+        while root >= 52:
+            root -= 12
+        return root
+
+    def _chord_pitches(self, degree: int) -> tuple[int, ...]:
+        if self.p.style.chords in ("power", "chug"):
+            root = self._power_root(degree)
+            return (root, root + 7, root + 12)
+        return self._voicing(degree)
+
     def _arpeggio(self, degree: int) -> list[int]:
         v = self._voicing(degree)
         up = [v[0] - 12, *v, v[0] + 12]
@@ -500,16 +671,13 @@ class _Renderer:
         return self._notes[key]
 
     def _make_chord(self, degree: int, n_on: int) -> np.ndarray:
-        p, style, sr = self.p, self.p.style, self.p.sr
+        style, sr = self.p.style, self.p.sr
         kind = style.chords
         if kind in ("power", "chug"):
-            root = p.midi(degree, p.tonic - 12)
-            while root >= 52:
-                root -= 12
             tau = 0.14 if kind == "chug" else 0.9
             n = n_on + int(0.05 * sr)
             sig = np.zeros(n, np.float32)
-            for m in (root, root + 7, root + 12):
+            for m in self._chord_pitches(degree):
                 f = _hz(m)
                 sig += _osc(_saw(_kmax(f, sr)), f, n, sr)
             sig[1:] += 2.0 * np.diff(sig)  # presence boost before the drive, for bite
@@ -556,25 +724,6 @@ class _Renderer:
             self._notes[key] = sig * _ar(n, sr, 0.005, 0.03)
         return self._notes[key]
 
-    def _vocal(self, melody: list[_Note]) -> np.ndarray:
-        """The lead line: formant-coloured tones with scoops, glides and vibrato, plus echo."""
-        p, sr = self.p, self.p.sr
-        buf = np.zeros(8 * p.bar + self.tail, np.float32)
-        prev_end, prev_midi = -1, None
-        for note in melody:
-            midi = p.midi(note.degree, p.tonic)
-            legato = note.step == prev_end and prev_midi is not None
-            start = self.at(note.step)
-            gap = 0 if legato else int(0.03 * sr)  # a breath between detached notes
-            n_on = max(1, self.at(note.step + note.length) - start - gap)
-            _add(buf, start, self._sing(midi, prev_midi if legato else None, n_on, note.vowel))
-            prev_end, prev_midi = note.step + note.length, midi
-        delay = 3 * p.step
-        echo = buf.copy()
-        for i, g in enumerate((0.3, 0.14, 0.06), 1):
-            _add(echo, i * delay, buf, g)
-        return echo
-
     def _sing(self, midi: int, from_midi: int | None, n_on: int, vowel: int) -> np.ndarray:
         sr = self.p.sr
         n = n_on + int(0.07 * sr)
@@ -603,37 +752,126 @@ def _form(duration: float, n: int, renderer: _Renderer) -> list[str]:
     return names
 
 
-def synthesize(seed: int, duration: float, tags: str = "", instrumental: bool = False,
-               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Mono float32 samples in [-1, 1], exactly round(duration * sample_rate) long."""
+def _check(duration: float, sample_rate: int) -> int:
     if not math.isfinite(duration) or duration < 0:
         raise ValueError(f"duration must be finite and non-negative seconds, not {duration!r}")
     if sample_rate < 8000:
         raise ValueError(f"sample_rate too low: {sample_rate}")
-    n = round(duration * sample_rate)
+    return round(duration * sample_rate)
+
+
+def song_parts(tags: str, instrumental: bool) -> tuple[str, ...]:
+    """The parts a song of these tags has, from its style alone, without rendering.
+
+    A part is named when the style plays it; a song shorter than a verse can end before
+    an occasional one (the riser into the first chorus) sounds.
+    """
+    style = _style_for(_tokens(tags))
+    has = {"keys", "bass"}
+    if not instrumental:
+        has |= {"vocals", "backing_vocals"}
+    if _DRUMS[style.drums]:
+        has |= {"drums", "percussion"}
+    if style.lofi or style.riser:
+        has.add("fx")
+    return tuple(part for part in INSTRUMENTS if part in has)
+
+
+_CHUNK = 1 << 15  # samples summed at a time: the parts' slices stay in cache
+
+
+def mix_parts(parts: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """The parts summed in one fixed order, so every mix of the same parts is bit-identical."""
     out = np.zeros(n, np.float32)
+    names = [part for part in INSTRUMENTS if part in parts]
+    for lo in range(0, n, _CHUNK):
+        window = out[lo:lo + _CHUNK]
+        for part in names:
+            window += parts[part][lo:lo + _CHUNK]
+    return out
+
+
+def _peak(parts: dict[str, np.ndarray], n: int) -> float:
+    """The mix's peak, summed a chunk at a time instead of into a whole new array."""
+    scratch = np.empty(min(n, _CHUNK), np.float32)
+    peak = 0.0
+    for lo in range(0, n, _CHUNK):
+        window = scratch[:min(_CHUNK, n - lo)]
+        window[:] = 0.0
+        for x in parts.values():
+            window += x[lo:lo + _CHUNK]
+        peak = max(peak, float(np.abs(window).max()))
+    return peak
+
+
+def synthesize_parts(seed: int, duration: float, tags: str = "", instrumental: bool = False,
+                     sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+    """The song separated into its parts (names from INSTRUMENTS); they sum to the mix.
+
+    Everything after the parts are laid out is linear and shared (one gain, the same
+    fades), so any subset of parts is exactly what that stem sounds like in the mix.
+    """
+    n = _check(duration, sample_rate)
+    names = song_parts(tags, instrumental)
+    parts = {part: np.zeros(n, np.float32) for part in names}
     if n == 0:
-        return out
+        return parts
     plan = _plan(int(seed), tags, sample_rate)
     renderer = _Renderer(plan, instrumental)
     pos = 0
     for name in _form(duration, n, renderer):
-        _add(out, pos, renderer.section(name))
+        for part, sig in renderer.section(name).items():
+            _add(parts[part], pos, sig)
         pos += renderer.bars(name) * plan.bar
-    peak = float(np.abs(out).max()) or 1.0
-    out *= np.float32(1.6 / peak)
-    np.tanh(out, out=out)
-    out *= np.float32(0.93 / math.tanh(1.6))
-    if plan.style.lofi:
+    peak = _peak(parts, n) or 1.0
+    gain = np.float32(0.93 / peak)
+    for x in parts.values():
+        x *= gain
+    if plan.style.lofi:  # vinyl crackle, after the gain: at most 0.03 on top of 0.93
         rng = np.random.default_rng([plan.detail_seed, 1])
         clicks = rng.integers(0, n, size=max(1, int(duration * 5)))
-        out[clicks] += rng.uniform(-0.03, 0.03, size=len(clicks)).astype(np.float32)
+        parts["fx"][clicks] = rng.uniform(-0.03, 0.03, size=len(clicks)).astype(np.float32)
     fade_in = min(n, int(0.01 * sample_rate))
-    out[:fade_in] *= np.linspace(0.0, 1.0, fade_in, endpoint=False, dtype=np.float32)
+    ramp_in = np.linspace(0.0, 1.0, fade_in, endpoint=False, dtype=np.float32)
     fade_out = min(n, int(min(3.0, 0.1 * duration) * sample_rate))
-    if fade_out:
-        out[n - fade_out:] *= np.cos(np.linspace(0.0, np.pi / 2, fade_out, dtype=np.float32)) ** 2
+    ramp_out = np.cos(np.linspace(0.0, np.pi / 2, fade_out, dtype=np.float32)) ** 2
+    for x in parts.values():
+        x[:fade_in] *= ramp_in
+        if fade_out:
+            x[n - fade_out:] *= ramp_out
+    return parts
+
+
+def song_events(seed: int, duration: float, tags: str = "", instrumental: bool = False,
+                sample_rate: int = SAMPLE_RATE) -> list[tuple[str, int, float, float, float]]:
+    """The notes synthesize_parts plays, as (part, MIDI pitch, start s, end s, velocity).
+
+    Planned, not rendered, so it costs a fraction of the audio; notes are cut at the end.
+    """
+    n = _check(duration, sample_rate)
+    if n == 0:
+        return []
+    renderer = _Renderer(_plan(int(seed), tags, sample_rate), instrumental)
+    out = []
+    pos = 0
+    for name in _form(duration, n, renderer):
+        for e in renderer.events(name):
+            start = pos + e.at
+            if start < n:
+                end = min(n, start + e.length)
+                out += [(e.part, pitch, start / sample_rate, end / sample_rate, e.velocity)
+                        for pitch in e.pitches]
+        pos += renderer.bars(name) * renderer.p.bar
+    order = {part: i for i, part in enumerate(INSTRUMENTS)}
+    out.sort(key=lambda x: (x[2], order[x[0]], x[1]))
     return out
+
+
+def synthesize(seed: int, duration: float, tags: str = "", instrumental: bool = False,
+               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Mono float32 samples in [-1, 1], exactly round(duration * sample_rate) long."""
+    parts = synthesize_parts(seed, duration, tags, instrumental, sample_rate)
+    return mix_parts(parts, round(duration * sample_rate))
 
 
 def encode_mp3(samples: np.ndarray, sample_rate: int) -> bytes:

@@ -1,4 +1,4 @@
-"""GET /media/{clip_id}/{file}: the songs and covers the dialects link to.
+"""GET /media/{clip_id}/{file}: the songs, covers and videos the dialects link to.
 
 Files are made on first fetch, off the event loop, and kept in a byte-bounded LRU; a
 clip's media is served only once its task has made it ready.
@@ -15,31 +15,51 @@ from aiohttp import web
 
 from ..core.engine import Engine
 from ..core.models import Clip
-from .audio import song_mp3
+from . import formats
 from .cache import ByteLRU
+from .files import (AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE, COVER_SIZES,
+                    STREAM_MP3, VIDEO_MP4)
 from .image import cover_jpeg
 
-COVER_SIZE = 512
+Maker = Callable[[Clip], tuple[tuple, Callable[[], bytes]]]
 
 
 def _mp3(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
-    facts = (clip.seed, clip.duration, clip.tags, clip.instrumental)
-    return ("mp3", *facts), lambda: song_mp3(*facts)
+    recipe = clip.recipe
+    return ("mp3", recipe), lambda: formats.mp3(recipe)
 
 
-def _jpeg(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
-    facts = (clip.seed, clip.title, COVER_SIZE)
-    return ("jpeg", *facts), lambda: cover_jpeg(*facts)
+def _wav(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
+    recipe = clip.recipe
+    return ("wav", recipe), lambda: formats.wav(recipe)
 
 
-# file name: (what to make it from, content type). Cache keys are the facts the bytes
-# are rendered from, never the clip id, so a reset that reuses ids cannot serve stale
-# files; the stream and the final file share bytes.
-FILES: dict[str, tuple[Callable[[Clip], tuple[tuple, Callable[[], bytes]]], str]] = {
-    "audio.mp3": (_mp3, "audio/mpeg"),
-    "stream.mp3": (_mp3, "audio/mpeg"),
-    "cover.jpeg": (_jpeg, "image/jpeg"),
+def _jpeg(size: int) -> Maker:
+    def maker(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
+        facts = (clip.seed, clip.title, size)
+        return ("jpeg", *facts), lambda: cover_jpeg(*facts)
+    return maker
+
+
+def _mp4(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
+    recipe, seed, title = clip.recipe, clip.seed, clip.title
+    return (("mp4", recipe, seed, title),
+            lambda: formats.mp4(recipe, cover_jpeg(seed, title, formats.VIDEO_SIZE)))
+
+
+# Cache keys are what the bytes are rendered from (the clip's recipe, never its id), so
+# a reset that reuses ids cannot serve stale files, and clips with the same audio share
+# them; the stream and the final file share bytes.
+MAKERS: dict[str, Maker] = {
+    AUDIO_MP3: _mp3,
+    STREAM_MP3: _mp3,
+    AUDIO_WAV: _wav,
+    COVER: _jpeg(COVER_SIZES[COVER]),
+    COVER_LARGE: _jpeg(COVER_SIZES[COVER_LARGE]),
+    VIDEO_MP4: _mp4,
 }
+FILES: dict[str, tuple[Maker, str]] = {name: (MAKERS[name], CONTENT_TYPES[name])
+                                       for name in CONTENT_TYPES}
 
 
 def _not_found(message: str) -> web.Response:
@@ -66,8 +86,8 @@ class MediaServer:
         task, clip = found
         if task.clips.index(clip) >= task.ready_clips:
             return _not_found("media not ready yet")
-        recipe, content_type = FILES[name]
-        key, make = recipe(clip)
+        maker, content_type = FILES[name]
+        key, make = maker(clip)
         data = await self._get(key, make)
         etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
         if request.headers.get("If-None-Match") == etag:

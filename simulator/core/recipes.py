@@ -1,0 +1,150 @@
+"""What a clip's audio is, as a value: a new song, or something made from other clips.
+
+Derived actions (extend, concat, stems, infill, …) must produce what they claim, so a
+clip records how its audio is made from its sources instead of a file. The media layer
+renders a recipe to samples; the core only needs its duration. Recipes are frozen and
+hashable, so they double as cache keys, and they hold their sources by value, so a
+recipe renders the same whatever happens to the clips it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+# The parts a song can be separated into. Two-way separation gives vocals (lead and
+# backing together) and instrumental; the full separation gives one track per
+# instrument the song has, where the lead alone is LEAD_VOCALS.
+VOCALS, INSTRUMENTAL, LEAD_VOCALS = "vocals", "instrumental", "lead_vocals"
+INSTRUMENTS = ("vocals", "backing_vocals", "drums", "percussion", "bass", "keys", "fx")
+
+
+def instrument_stem(instrument: str) -> str:
+    """The stem name that takes exactly one instrument of INSTRUMENTS."""
+    return LEAD_VOCALS if instrument == "vocals" else instrument
+
+
+@dataclass(frozen=True, slots=True)
+class Song:
+    """Newly synthesized music, fully determined by its seed and style."""
+
+    seed: int
+    duration: float
+    tags: str
+    instrumental: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """The source up to ``continue_at``, then new music in the source's style."""
+
+    source: "Audio"
+    continue_at: float
+    tail: Song
+
+    @property
+    def duration(self) -> float:
+        return self.continue_at + self.tail.duration
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    """Parts played one after another."""
+
+    parts: tuple["Audio", ...]
+
+    @property
+    def duration(self) -> float:
+        return sum(part.duration for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    """The source between ``start`` and ``end`` seconds."""
+
+    source: "Audio"
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Stem:
+    """One separated part of a source: ``vocals``, ``instrumental`` or an instrument."""
+
+    source: "Audio"
+    part: str
+
+    @property
+    def duration(self) -> float:
+        return self.source.duration
+
+
+@dataclass(frozen=True, slots=True)
+class Infill:
+    """The source with ``[start, end)`` replaced by ``fill`` (which lasts end − start)."""
+
+    source: "Audio"
+    start: float
+    end: float
+    fill: "Audio"
+
+    @property
+    def duration(self) -> float:
+        return self.source.duration
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """The base with ``layer`` mixed in from ``at`` seconds (cut to the base's length)."""
+
+    base: "Audio"
+    layer: "Audio"
+    at: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.base.duration
+
+
+@dataclass(frozen=True, slots=True)
+class Mashup:
+    """Several sources mixed together, as long as the longest."""
+
+    parts: tuple["Audio", ...]
+
+    @property
+    def duration(self) -> float:
+        return max(part.duration for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Remaster:
+    """The source, mastered again: same music, louder and brighter."""
+
+    source: "Audio"
+
+    @property
+    def duration(self) -> float:
+        return self.source.duration
+
+
+Audio = Union[Song, Extension, Concat, Excerpt, Stem, Infill, Overlay, Mashup, Remaster]
+
+
+def sources(recipe: Audio) -> tuple[Audio, ...]:
+    """The recipes this one is made from, in order."""
+    if isinstance(recipe, Song):
+        return ()
+    if isinstance(recipe, (Concat, Mashup)):
+        return recipe.parts
+    if isinstance(recipe, Extension):
+        return (recipe.source, recipe.tail)
+    if isinstance(recipe, Infill):
+        return (recipe.source, recipe.fill)
+    if isinstance(recipe, Overlay):
+        return (recipe.base, recipe.layer)
+    return (recipe.source,)

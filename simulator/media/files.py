@@ -1,0 +1,28 @@
+"""The files every clip has under /media/{clip_id}/, so dialects can link to them by name."""
+
+from __future__ import annotations
+
+AUDIO_MP3 = "audio.mp3"
+STREAM_MP3 = "stream.mp3"  # the same bytes as audio.mp3, under the name streams use
+AUDIO_WAV = "audio.wav"
+COVER = "cover.jpeg"  # 512 px
+COVER_LARGE = "cover-large.jpeg"  # 1024 px
+VIDEO_MP4 = "video.mp4"
+
+CONTENT_TYPES = {
+    AUDIO_MP3: "audio/mpeg",
+    STREAM_MP3: "audio/mpeg",
+    AUDIO_WAV: "audio/wav",
+    COVER: "image/jpeg",
+    COVER_LARGE: "image/jpeg",
+    VIDEO_MP4: "video/mp4",
+}
+FILE_NAMES = tuple(CONTENT_TYPES)
+COVER_SIZES = {COVER: 512, COVER_LARGE: 1024}
+
+
+def media_path(clip_id: str, name: str) -> str:
+    """The path a clip's file is served at; prefix it with the origin the client used."""
+    if name not in CONTENT_TYPES:
+        raise ValueError(f"no media file {name!r}; one of {FILE_NAMES}")
+    return f"/media/{clip_id}/{name}"
