@@ -96,7 +96,13 @@ def _edge(engine: Engine, providers: dict[str, Provider], root: Provider | None)
             query=request.query_string, api_key=provider.api_key(request),
             status=response.status, duration_ms=(time.perf_counter() - started) * 1000,
             request_headers=request.headers, request_body=body,
-            response_body=response.body if isinstance(response.body, bytes) else b"")
+            response_body=_body_of(response))
         return response
 
     return edge
+
+
+def _body_of(response: web.StreamResponse) -> bytes:
+    """What the journal keeps of an answer; a streamed one has no body left to keep."""
+    body = getattr(response, "body", None)
+    return body if isinstance(body, bytes) else b""

@@ -84,26 +84,40 @@ class Spec:
                 {**self.document, "$ref": f"#/{pointer}"}, validate_formats=False)
         return validator
 
-    def check_path_params(self, path: str, method: str, values: dict[str, str]) -> Violation | None:
-        """The first path parameter that breaks its schema, or None."""
+    def check_params(self, path: str, method: str, location: str,
+                     values: dict[str, str]) -> tuple[Violation | None, dict[str, Any]]:
+        """The first ``path`` or ``query`` parameter that breaks its schema (or None),
+        and the values converted to their schema types (``?limit=5`` becomes 5)."""
         operation = self.document["paths"][path][method.lower()]
+        typed: dict[str, Any] = {}
         for parameter in operation.get("parameters", ()):
-            if parameter.get("in") != "path" or parameter["name"] not in values:
+            if parameter.get("in") != location:
                 continue
-            key = (path, "param:" + parameter["name"])
+            name, schema = parameter["name"], parameter.get("schema", {})
+            if name not in values:
+                if parameter.get("required"):
+                    return Violation(name, f"{name} is required", "required"), typed
+                if "default" in schema:
+                    typed[name] = schema["default"]
+                continue
+            value = _typed(values[name], schema.get("type"))
+            key = (path, f"{location}:{name}")
             validator = self._param_validators.get(key)
             if validator is None:
-                schema = parameter.get("schema", {})
                 validator = Draft202012Validator(schema, registry=self._registry)
                 self._param_validators[key] = validator
                 self._fast[key] = jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
-            if self._fast[key].is_valid(values[parameter["name"]]):
-                continue
-            error = best_match(validator.iter_errors(values[parameter["name"]]), key=_relevance)
-            if error is not None:
-                error.path.appendleft(parameter["name"])
-                return _violation(error)
-        return None
+            if not self._fast[key].is_valid(value):
+                error = best_match(validator.iter_errors(value), key=_relevance)
+                if error is not None:
+                    error.path.appendleft(name)
+                    return _violation(error), typed
+            typed[name] = value
+        return None, typed
+
+    def check_path_params(self, path: str, method: str, values: dict[str, str]) -> Violation | None:
+        """The first path parameter that breaks its schema, or None."""
+        return self.check_params(path, method, "path", values)[0]
 
     def check_body(self, path: str, method: str, body: Any) -> Violation | None:
         """The first reason the body breaks the spec, or None when it conforms."""
@@ -112,6 +126,16 @@ class Spec:
             return None
         error = best_match(validator.iter_errors(body), key=_relevance)
         return None if error is None else _violation(error)
+
+
+def _typed(raw: str, kind: str | None) -> Any:
+    """A parameter's text as its schema's type, left as text when it is not one."""
+    converters = {"integer": int, "number": float,
+                  "boolean": {"true": True, "false": False}.__getitem__}
+    try:
+        return converters[kind](raw) if kind in converters else raw
+    except (KeyError, ValueError):
+        return raw
 
 
 def _escape(part: str) -> str:

@@ -6,9 +6,11 @@ returns; they never touch the clock, the ledger, the store or the scheduler them
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from . import lifecycle, songwriter
 from .clock import Clock
@@ -16,7 +18,8 @@ from .ids import Ids
 from .journal import Journal
 from .ledger import InsufficientCredits, Ledger
 from .magic import NO_STEERING, Steering, read_steering
-from .models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Task
+from .models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Persona, Task
+from .recipes import Audio, Song
 from .ratelimit import Limit, RateLimiter
 from .scheduler import Scheduler
 from .store import open_store
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 Listener = Callable[[Task, str], None]
+# What a watcher receives when its deadline passes before the task ends.
+DEADLINE = "deadline"
 
 
 class TaskNotFound(KeyError):
@@ -52,6 +57,10 @@ class ClipSpec:
     instrumental: bool
     description: str
     text_seed: int
+    # For derived audio: builds the recipe from the fresh song the engine drew for this
+    # clip (its seed, duration and style), e.g. an extension's new tail.
+    derive: Callable[[Song], Audio] | None = None
+    lineage: dict[str, Any] | None = None
 
 
 class Engine:
@@ -63,6 +72,7 @@ class Engine:
         self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
         self.scheduler = Scheduler(self.clock)
         self.scheduler.on("task", self._task_due)
+        self.scheduler.on("deadline", self._deadline_due)
         self.store = open_store(state)
         self.ledger = Ledger(self.store, self.clock)
         self.journal = Journal(journal_entries, journal_body)
@@ -71,6 +81,7 @@ class Engine:
         self.default_credits = default_credits
         self.demo_key = demo_key
         self._listeners: dict[str, list[Listener]] = {}
+        self._watchers: dict[str, list[asyncio.Queue]] = {}
         self._restore_defaults()
 
     # -- lifecycle of the engine itself ------------------------------------------------
@@ -85,6 +96,9 @@ class Engine:
         """Wipe all state and restore the default accounts; the clock keeps its mode."""
         self.scheduler.clear()
         self.store.reset()
+        for queues in self._watchers.values():
+            for queue in queues:
+                queue.put_nowait(DEADLINE)
         self.journal.clear()
         self.webhooks.reset()
         self.rates.reset()
@@ -145,9 +159,11 @@ class Engine:
 
     def compose(self, description: str = "", *, title: str | None = None,
                 tags: str | None = None, lyrics: str | None = None,
-                instrumental: bool = False) -> ClipSpec:
+                instrumental: bool = False, derive: Callable[[Song], Audio] | None = None,
+                lineage: dict[str, Any] | None = None) -> ClipSpec:
         """A song request; whatever the caller left out is written from its description."""
-        return ClipSpec(title, tags, lyrics, instrumental, description, self.ids.seed32())
+        return ClipSpec(title, tags, lyrics, instrumental, description, self.ids.seed32(),
+                        derive, lineage)
 
     def subscribe(self, provider: str, listener: Listener) -> None:
         """Call ``listener(task, event)`` after each state change of that provider's tasks."""
@@ -156,14 +172,15 @@ class Engine:
     def submit(self, provider: str, api_key: str, kind: str, *, task_id: str,
                params: dict[str, Any], cost: float, clips: Iterable[ClipSpec] = (),
                clip_id: Callable[[], str] | None = None, callback_url: str | None = None,
-               steering: Steering = NO_STEERING, max_duration: float = 240.0) -> Task:
+               steering: Steering = NO_STEERING, max_duration: float = 240.0,
+               meta: dict[str, Any] | None = None) -> Task:
         """Hold the credits and start a task; raises InsufficientCredits, charging nothing."""
         now = self.now()
         self.ledger.hold(api_key, task_id, cost)
         made = [self._clip(spec, clip_id, max_duration) for spec in clips]
         task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
                     callback_url=callback_url,
-                    plan=lifecycle.plan(kind, self.ids, steering))
+                    plan=lifecycle.plan(kind, self.ids, steering), meta=meta or {})
         task.history.append((now, "submitted"))
         self.store.put_task(task)
         self._schedule_next(task)
@@ -177,9 +194,15 @@ class Engine:
             sung = songwriter.WRITTEN_SUNG_LINES
         else:
             sung = songwriter.sung_lines(spec.lyrics)
-        return Clip(clip_id() if clip_id else self.ids.uuid(), self.ids.seed32(),
+        clip = Clip(clip_id() if clip_id else self.ids.uuid(), self.ids.seed32(),
                     songwriter.duration_for(sung, self.ids, max_duration), spec.instrumental,
-                    spec.description, spec.text_seed, spec.title, spec.tags, spec.lyrics)
+                    spec.description, spec.text_seed, spec.title, spec.tags, spec.lyrics,
+                    lineage=spec.lineage)
+        if spec.derive is not None:
+            clip.derived = spec.derive(Song(clip.seed, clip.duration, clip.tags,
+                                            clip.instrumental))
+            clip.duration = round(clip.derived.duration, 2)
+        return clip
 
     def task(self, task_id: str) -> Task | None:
         return self.store.get_task(task_id)
@@ -190,6 +213,66 @@ class Engine:
 
     def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
         return self.store.find_clip(clip_id)
+
+    def own_clip(self, api_key: str, clip_id: str, provider: str | None = None) -> Clip | None:
+        """A finished clip the key made (with that provider, if named); None otherwise.
+
+        Songs are private to the key that paid for them, and only finished ones can be
+        built on.
+        """
+        found = self.store.find_clip(clip_id)
+        if found is None:
+            return None
+        task, clip = found
+        if task.api_key != api_key or (provider and task.provider != provider):
+            return None
+        return clip if task.status == SUCCEEDED else None
+
+    # -- personas ----------------------------------------------------------------------
+    def create_persona(self, api_key: str, name: str, source: Clip, *, description: str = "",
+                       kind: str = "persona", vox: Clip | None = None) -> Persona:
+        persona = Persona(self.ids.uuid(), api_key, name, source.id, self.now(), description,
+                          kind, vox.id if vox else None)
+        self.store.put_persona(persona)
+        return persona
+
+    def persona(self, api_key: str, persona_id: str) -> Persona | None:
+        persona = self.store.get_persona(persona_id)
+        return persona if persona is not None and persona.api_key == api_key else None
+
+    def personas(self, api_key: str) -> list[Persona]:
+        return self.store.list_personas(api_key)
+
+    def delete_persona(self, api_key: str, persona_id: str) -> bool:
+        return self.persona(api_key, persona_id) is not None and \
+            self.store.delete_persona(persona_id)
+
+    # -- waiting on a task ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def watching(self, task: Task, timeout: float | None = None) -> Iterator[asyncio.Queue]:
+        """A queue of the task's events as they happen, for answers that wait or stream.
+
+        With ``timeout`` (simulated seconds from now), DEADLINE is queued if the task has
+        not ended by then, so a waiting request never outlives a stuck task.
+        """
+        queue: asyncio.Queue = asyncio.Queue()
+        self._watchers.setdefault(task.id, []).append(queue)
+        if timeout is not None:
+            self.scheduler.at(self.now() + timeout, "deadline", (task.id, id(queue)))
+        try:
+            yield queue
+        finally:
+            queues = self._watchers.get(task.id, [])
+            if queue in queues:
+                queues.remove(queue)
+            if not queues:
+                self._watchers.pop(task.id, None)
+
+    def _deadline_due(self, ref: tuple[str, int], due: float) -> None:
+        task_id, queue_id = ref
+        for queue in self._watchers.get(task_id, ()):
+            if id(queue) == queue_id:
+                queue.put_nowait(DEADLINE)
 
     def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
         """Settle a task now, as the control plane asks, passing any stages it skipped."""
@@ -251,6 +334,9 @@ class Engine:
                 listener(task, event)
             except Exception:  # a dialect's side effect must never undo a transition
                 log.exception("listener for %s failed on %s %s", task.provider, task.id, event)
+        # Watchers hear of the event after the dialect's own side effects are done.
+        for queue in self._watchers.get(task.id, ()):
+            queue.put_nowait(event)
 
     # -- callbacks ---------------------------------------------------------------------
     def deliver(self, url: str, body: bytes, policy: Policy, headers: dict[str, str] | None = None,
@@ -264,4 +350,4 @@ _FAILURE_MESSAGES = {
     "forced_failure": "The task was failed through the control plane",
 }
 
-__all__ = ["ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]
+__all__ = ["DEADLINE", "ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]

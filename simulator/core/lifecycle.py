@@ -49,6 +49,8 @@ PROFILES: dict[str, JobProfile] = {
     "song": JobProfile(queued=3.0, stages=(("text", 15.0), ("first", 40.0)), finish=95.0),
     # Lyrics or other text-only jobs.
     "text": JobProfile(queued=1.0, stages=(), finish=8.0),
+    # Work on a finished song: a file conversion, an analysis, an upload, a persona.
+    "export": JobProfile(queued=0.5, stages=(), finish=5.0),
 }
 
 

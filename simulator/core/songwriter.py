@@ -91,3 +91,43 @@ def duration_for(sung: int, ids: Ids, max_seconds: float = 240.0) -> float:
     else:
         seconds = 20.0 + 4.2 * sung + ids.uniform(-6.0, 12.0)
     return round(min(max_seconds, max(30.0, seconds)), 2)
+
+
+_SECTION_SPLIT = re.compile(r"\n\s*\n|(?=^\[)", re.MULTILINE)
+
+_TEXTURES = {
+    "pop": "glossy hooks over a steady four-on-the-floor pulse",
+    "rock": "driving guitars and live drums",
+    "jazz": "swung brushes, walking bass and extended chords",
+    "classical": "orchestral strings and patient dynamics",
+    "electronic": "pulsing synths and a sidechained groove",
+    "hip-hop": "punchy boom-bap drums and a deep sub bass",
+    "r&b": "smooth keys and a laid-back groove",
+    "country": "twangy guitars and a shuffling backbeat",
+    "folk": "fingerpicked acoustic guitar and close harmonies",
+}
+
+
+def sections_of(lyrics: str) -> list[str]:
+    """A lyric's sections ([Verse], [Chorus], … or blank-line separated stanzas)."""
+    return [part.strip() for part in _SECTION_SPLIT.split(lyrics.strip()) if part.strip()]
+
+
+def mash_lyrics(lyrics_a: str, lyrics_b: str) -> str:
+    """Two lyrics woven into one: their sections alternate, A first, nothing dropped."""
+    a, b = sections_of(lyrics_a), sections_of(lyrics_b)
+    woven = [part for pair in zip(a, b) for part in pair]
+    longer = a if len(a) > len(b) else b
+    return "\n\n".join(woven + longer[min(len(a), len(b)):])
+
+
+@lru_cache(maxsize=1024)
+def upsample_style(prompt: str, seed: int) -> str:
+    """A short style prompt grown into a production description that keeps its words."""
+    tags = tags_from(prompt, seed)
+    genre = next((g for g in GENRES if g in tags.split(", ")), "pop")
+    rng = random.Random(seed)
+    instrument = rng.choice(INSTRUMENTS)
+    texture = _TEXTURES.get(genre, "a warm, polished mix")
+    return (f"{prompt.strip().rstrip('.')}; {tags}, built on {texture}, with {instrument} "
+            f"carrying the melody and a wide, modern mix")

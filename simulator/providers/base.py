@@ -15,6 +15,7 @@ from aiohttp import web
 from ..config import RateLimit, Settings
 from ..core.engine import Engine
 from ..core.ratelimit import Limit
+from ..core.webhooks import CallbackRejected, check_callback_url
 from ..openapi import Violation, load_spec
 
 
@@ -78,6 +79,24 @@ class Provider(abc.ABC):
         violation = self.spec.check_path_params(path, method, values)
         if violation is not None:
             raise _refusal(violation)
+
+    def require_callback_url(self, url: str | None) -> None:
+        """Refuse a callback URL the simulator would not call (or, without
+        --allow-local-callbacks, one that is not HTTPS or points inside a network)."""
+        if not url:
+            return
+        local = self.settings.allow_local_callbacks
+        try:
+            check_callback_url(url, https_only=not local, allow_internal=local)
+        except CallbackRejected as exc:
+            raise BadRequest(400, str(exc), param="callback_url") from None
+
+    def valid_query(self, path: str, method: str, request: web.Request) -> dict[str, Any]:
+        """The query parameters the spec defines, checked and typed."""
+        violation, values = self.spec.check_params(path, method, "query", dict(request.query))
+        if violation is not None:
+            raise _refusal(violation)
+        return values
 
     def retry_after(self, api_key: str) -> int | None:
         wait = self.engine.rate_limited(self.id, api_key, self.limit)

@@ -14,7 +14,7 @@ from aiohttp import web
 from ..core.engine import InsufficientCredits
 from ..core.lifecycle import FINISH, STAGE_PREFIX, is_failure
 from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Task
-from ..core.webhooks import CallbackRejected, Policy, check_callback_url
+from ..core.webhooks import Policy
 from .base import BadRequest, Provider
 
 GENERATE = "/v1/audios/generations"
@@ -91,12 +91,7 @@ class Evolink(Provider):
         if not self.engine.may_use_model(account, model):
             raise BadRequest(403, "Access denied for this model", param="model")
         callback = body.get("callback_url")
-        if callback:
-            try:
-                check_callback_url(callback, https_only=not self.settings.allow_local_callbacks,
-                                   allow_internal=self.settings.allow_local_callbacks)
-            except CallbackRejected as exc:
-                raise BadRequest(400, str(exc), param="callback_url") from None
+        self.require_callback_url(callback)
         custom = body.get("custom_mode") is True
         instrumental = body.get("instrumental") is True
         prompt = body.get("prompt") or ""

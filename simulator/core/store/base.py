@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable, Protocol
 
-from ..models import Account, Clip, LedgerEntry, Task
+from ..models import Account, Clip, LedgerEntry, Persona, Task
 
 
 class InsufficientBalance(Exception):
@@ -48,5 +48,13 @@ class Store(Protocol):
 
     def list_tasks(self, provider: str | None = None, status: str | None = None,
                    api_key: str | None = None) -> Iterable[Task]: ...
+
+    def put_persona(self, persona: Persona) -> None: ...
+
+    def get_persona(self, persona_id: str) -> Persona | None: ...
+
+    def list_personas(self, api_key: str) -> list[Persona]: ...
+
+    def delete_persona(self, persona_id: str) -> bool: ...
 
     def reset(self) -> None: ...

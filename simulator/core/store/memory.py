@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from ..models import Account, Clip, LedgerEntry, Task
+from ..models import Account, Clip, LedgerEntry, Persona, Task
 from .base import InsufficientBalance
 
 
@@ -22,6 +22,7 @@ class MemoryStore:
         self._ledger: dict[str, list[LedgerEntry]] = defaultdict(list)
         self._tasks: dict[str, Task] = {}
         self._clips: dict[str, tuple[str, int]] = {}
+        self._personas: dict[str, Persona] = {}
         self._ledger_seq = 0
 
     def get_account(self, api_key: str) -> Account | None:
@@ -79,3 +80,15 @@ class MemoryStore:
             if api_key and task.api_key != api_key:
                 continue
             yield task
+
+    def put_persona(self, persona: Persona) -> None:
+        self._personas[persona.id] = persona
+
+    def get_persona(self, persona_id: str) -> Persona | None:
+        return self._personas.get(persona_id)
+
+    def list_personas(self, api_key: str) -> list[Persona]:
+        return [p for p in self._personas.values() if p.api_key == api_key]
+
+    def delete_persona(self, persona_id: str) -> bool:
+        return self._personas.pop(persona_id, None) is not None
