@@ -11,7 +11,7 @@ from typing import Any
 
 from .resources import resource_dir
 
-PROVIDERS = ("evolink",)
+PROVIDERS = ("evolink", "acedata")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class RateLimit:
     burst: float
 
 
-DEFAULT_RATE_LIMITS = {"evolink": RateLimit(rate=20.0, burst=40.0)}
+DEFAULT_RATE_LIMITS = {"evolink": RateLimit(rate=20.0, burst=40.0),
+                       "acedata": RateLimit(rate=20.0, burst=40.0)}
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 import requests
 from aiohttp import web
@@ -88,7 +90,8 @@ def start_sim(**overrides: Any) -> Sim:
 @pytest.fixture(scope="session")
 def sim_session():
     # Rate limiting has its own tests; here it would only throttle the tests' polling.
-    sim = start_sim(allow_local_callbacks=True, rate_limits={"evolink": RateLimit(0.0, 1.0)})
+    sim = start_sim(allow_local_callbacks=True, rate_limits={"evolink": RateLimit(0.0, 1.0),
+                                                               "acedata": RateLimit(0.0, 1.0)})
     yield sim
     sim.stop()
 
@@ -103,3 +106,42 @@ def sim(sim_session: Sim) -> Sim:
 
 def bearer(key: str = DEMO_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+class Receiver:
+    """A local HTTP server that records callbacks; it can fail the first N attempts."""
+
+    def __init__(self, fail_first: int = 0):
+        self.fail_first, self.calls = fail_first, []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def handle(request: web.Request) -> web.Response:
+            self.calls.append(orjson.loads(await request.read()))
+            if len(self.calls) <= self.fail_first:
+                return web.Response(status=500)
+            return web.Response(text="ok")
+
+        async def boot():
+            app = web.Application()
+            app.router.add_post("/hook", handle)
+            self.runner = web.AppRunner(app)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
+            ready.set()
+
+        threading.Thread(target=lambda: (self.loop.run_until_complete(boot()),
+                                         self.loop.run_forever()), daemon=True).start()
+        ready.wait(10)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.calls) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.calls
+
+    def close(self):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)

@@ -14,7 +14,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conftest import bearer
-from test_lifecycle import SONG, Receiver, core, poll, step_until, submit
+from conftest import Receiver
+from test_lifecycle import SONG, core, poll, step_until, submit
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parent.parent / "specs" / "evolink.yaml").read_text())
 REGISTRY = Registry().with_resource("urn:evolink", Resource.from_contents(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 
-import orjson
 import pytest
 import requests
-from aiohttp import web
 
-from conftest import bearer
+from conftest import Receiver, bearer
 
 SONG = {"model": "suno-v4.5", "custom_mode": True, "instrumental": False, "style": "pop",
         "title": "Steps", "prompt": "[Verse]\nOne two three\n[Chorus]\nFour five six"}
@@ -142,46 +138,6 @@ def test_forced_failure_with_reason(sim):
     assert failed["status"] == "failed" and failed["error"]["code"] == "upstream_timeout"
     sim.advance(1000)  # stale schedule entries must not revive it
     assert core(sim, task["id"])["status"] == "failed"
-
-
-class Receiver:
-    """A local HTTP server that records callbacks; it can fail the first N attempts."""
-
-    def __init__(self, fail_first: int = 0):
-        self.fail_first, self.calls = fail_first, []
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        async def handle(request: web.Request) -> web.Response:
-            self.calls.append(orjson.loads(await request.read()))
-            if len(self.calls) <= self.fail_first:
-                return web.Response(status=500)
-            return web.Response(text="ok")
-
-        async def boot():
-            app = web.Application()
-            app.router.add_post("/hook", handle)
-            self.runner = web.AppRunner(app)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
-            ready.set()
-
-        threading.Thread(target=lambda: (self.loop.run_until_complete(boot()),
-                                         self.loop.run_forever()), daemon=True).start()
-        ready.wait(10)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
-        import time
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.calls
-
-    def close(self):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def test_callbacks_arrive_in_stages_text_first_complete(sim):

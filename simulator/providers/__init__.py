@@ -1,8 +1,9 @@
 """One module per dialect, each a thin translation layer over the core."""
 
+from .acedata import Acedata
 from .base import Provider
 from .evolink import Evolink
 
-REGISTRY: dict[str, type[Provider]] = {cls.id: cls for cls in (Evolink,)}
+REGISTRY: dict[str, type[Provider]] = {cls.id: cls for cls in (Evolink, Acedata)}
 
 __all__ = ["Provider", "REGISTRY"]

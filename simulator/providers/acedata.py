@@ -1,0 +1,783 @@
+"""acedata: Suno through the acedata gateway (seed 002 and the provider's public docs).
+
+``POST /suno/audios`` takes an ``action`` and answers in one of three ways: it waits for
+the songs (the default), streams task snapshots as NDJSON, or returns the task id at once
+(``async`` or ``callback_url``) for ``POST /suno/tasks`` to retrieve. The companion
+endpoints are tasks too, answered the same three ways where the provider allows it.
+Errors are ``{"error": {code, message}, "trace_id"}``; a failed task adds
+``success: false`` and ``task_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import zlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import orjson
+from aiohttp import web
+
+from ..core import songwriter
+from ..core.engine import DEADLINE, ClipSpec, InsufficientCredits
+from ..core.lifecycle import FINISH, is_end
+from ..core.models import FAILED, QUEUED, SUCCEEDED, Account, Clip, Task
+from ..core.recipes import (INSTRUMENTAL, VOCALS, Concat, Excerpt, Extension, Infill, Mashup,
+                            Overlay, Remaster, Song, Stem, instrument_stem)
+from ..core.webhooks import Policy
+from ..media import facts
+from ..media.render import parts_of
+from .base import BadRequest, Provider
+
+AUDIOS, TASKS, PERSONA = "/suno/audios", "/suno/tasks", "/suno/persona"
+NDJSON = "application/x-ndjson"
+# A request that waits for its songs gives up after this many simulated seconds.
+SYNC_TIMEOUT = 600.0
+CALLBACK_POLICY = Policy(timeout=10.0, retries=3)
+DEFAULT_MODEL = "chirp-v4"
+
+ERROR_CODES = {
+    400: "bad_request", 401: "invalid_token", 403: "used_up", 404: "no_api",
+    405: "bad_request", 413: "bad_request", 429: "too_many_requests", 500: "api_error",
+    502: "api_error", 503: "busy", 504: "timeout",
+}
+OUTAGES = {
+    500: ("api_error", "Internal server error."),
+    502: ("api_error", "fetch failed"),
+    503: ("busy", "api was throttled from upstream and is currently busy, please try again later."),
+}
+# How a failed task is answered, by the core's failure reason.
+FAILURES = {
+    "content_moderation": (403, "forbidden", "Song Description flagged for moderation"),
+}
+GENERIC_FAILURE = (500, "api_error", "job failed with unknown error")
+TIMEOUT = (504, "timeout", "timeout while waiting for audio generation")
+NO_SONG = "The song id does not exist or has been taken offline."
+
+# Request names → the names songs carry upstream (what the provider's answers show).
+UPSTREAM_MODEL = {
+    "chirp-v3-0": "chirp-v3", "chirp-v3-5": "chirp-v3.5", "chirp-v4": "chirp-v4",
+    "chirp-v4-5": "chirp-auk", "chirp-v4-5-plus": "chirp-bluejay", "chirp-v5": "chirp-v5",
+    "chirp-v5-5": "chirp-v5-5",
+}
+MAX_SECONDS = {"chirp-v3-0": 120.0, "chirp-v3-5": 120.0, "chirp-v4": 150.0, "chirp-v4-5": 240.0}
+LONGEST = 480.0
+STEM_LABELS = {
+    "vocals": "Vocals", "backing_vocals": "Backing Vocals", "drums": "Drums",
+    "percussion": "Percussion", "bass": "Bass", "keys": "Keyboard", "fx": "FX",
+}
+ALL_STEMS_MODEL = "chirp-ahi-stem-12-t1"
+# What an upload of audio from elsewhere stands for: the simulator never fetches it.
+STAND_IN_SECONDS = {"upload": 60.0, "voices": 30.0}
+VOICE_SECONDS = (10.0, 240.0)
+VOX_MAX_WINDOW = 30.0
+MEDIA_PATH = re.compile(r"^/(?:[\w-]+/)?media/([^/]+)/[^/]+$")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A companion endpoint: its path, the job kind it runs, and how it may answer."""
+
+    name: str
+    kind: str = "export"
+    can_defer: bool = False  # accepts async / callback_url
+
+
+ENDPOINTS = {e.name: e for e in (
+    Endpoint("lyrics", "text", can_defer=True), Endpoint("mashup-lyrics", "text"),
+    Endpoint("style", "text"), Endpoint("persona"), Endpoint("voices"),
+    Endpoint("upload", can_defer=True), Endpoint("mp4"), Endpoint("mp3", can_defer=True),
+    Endpoint("wav", can_defer=True), Endpoint("midi", can_defer=True), Endpoint("timing"),
+    Endpoint("vox", can_defer=True),
+)}
+
+
+class Acedata(Provider):
+    id = "acedata"
+
+    def __init__(self, engine, settings):
+        super().__init__(engine, settings)
+        engine.subscribe(self.id, self._on_event)
+
+    def routes(self) -> list[web.RouteDef]:
+        companions = [web.post(f"/suno/{name}", self.companion) for name in ENDPOINTS]
+        return [web.post(AUDIOS, self.audios), web.post(TASKS, self.tasks),
+                web.get(PERSONA, self.list_personas),
+                web.delete(PERSONA, self.delete_persona), *companions]
+
+    def error_body(self, status: int, message: str, **fields: Any) -> dict[str, Any]:
+        if status == 404 and not fields.get("type"):
+            message = "API does not exist, please make sure url is correct."
+        body: dict[str, Any] = {
+            "error": {"code": fields.get("type") or ERROR_CODES.get(status, "api_error"),
+                      "message": message},
+            "trace_id": fields.get("trace_id") or self.engine.ids.uuid(),
+        }
+        if fields.get("task_id"):
+            body = {"success": False, **body, "task_id": fields["task_id"]}
+        return body
+
+    # -- handlers ----------------------------------------------------------------------
+    async def audios(self, request: web.Request) -> web.StreamResponse:
+        account = self._authenticate(request)
+        body = await self._valid_body(request, AUDIOS)
+        action = body.get("action", "generate")
+        model = body.get("model", DEFAULT_MODEL)
+        if not self.engine.may_use_model(account, model):
+            raise BadRequest(403, "The specified model is not enabled for this token.",
+                             type="forbidden")
+        self._refuse_outage(body.get("prompt"), body.get("lyric"), body.get("style"),
+                            body.get("title"))
+        steering = self.engine.steering(body.get("prompt"), body.get("lyric"),
+                                        body.get("style"), body.get("title"))
+        specs = Songs(self, account, body, model).for_action(action)
+        task = self._submit(request, account, "audios", "song", action, body, specs,
+                            steering=steering,
+                            max_duration=MAX_SECONDS.get(model, LONGEST))
+        return await self._answer(request, task, deferred=_deferred(body), streams=True)
+
+    async def companion(self, request: web.Request) -> web.StreamResponse:
+        name = request.path.rsplit("/", 1)[1]
+        endpoint = ENDPOINTS[name]
+        account = self._authenticate(request)
+        body = await self._valid_body(request, f"/suno/{name}")
+        self._refuse_outage(body.get("prompt"))
+        prepare = getattr(self, "_prepare_" + name.replace("-", "_"))
+        specs, meta = await prepare(account, body)
+        price = "upload-enhanced" if body.get("mode") == "enhanced" else name
+        task = self._submit(request, account, name, endpoint.kind, price, body, specs, meta=meta,
+                            steering=self.engine.steering(body.get("prompt")))
+        deferred = (endpoint.can_defer and _deferred(body)) or body.get("mode") == "enhanced"
+        return await self._answer(request, task, deferred=deferred, streams=name == "lyrics")
+
+    async def tasks(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request)
+        body = await self._valid_body(request, TASKS)
+        origin = self.origin(request)
+        if body["action"] == "retrieve":
+            task = self._own_task(account, body["id"])
+            if task is None:
+                raise BadRequest(404, "The task does not exist.", type="not_found")
+            return self.json(self.record(task, origin))
+        found = (self._own_task(account, task_id) for task_id in dict.fromkeys(body["ids"]))
+        items = [self.record(task, origin) for task in found if task is not None]
+        return self.json({"items": items, "count": len(items)})
+
+    async def list_personas(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request)
+        query = self.valid_query(PERSONA, "get", request)
+        limit, offset = query["limit"], query["offset"]
+        personas = sorted(self.engine.personas(account.api_key), key=lambda p: -p.created_at)
+        items = [{"persona_id": p.id, "user_id": query["user_id"], "name": p.name,
+                  "description": p.description,
+                  "source_type": "voice" if p.kind == "voice" else "persona",
+                  "source_audio_id": p.source_clip_id, "created_at": int(p.created_at)}
+                 for p in personas[offset:offset + limit]]
+        return self.json({"items": items, "count": len(personas)})
+
+    async def delete_persona(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request)
+        query = self.valid_query(PERSONA, "delete", request)
+        if not self.engine.delete_persona(account.api_key, query["persona_id"]):
+            raise BadRequest(404, "The persona does not exist.", type="not_found")
+        return self.json({"success": True})
+
+    # -- shared steps ------------------------------------------------------------------
+    def _authenticate(self, request: web.Request) -> Account:
+        key = self.api_key(request)
+        if key is None:
+            raise BadRequest(400, "No token specified for the request.", type="no_token")
+        account = self.engine.authenticate(key)
+        if account is None:
+            raise BadRequest(401, "The specified token is invalid or wrong.")
+        wait = self.retry_after(key)
+        if wait is not None:
+            raise BadRequest(429, "You have exceeded the rate limit.",
+                             headers={"Retry-After": str(wait)})
+        return account
+
+    async def _valid_body(self, request: web.Request, path: str) -> dict[str, Any]:
+        body = await self.json_body(request)
+        self.require_valid_body(path, "post", body)
+        return body
+
+    def _refuse_outage(self, *texts: Any) -> None:
+        status = self.engine.steering(*texts).http_status
+        if status in OUTAGES:
+            code, message = OUTAGES[status]
+            raise BadRequest(status, message, type=code)
+
+    def source(self, account: Account, audio_id: str) -> Clip:
+        """A finished song or upload of this key; any other id is refused."""
+        clip = self.engine.own_clip(account.api_key, audio_id, self.id)
+        if clip is None:
+            raise BadRequest(400, NO_SONG)
+        return clip
+
+    def _submit(self, request: web.Request, account: Account, kind_name: str, job: str,
+                price: str, body: dict[str, Any], specs: list[ClipSpec], *,
+                meta: dict[str, Any] | None = None, steering=None,
+                max_duration: float = LONGEST) -> Task:
+        callback = body.get("callback_url")
+        self.require_callback_url(callback)
+        task_meta = {"type": kind_name, "trace_id": self.engine.ids.uuid(),
+                     "record_id": self.engine.ids.token(24).lower(),
+                     "origin": self.origin(request), **(meta or {})}
+        try:
+            return self.engine.submit(
+                self.id, account.api_key, job, task_id=self.engine.ids.uuid(), params=body,
+                cost=self.settings.price(self.id, price), clips=specs, callback_url=callback,
+                max_duration=max_duration, meta=task_meta,
+                **({"steering": steering} if steering is not None else {}))
+        except InsufficientCredits:
+            raise BadRequest(403, "Your balance is not sufficient for current request, "
+                                  "please buy more in Ace Data Cloud.") from None
+
+    async def _answer(self, request: web.Request, task: Task, *, deferred: bool,
+                      streams: bool) -> web.StreamResponse:
+        """At once (async or callback), as a stream of snapshots, or once the task ends."""
+        if deferred:
+            return self.json({"success": True, "task_id": task.id,
+                              "trace_id": task.meta["trace_id"]})
+        origin = task.meta["origin"]
+        if streams and NDJSON in request.headers.get("Accept", ""):
+            return await self._stream(request, task, origin)
+        with self.engine.watching(task, SYNC_TIMEOUT) as events:
+            while not task.terminal:
+                if await events.get() == DEADLINE:
+                    status, code, message = TIMEOUT
+                    raise BadRequest(status, message, type=code, task_id=task.id,
+                                     trace_id=task.meta["trace_id"])
+        return self._final(task, origin)
+
+    async def _stream(self, request: web.Request, task: Task, origin: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": NDJSON})
+        await response.prepare(request)
+
+        async def line(data: dict[str, Any]) -> None:
+            await response.write(orjson.dumps(data) + b"\n")
+
+        with self.engine.watching(task, SYNC_TIMEOUT) as events:
+            await line(self.snapshot(task, origin))
+            while not task.terminal:
+                event = await events.get()
+                if event == DEADLINE:
+                    status, code, message = TIMEOUT
+                    await line(self.error_body(status, message, type=code, task_id=task.id,
+                                               trace_id=task.meta["trace_id"]))
+                    break
+                if not task.terminal:
+                    await line(self.snapshot(task, origin))
+            else:
+                await line(self.outcome(task, origin))
+        await response.write_eof()
+        return response
+
+    def _final(self, task: Task, origin: str) -> web.Response:
+        body = self.outcome(task, origin)
+        status = 200 if task.status == SUCCEEDED else self._failure(task)[0]
+        return self.json(body, status)
+
+    def _own_task(self, account: Account, task_id: str) -> Task | None:
+        task = self.engine.task(task_id)
+        ok = task is not None and task.provider == self.id and task.api_key == account.api_key
+        return task if ok else None
+
+    # -- rendering ---------------------------------------------------------------------
+    def outcome(self, task: Task, origin: str) -> dict[str, Any]:
+        """The body a finished task answers with: its result, or its error."""
+        if task.status == FAILED:
+            status, code, message = self._failure(task)
+            return self.error_body(status, message, type=code, task_id=task.id,
+                                   trace_id=task.meta["trace_id"])
+        return {"success": True, "task_id": task.id, "trace_id": task.meta["trace_id"],
+                "data": self.result(task, origin)}
+
+    def snapshot(self, task: Task, origin: str) -> dict[str, Any]:
+        """A running task as a stream line shows it: the songs so far, no trace id yet."""
+        return {"success": True, "task_id": task.id, "data": self.result(task, origin)}
+
+    @staticmethod
+    def _failure(task: Task) -> tuple[int, str, str]:
+        reason = (task.error or {}).get("code", "")
+        return FAILURES.get(reason, GENERIC_FAILURE)
+
+    def record(self, task: Task, origin: str) -> dict[str, Any]:
+        """The task as ``/suno/tasks`` shows it."""
+        answer: dict[str, Any] = {
+            "_id": task.meta["record_id"], "id": task.id, "type": task.meta["type"],
+            "trace_id": task.meta["trace_id"], "created_at": round(task.created_at, 3),
+            "request": task.params,
+        }
+        if task.started_at is not None:
+            answer["started_at"] = round(task.started_at, 3)
+        if task.terminal:
+            answer["finished_at"] = round(task.finished_at or task.created_at, 3)
+            answer["elapsed"] = round((task.finished_at or task.created_at) - task.created_at, 3)
+            answer["response"] = self.outcome(task, origin)
+        elif task.meta["type"] == "audios" and task.stage is not None:
+            answer["response"] = {"task_id": task.id, "data": self.result(task, origin)}
+        return answer
+
+    def result(self, task: Task, origin: str) -> Any:
+        """The ``data`` of a task's answer, by the endpoint that started it."""
+        kind = task.meta["type"]
+        if kind == "audios":
+            return [self.song(task, index, clip, origin) for index, clip in enumerate(task.clips)]
+        return getattr(self, "_result_" + kind.replace("-", "_"))(task, origin)
+
+    def song(self, task: Task, index: int, clip: Clip, origin: str) -> dict[str, Any]:
+        params = task.params
+        model = params.get("model", DEFAULT_MODEL)
+        action = params.get("action", "generate")
+        if action == "all_stems":
+            model_name = ALL_STEMS_MODEL
+        elif action == "stems":
+            model_name = ""
+        else:
+            model_name = UPSTREAM_MODEL[model]
+        item: dict[str, Any] = {
+            "id": clip.id, "title": "", "lyric": "", "audio_url": "", "video_url": "",
+            "created_at": _iso(task.created_at), "model": model_name, "state": "pending",
+            "style": "",
+        }
+        if task.status == FAILED:
+            item["state"] = "error"
+        elif task.status != QUEUED and task.stage is not None:
+            item.update(title=clip.title, lyric=clip.lyrics, style=clip.tags, state="running",
+                        image_url=self.media_url(origin, clip.id, "cover.jpeg"),
+                        image_large_url=self.media_url(origin, clip.id, "cover-large.jpeg"))
+            if index < task.ready_clips:
+                item.update(state="succeeded", duration=clip.duration,
+                            audio_url=self.media_url(origin, clip.id, "audio.mp3"))
+        if params.get("prompt") and not params.get("custom"):
+            item["prompt"] = params["prompt"]
+        history = (clip.lineage or {}).get("history")
+        if history:
+            item["concat_history"] = history
+        return item
+
+    def _result_lyrics(self, task: Task, origin: str) -> list[dict[str, Any]]:
+        prompt, seed = task.params["prompt"], task.meta["seed"]
+        return [{"text": songwriter.lyrics_from(prompt, seed + i),
+                 "title": songwriter.title_from(prompt, seed + i),
+                 "status": "complete", "tags": [songwriter.tags_from(prompt, seed + i)]}
+                for i in range(2)]
+
+    def _result_mashup_lyrics(self, task: Task, origin: str) -> dict[str, Any]:
+        text = songwriter.mash_lyrics(task.params["lyrics_a"], task.params["lyrics_b"])
+        return {"text": text, "title": "Lyrics Mashup", "tags": [], "status": "complete"}
+
+    def _result_style(self, task: Task, origin: str) -> dict[str, Any]:
+        return {"upsampled_tags": songwriter.upsample_style(task.params["prompt"],
+                                                            task.meta["seed"])}
+
+    def _result_persona(self, task: Task, origin: str) -> dict[str, Any]:
+        return {"persona_id": task.meta["persona_id"]}
+
+    def _result_voices(self, task: Task, origin: str) -> dict[str, Any]:
+        return {"persona_id": task.meta["persona_id"], "name": task.meta["name"],
+                "is_public": False}
+
+    def _result_upload(self, task: Task, origin: str) -> dict[str, Any]:
+        clip = task.clips[0]
+        return {"audio_id": clip.id, "title": clip.title,
+                "audio_url": self.media_url(origin, clip.id, "audio.mp3"),
+                "image_url": self.media_url(origin, clip.id, "cover.jpeg"),
+                "image_large_url": self.media_url(origin, clip.id, "cover-large.jpeg"),
+                "lyric": clip.lyrics, "style": clip.tags, "duration": clip.duration}
+
+    def _result_mp4(self, task: Task, origin: str) -> dict[str, Any]:
+        return {"video_url": self.media_url(origin, task.meta["audio_id"], "video.mp4")}
+
+    def _result_mp3(self, task: Task, origin: str) -> list[dict[str, Any]]:
+        return [{"file_url": self.media_url(origin, task.meta["audio_id"], "audio.mp3")}]
+
+    def _result_wav(self, task: Task, origin: str) -> list[dict[str, Any]]:
+        return [{"file_url": self.media_url(origin, task.meta["audio_id"], "audio.wav")}]
+
+    def _result_midi(self, task: Task, origin: str) -> list[dict[str, Any]]:
+        return [{"state": "complete", "instruments": task.meta["instruments"]}]
+
+    def _result_timing(self, task: Task, origin: str) -> dict[str, Any]:
+        return {"aligned_words": task.meta["aligned_words"],
+                "waveform_data": task.meta["waveform"], "hoot_cer": task.meta["hoot_cer"],
+                "is_streamed": False}
+
+    def _result_vox(self, task: Task, origin: str) -> dict[str, Any]:
+        clip = task.clips[0]
+        return {"id": clip.id, "source_clip_id": task.meta["audio_id"], "status": "complete",
+                "vocal_audio_url": self.media_url(origin, clip.id, "audio.mp3"),
+                "vocal_start_s": task.params["vocal_start"],
+                "vocal_end_s": task.params["vocal_end"],
+                "wave_response": {"waveform_aggregates": task.meta["aggregates"]}}
+
+    # -- companion requests: what each one makes ---------------------------------------
+    async def _prepare_lyrics(self, account, body):
+        return [], {"seed": self.engine.ids.seed32()}
+
+    async def _prepare_mashup_lyrics(self, account, body):
+        return [], {}
+
+    async def _prepare_style(self, account, body):
+        return [], {"seed": self.engine.ids.seed32()}
+
+    async def _prepare_persona(self, account, body):
+        clip = self.source(account, body["audio_id"])
+        vox = None
+        if "vox_audio_id" in body:
+            vox = self.source(account, body["vox_audio_id"])
+            if (vox.lineage or {}).get("action") != "vox":
+                raise BadRequest(400, "vox_audio_id must be an id returned by /suno/vox")
+        persona = self.engine.create_persona(account.api_key, body["name"], clip,
+                                             description=body.get("description", ""),
+                                             kind="vox" if vox else "persona", vox=vox)
+        return [], {"persona_id": persona.id}
+
+    async def _prepare_voices(self, account, body):
+        spec, duration = self._uploaded(account, body["audio_url"], "voices")
+        low, high = VOICE_SECONDS
+        if not low <= duration <= high:
+            raise BadRequest(400, f"audio_url must be {low:g} to {high:g} seconds long "
+                                  f"(this one is {duration:g})")
+        name = body.get("name") or f"VOICE_{self.engine.ids.token(12).upper()}"
+        return [spec], {"name": name, "pending_persona": body.get("description", "")}
+
+    async def _prepare_upload(self, account, body):
+        spec, _ = self._uploaded(account, body["audio_url"], "upload", body.get("name"))
+        return [spec], {}
+
+    async def _prepare_mp4(self, account, body):
+        return [], {"audio_id": self.source(account, body["audio_id"]).id}
+
+    _prepare_mp3 = _prepare_wav = _prepare_mp4
+
+    async def _prepare_midi(self, account, body):
+        clip = self.source(account, body["audio_id"])
+        notes = await _off_loop(facts.score, clip.recipe)
+        instruments: dict[str, list[dict[str, Any]]] = {}
+        for note in notes:
+            instruments.setdefault(STEM_LABELS.get(note.instrument, note.instrument), []).append(
+                {"pitch": note.pitch, "start": round(note.start, 5), "end": round(note.end, 5),
+                 "velocity": round(note.velocity, 5)})
+        return [], {"audio_id": clip.id, "instruments": [
+            {"name": name, "notes": notes} for name, notes in instruments.items()]}
+
+    async def _prepare_timing(self, account, body):
+        clip = self.source(account, body["audio_id"])
+        words = await _off_loop(facts.aligned_words, clip.recipe, clip.lyrics)
+        wave = await _off_loop(facts.waveform, clip.recipe)
+        unsure = sum(1 for w in words if w["p_align"] < 0.5)
+        return [], {"audio_id": clip.id, "aligned_words": words, "waveform": wave,
+                    "hoot_cer": round(unsure / len(words), 4) if words else 0.0}
+
+    async def _prepare_vox(self, account, body):
+        clip = self.source(account, body["audio_id"])
+        start, end = body["vocal_start"], body["vocal_end"]
+        if start >= end:
+            raise BadRequest(400, "vocal_start must be less than vocal_end")
+        if end > clip.duration:
+            raise BadRequest(400, f"vocal_end must be within the song ({clip.duration:g} s)")
+        if end - start >= VOX_MAX_WINDOW:
+            raise BadRequest(400, "the vocal range must be shorter than 30 seconds")
+        window = Stem(Excerpt(clip.recipe, start, end), VOCALS)
+        wave = await _off_loop(facts.waveform, window, 64)
+        spec = self.engine.compose(clip.title, title=f"{clip.title} (Vox)", tags=clip.tags,
+                                   lyrics=clip.lyrics, derive=lambda _: window,
+                                   lineage={"action": "vox", "source": clip.id})
+        peaks = [round(v * 32767) for v in wave]
+        aggregates = [{"data": [[-p, p] for p in peaks[i::8]], "mip_map_level": 11 + i}
+                      for i in range(2)]
+        return [spec], {"audio_id": clip.id, "aggregates": aggregates}
+
+    def _uploaded(self, account: Account, url: str, purpose: str,
+                  name: str | None = None) -> tuple[ClipSpec, float]:
+        """The clip an upload becomes: the simulator's own audio when the URL is one of
+        its media links, otherwise a stand-in whose sound is derived from the URL."""
+        served = _served_clip(self.engine, url)
+        title = name or f"up-{self.engine.ids.uuid()}"
+        lineage = {"action": purpose, "url": url}
+        if served is not None:
+            recipe = served.recipe
+            spec = self.engine.compose(served.title, title=title, tags=served.tags,
+                                       lyrics=served.lyrics, instrumental=served.instrumental,
+                                       derive=lambda _: recipe, lineage=lineage)
+            return spec, recipe.duration
+        seed = zlib.crc32(url.encode())
+        words = " ".join(re.findall(r"[a-z]+", url.rsplit("/", 1)[-1].lower()))
+        tags = songwriter.tags_from(words, seed)
+        recipe = Song(seed, STAND_IN_SECONDS[purpose], tags, False)
+        spec = self.engine.compose(words, title=title, tags=tags, derive=lambda _: recipe,
+                                   lineage=lineage)
+        return spec, recipe.duration
+
+    # -- callbacks and side effects ----------------------------------------------------
+    def _on_event(self, task: Task, event: str) -> None:
+        if task.meta.get("type") == "voices" and event == FINISH:
+            persona = self.engine.create_persona(task.api_key, task.meta["name"], task.clips[0],
+                                                 description=task.meta["pending_persona"],
+                                                 kind="voice")
+            task.meta["persona_id"] = persona.id
+        if not task.callback_url or not is_end(event):
+            return
+        body = orjson.dumps(self.outcome(task, self.settings.base_url))
+        self.engine.deliver(task.callback_url, body, CALLBACK_POLICY, provider=self.id,
+                            task_id=task.id, stage="complete")
+
+
+class Songs:
+    """Turns one ``/suno/audios`` request into the songs its action makes."""
+
+    def __init__(self, provider: Acedata, account: Account, body: dict[str, Any], model: str):
+        self.p, self.engine, self.account, self.body = provider, provider.engine, account, body
+        self.model = model
+        self.instrumental = body.get("instrumental") is True
+
+    def for_action(self, action: str) -> list[ClipSpec]:
+        return getattr(self, "_" + action)()
+
+    # -- helpers -------------------------------------------------------------------------
+    def _source(self, key: str = "audio_id") -> Clip:
+        return self.p.source(self.account, self.body[key])
+
+    def _lyrics(self, fallback: str | None = None) -> str | None:
+        """The caller's lyrics in custom mode; None to have them written."""
+        if self.instrumental:
+            return None
+        if self.body.get("custom") is True and self.body.get("lyric"):
+            return self.body["lyric"]
+        return fallback
+
+    def _pair(self, spec: ClipSpec) -> list[ClipSpec]:
+        """Two takes of one request: same words, each its own music."""
+        return [spec, replace(spec)]
+
+    def _window(self, source: Clip, name: str, start_default: float | None = None,
+                inclusive_end: bool = False) -> tuple[float, float]:
+        start = self.body.get(f"{name}_start", start_default)
+        end = self.body[f"{name}_end"]
+        if start is None:
+            raise BadRequest(400, f"{name}_start is required when action is {name}")
+        if start >= end:
+            raise BadRequest(400, f"{name}_start must be less than {name}_end")
+        beyond = end > source.duration if inclusive_end else end >= source.duration
+        if beyond:
+            raise BadRequest(400, f"{name}_end must be less than the duration of the song "
+                                  f"({source.duration:g} s)")
+        return start, end
+
+    def _song(self, description: str, *, title=None, tags=None, lyrics=None, derive=None,
+              lineage=None, instrumental=None) -> ClipSpec:
+        return self.engine.compose(
+            description, title=self.body.get("title") or title,
+            tags=self.body.get("style") or tags, lyrics=lyrics,
+            instrumental=self.instrumental if instrumental is None else instrumental,
+            derive=derive, lineage=lineage)
+
+    # -- new songs -------------------------------------------------------------------------
+    def _generate(self, tags: str | None = None, lineage: dict | None = None) -> list[ClipSpec]:
+        body = self.body
+        if body.get("custom") is True:
+            description = body.get("lyric_prompt") or body.get("title") or body.get("style") or ""
+            return self._pair(self._song(description, tags=tags, lyrics=self._lyrics(),
+                                         lineage=lineage))
+        return self._pair(self._song(body.get("prompt", ""), tags=tags, lineage=lineage))
+
+    def _persona(self, vox: bool) -> list[ClipSpec]:
+        persona = self.engine.persona(self.account.api_key, self.body["persona_id"])
+        if persona is None:
+            raise BadRequest(400, "The persona does not exist.")
+        if vox and persona.vox_clip_id is None:
+            raise BadRequest(400, "artist_consistency_vox needs a persona created with "
+                                  "vox_audio_id")
+        found = self.engine.find_clip(persona.source_clip_id)
+        tags = found[1].tags if found else None
+        return self._generate(tags, {"action": "artist_consistency_vox" if vox
+                                     else "artist_consistency", "persona_id": persona.id})
+
+    def _artist_consistency(self) -> list[ClipSpec]:
+        return self._persona(vox=False)
+
+    def _artist_consistency_vox(self) -> list[ClipSpec]:
+        return self._persona(vox=True)
+
+    def _inspo(self) -> list[ClipSpec]:
+        heard = [c for c in (_served_clip(self.engine, u) for u in self.body["audio_urls"]) if c]
+        tags = ", ".join(dict.fromkeys(t for c in heard for t in c.tags.split(", "))) or None
+        return self._generate(tags, {"action": "inspo", "references": self.body["audio_urls"]})
+
+    # -- songs made from an earlier one ----------------------------------------------------
+    def _extend(self) -> list[ClipSpec]:
+        source = self._source()
+        at = float(self.body.get("continue_at", source.duration))
+        if at > source.duration:
+            raise BadRequest(400, f"continue_at must not exceed the duration of the song "
+                                  f"({source.duration:g} s)")
+        recipe = source.recipe
+        action = self.body.get("action", "extend")
+        return self._pair(self._song(
+            source.title, title=source.title, tags=source.tags, lyrics=self._lyrics(),
+            instrumental=self.instrumental or source.instrumental,
+            derive=lambda tail: Extension(recipe, at, tail),
+            lineage={"action": action, "source": source.id, "continue_at": at}))
+
+    _upload_extend = _extend
+
+    def _concat(self) -> list[ClipSpec]:
+        chain = self._history(self._source())
+        parts, history = [], []
+        for index, (clip, start) in enumerate(chain):
+            end = chain[index + 1][1] if index + 1 < len(chain) else clip.duration
+            parts.append(Excerpt(clip.recipe, start, end) if (start, end) != (0, clip.duration)
+                         else clip.recipe)
+            entry: dict[str, Any] = {"id": clip.id}
+            if index + 1 < len(chain):
+                entry.update(continue_at=end, infill=False, source="web", type="gen")
+            history.append(entry)
+        last = chain[-1][0]
+        lyrics = "\n\n".join(c.lyrics for c, _ in chain if c.lyrics)
+        joined = Concat(tuple(parts))
+        return [self.engine.compose(last.title, title=last.title, tags=last.tags,
+                                    lyrics=lyrics, instrumental=last.instrumental,
+                                    derive=lambda _: joined,
+                                    lineage={"action": "concat", "source": last.id,
+                                             "history": history})]
+
+    def _history(self, clip: Clip) -> list[tuple[Clip, float]]:
+        """The extension chain ending at ``clip``: each clip with where its part starts."""
+        chain = [(clip, 0.0)]
+        while (clip.lineage or {}).get("action") in ("extend", "upload_extend"):
+            found = self.engine.find_clip(clip.lineage["source"])
+            if found is None:
+                break
+            at = float(clip.lineage["continue_at"])
+            chain[0] = (chain[0][0], at)
+            clip = found[1]
+            chain.insert(0, (clip, 0.0))
+        return chain
+
+    def _cover(self) -> list[ClipSpec]:
+        source = self._source()
+        action = self.body.get("action", "cover")
+        return self._pair(self._song(
+            source.title, title=source.title, tags=source.tags,
+            lyrics=None if self.instrumental else source.lyrics or None,
+            instrumental=self.instrumental or source.instrumental,
+            lineage={"action": action, "source": source.id}))
+
+    _upload_cover = _cover
+
+    def _stems(self) -> list[ClipSpec]:
+        source = self._source()
+        recipe = source.recipe
+        return [self.engine.compose(source.title, title=f"{source.title} - {label}",
+                                    tags=source.tags, lyrics=source.lyrics,
+                                    instrumental=part == INSTRUMENTAL,
+                                    derive=lambda _, part=part: Stem(recipe, part),
+                                    lineage={"action": "stems", "source": source.id,
+                                             "part": part})
+                for part, label in ((VOCALS, "Vocals"), (INSTRUMENTAL, "Instrumental"))]
+
+    def _all_stems(self) -> list[ClipSpec]:
+        source = self._source()
+        recipe = source.recipe
+        return [self.engine.compose(source.title,
+                                    title=f"{source.title} ({STEM_LABELS.get(part, part)})",
+                                    tags=source.tags, lyrics=source.lyrics,
+                                    instrumental=part not in ("vocals", "backing_vocals"),
+                                    derive=lambda _, part=part: Stem(recipe,
+                                                                     instrument_stem(part)),
+                                    lineage={"action": "all_stems", "source": source.id,
+                                             "part": part})
+                for part in parts_of(recipe)]
+
+    def _replace_section(self) -> list[ClipSpec]:
+        source = self._source()
+        start, end = self._window(source, "replace_section", inclusive_end=True)
+        recipe = source.recipe
+        history = [{"id": source.id, "infill": True, "infill_start_s": start,
+                    "infill_end_s": end, "infill_dur_s": round(end - start, 3),
+                    "source": "web", "type": "gen"}]
+        return self._pair(self._song(
+            source.title, title=source.title, tags=source.tags,
+            lyrics=self._lyrics(source.lyrics or None),
+            instrumental=self.instrumental or source.instrumental,
+            derive=lambda fill: Infill(recipe, start, end, _fitted(fill, end - start)),
+            lineage={"action": "replace_section", "source": source.id, "history": history}))
+
+    def _painting(self, name: str, layer: Callable[[Song], Any], vocals: bool) -> list[ClipSpec]:
+        source = self._source()
+        start, end = self._window(source, name, start_default=0.0)
+        recipe = source.recipe
+        return self._pair(self._song(
+            source.title, title=source.title, tags=source.tags,
+            lyrics=self._lyrics(source.lyrics or None) if vocals else source.lyrics or None,
+            instrumental=source.instrumental and not vocals,
+            derive=lambda new: Overlay(recipe, layer(_fitted(new, end - start)), start),
+            lineage={"action": name, "source": source.id, "start": start, "end": end}))
+
+    def _underpainting(self) -> list[ClipSpec]:
+        return self._painting("underpainting",
+                              lambda s: replace(s, instrumental=True), vocals=False)
+
+    def _overpainting(self) -> list[ClipSpec]:
+        return self._painting("overpainting",
+                              lambda s: Stem(replace(s, instrumental=False), VOCALS), vocals=True)
+
+    def _samples(self) -> list[ClipSpec]:
+        return self._painting("samples",
+                              lambda s: Stem(replace(s, instrumental=True), INSTRUMENTAL),
+                              vocals=False)
+
+    def _remaster(self) -> list[ClipSpec]:
+        source = self._source()
+        mastered = Remaster(source.recipe)
+        return self._pair(self.engine.compose(
+            source.title, title=source.title, tags=source.tags, lyrics=source.lyrics or None,
+            instrumental=source.instrumental, derive=lambda _: mastered,
+            lineage={"action": "remaster", "source": source.id,
+                     "variation_category": self.body.get("variation_category")}))
+
+    def _mashup(self) -> list[ClipSpec]:
+        sources = [self.p.source(self.account, i) for i in self.body["mashup_audio_ids"]]
+        mixed = Mashup(tuple(s.recipe for s in sources))
+        tags = ", ".join(dict.fromkeys(t for s in sources for t in s.tags.split(", ")))
+        lyrics = songwriter.mash_lyrics(*(s.lyrics for s in sources[:2])) if all(
+            s.lyrics for s in sources[:2]) else None
+        title = " x ".join(s.title for s in sources)
+        return self._pair(self._song(
+            title, title=title, tags=tags, lyrics=lyrics,
+            instrumental=all(s.instrumental for s in sources), derive=lambda _: mixed,
+            lineage={"action": "mashup", "sources": [s.id for s in sources]}))
+
+
+def _deferred(body: dict[str, Any]) -> bool:
+    """Whether the caller asked for the task id now rather than the result later."""
+    return body.get("async") is True or bool(body.get("callback_url"))
+
+
+def _fitted(song: Song, seconds: float) -> Song:
+    return replace(song, duration=round(seconds, 3))
+
+
+def _served_clip(engine, url: str) -> Clip | None:
+    """The clip behind one of the simulator's own media links, if the URL is one."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # not a URL a client could fetch, so not one of ours
+        return None
+    match = MEDIA_PATH.match(path)
+    found = engine.find_clip(match.group(1)) if match else None
+    return found[1] if found and found[0].status == SUCCEEDED else None
+
+
+def _iso(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+async def _off_loop(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
