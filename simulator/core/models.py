@@ -122,9 +122,6 @@ class Persona:
     kind: str = "persona"  # persona | vox | voice
     vox_clip_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(slots=True)
 class Task:

@@ -133,18 +133,3 @@ class Remaster:
 
 
 Audio = Union[Song, Extension, Concat, Excerpt, Stem, Infill, Overlay, Mashup, Remaster]
-
-
-def sources(recipe: Audio) -> tuple[Audio, ...]:
-    """The recipes this one is made from, in order."""
-    if isinstance(recipe, Song):
-        return ()
-    if isinstance(recipe, (Concat, Mashup)):
-        return recipe.parts
-    if isinstance(recipe, Extension):
-        return (recipe.source, recipe.tail)
-    if isinstance(recipe, Infill):
-        return (recipe.source, recipe.fill)
-    if isinstance(recipe, Overlay):
-        return (recipe.base, recipe.layer)
-    return (recipe.source,)

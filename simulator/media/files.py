@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 AUDIO_MP3 = "audio.mp3"
 STREAM_MP3 = "stream.mp3"  # the same bytes as audio.mp3, under the name streams use
 AUDIO_WAV = "audio.wav"
@@ -21,8 +23,18 @@ FILE_NAMES = tuple(CONTENT_TYPES)
 COVER_SIZES = {COVER: 512, COVER_LARGE: 1024}
 
 
+ROUTE = "/media/{clip_id}/{name}"
+_PATH = re.compile(r"^/media/([^/]+)/([^/]+)$")
+
+
 def media_path(clip_id: str, name: str) -> str:
     """The path a clip's file is served at; prefix it with the origin the client used."""
     if name not in CONTENT_TYPES:
         raise ValueError(f"no media file {name!r}; one of {FILE_NAMES}")
     return f"/media/{clip_id}/{name}"
+
+
+def clip_id_in(path: str) -> str | None:
+    """The clip a media path (as media_path builds it) belongs to; None for other paths."""
+    match = _PATH.match(path)
+    return match.group(1) if match and match.group(2) in CONTENT_TYPES else None

@@ -18,7 +18,7 @@ from ..core.models import Clip
 from . import formats
 from .cache import ByteLRU
 from .files import (AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE, COVER_SIZES,
-                    STREAM_MP3, VIDEO_MP4)
+                    ROUTE, STREAM_MP3, VIDEO_MP4)
 from .image import cover_jpeg
 
 Maker = Callable[[Clip], tuple[tuple, Callable[[], bytes]]]
@@ -74,7 +74,7 @@ class MediaServer:
         self._making: dict[tuple, asyncio.Future] = {}
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/media/{clip_id}/{name}", self.serve)]
+        return [web.get(ROUTE, self.serve)]
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

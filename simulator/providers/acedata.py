@@ -29,6 +29,7 @@ from ..core.recipes import (INSTRUMENTAL, VOCALS, Concat, Excerpt, Extension, In
                             Overlay, Remaster, Song, Stem, instrument_stem)
 from ..core.webhooks import Policy
 from ..media import facts
+from ..media.files import clip_id_in
 from ..media.render import parts_of
 from .base import BadRequest, Provider
 
@@ -38,6 +39,7 @@ NDJSON = "application/x-ndjson"
 SYNC_TIMEOUT = 600.0
 CALLBACK_POLICY = Policy(timeout=10.0, retries=3)
 DEFAULT_MODEL = "chirp-v4"
+TAKES = 2  # songs per generation, as the provider documents
 
 ERROR_CODES = {
     400: "bad_request", 401: "invalid_token", 403: "used_up", 404: "no_api",
@@ -74,7 +76,6 @@ ALL_STEMS_MODEL = "chirp-ahi-stem-12-t1"
 STAND_IN_SECONDS = {"upload": 60.0, "voices": 30.0}
 VOICE_SECONDS = (10.0, 240.0)
 VOX_MAX_WINDOW = 30.0
-MEDIA_PATH = re.compile(r"^/(?:[\w-]+/)?media/([^/]+)/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -552,8 +553,9 @@ class Songs:
         return fallback
 
     def _pair(self, spec: ClipSpec) -> list[ClipSpec]:
-        """Two takes of one request: same words, each its own music."""
-        return [spec, replace(spec)]
+        """Two takes of one request: same words, each its own music (the engine draws
+        each clip's audio seed)."""
+        return [spec] * TAKES
 
     def _window(self, source: Clip, name: str, start_default: float | None = None,
                 inclusive_end: bool = False) -> tuple[float, float]:
@@ -769,8 +771,8 @@ def _served_clip(engine, url: str) -> Clip | None:
         path = urlsplit(url).path
     except ValueError:  # not a URL a client could fetch, so not one of ours
         return None
-    match = MEDIA_PATH.match(path)
-    found = engine.find_clip(match.group(1)) if match else None
+    clip_id = clip_id_in(path)
+    found = engine.find_clip(clip_id) if clip_id else None
     return found[1] if found and found[0].status == SUCCEEDED else None
 
 

@@ -16,6 +16,7 @@ from ..config import RateLimit, Settings
 from ..core.engine import Engine
 from ..core.ratelimit import Limit
 from ..core.webhooks import CallbackRejected, check_callback_url
+from ..media.files import media_path
 from ..openapi import Violation, load_spec
 
 
@@ -108,8 +109,8 @@ class Provider(abc.ABC):
         return f"{request.scheme}://{request.host}"
 
     @staticmethod
-    def media_url(origin: str, clip_id: str, kind: str) -> str:
-        return f"{origin}/media/{clip_id}/{kind}"
+    def media_url(origin: str, clip_id: str, name: str) -> str:
+        return origin + media_path(clip_id, name)
 
 
 def _refusal(violation: Violation) -> BadRequest:
