@@ -145,3 +145,11 @@ class Receiver:
     def close(self):
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture
+def receiver():
+    """A callback receiver on loopback, closed after the test."""
+    hook = Receiver()
+    yield hook
+    hook.close()

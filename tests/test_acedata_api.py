@@ -12,7 +12,7 @@ import requests
 
 from acedata_client import (ACE, assert_real_song, call, fast, fetch, mp3_seconds, post, retrieve,
                             songs, wav_samples)
-from conftest import DEMO_KEY, Receiver, Sim, bearer, start_sim
+from conftest import DEMO_KEY, Sim, bearer, start_sim
 from simulator.config import RateLimit
 
 PROMPT = {"action": "generate", "prompt": "A song for Christmas"}
@@ -103,19 +103,13 @@ def test_ndjson_stream_ends_with_the_error_of_a_failed_task(ace):
     assert lines[-1]["task_id"] == lines[0]["task_id"]
 
 
-def test_callback_receives_the_final_result():
-    sim = start_sim(allow_local_callbacks=True, clock="scaled", speed=2000.0)
-    receiver = Receiver()
-    try:
-        answer = call(sim, "/suno/audios", {**PROMPT, "callback_url": receiver.url})
-        assert set(answer) >= {"task_id"} and "data" not in answer
-        calls = receiver.wait_for(1)
-        assert len(calls) == 1
-        assert calls[0]["success"] is True and calls[0]["task_id"] == answer["task_id"]
-        assert [s["state"] for s in calls[0]["data"]] == ["succeeded", "succeeded"]
-    finally:
-        receiver.close()
-        sim.stop()
+def test_callback_receives_the_final_result(ace, receiver):
+    answer = call(ace, "/suno/audios", {**PROMPT, "callback_url": receiver.url})
+    assert set(answer) >= {"task_id"} and "data" not in answer
+    calls = receiver.wait_for(1)
+    assert len(calls) == 1
+    assert calls[0]["success"] is True and calls[0]["task_id"] == answer["task_id"]
+    assert [s["state"] for s in calls[0]["data"]] == ["succeeded", "succeeded"]
 
 
 # --- errors in the provider's shape -------------------------------------------------------

@@ -14,7 +14,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conftest import bearer
-from conftest import Receiver
 from test_lifecycle import SONG, core, poll, step_until, submit
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parent.parent / "specs" / "evolink.yaml").read_text())
@@ -59,17 +58,13 @@ def test_failed_answer_conforms(sim, marker):
     assert view["error"]["message"]
 
 
-def test_callback_payloads_conform(sim):
-    receiver = Receiver()
-    try:
-        task = submit(sim, {**SONG, "callback_url": receiver.url})
-        step_until(sim, task["id"], lambda t: t["status"] == "succeeded")
-        calls = receiver.wait_for(3)
-        assert len(calls) == 3
-        for payload in calls:
-            conforms(CALLBACK, payload)
-    finally:
-        receiver.close()
+def test_callback_payloads_conform(sim, receiver):
+    task = submit(sim, {**SONG, "callback_url": receiver.url})
+    step_until(sim, task["id"], lambda t: t["status"] == "succeeded")
+    calls = receiver.wait_for(3)
+    assert len(calls) == 3
+    for payload in calls:
+        conforms(CALLBACK, payload)
 
 
 def test_submit_answer_conforms(sim):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from conftest import Receiver, bearer
+from conftest import bearer
 
 SONG = {"model": "suno-v4.5", "custom_mode": True, "instrumental": False, "style": "pop",
         "title": "Steps", "prompt": "[Verse]\nOne two three\n[Chorus]\nFour five six"}
@@ -140,47 +140,36 @@ def test_forced_failure_with_reason(sim):
     assert core(sim, task["id"])["status"] == "failed"
 
 
-def test_callbacks_arrive_in_stages_text_first_complete(sim):
-    receiver = Receiver()
-    try:
-        task = submit(sim, {**SONG, "callback_url": receiver.url})
-        step_until(sim, task["id"], lambda t: t["status"] == "succeeded")
-        calls = receiver.wait_for(3)
-        assert [c["callback_type"] for c in calls] == ["text", "first", "complete"]
-        assert all(c["id"] == task["id"] for c in calls)
-        assert calls[-1]["status"] == "completed" and len(calls[-1]["results"]) == 2
-        assert calls[0]["status"] == "processing"
-    finally:
-        receiver.close()
+def test_callbacks_arrive_in_stages_text_first_complete(sim, receiver):
+    task = submit(sim, {**SONG, "callback_url": receiver.url})
+    step_until(sim, task["id"], lambda t: t["status"] == "succeeded")
+    calls = receiver.wait_for(3)
+    assert [c["callback_type"] for c in calls] == ["text", "first", "complete"]
+    assert all(c["id"] == task["id"] for c in calls)
+    assert calls[-1]["status"] == "completed" and len(calls[-1]["results"]) == 2
+    assert calls[0]["status"] == "processing"
 
 
-def test_failed_task_calls_back_complete_with_failed_status(sim):
-    receiver = Receiver()
-    try:
-        task = submit(sim, {**SONG, "prompt": "[sim:fail:moderation]", "callback_url": receiver.url})
-        step_until(sim, task["id"], lambda t: t["status"] == "failed")
-        calls = receiver.wait_for(1)
-        assert calls[-1]["callback_type"] == "complete" and calls[-1]["status"] == "failed"
-    finally:
-        receiver.close()
+def test_failed_task_calls_back_complete_with_failed_status(sim, receiver):
+    task = submit(sim, {**SONG, "prompt": "[sim:fail:moderation]", "callback_url": receiver.url})
+    step_until(sim, task["id"], lambda t: t["status"] == "failed")
+    calls = receiver.wait_for(1)
+    assert calls[-1]["callback_type"] == "complete" and calls[-1]["status"] == "failed"
 
 
-def test_callback_retries_three_times_on_failure(sim):
-    receiver = Receiver(fail_first=10)
-    try:
-        task = submit(sim, {**SONG, "prompt": "[sim:fail:moderation]", "callback_url": receiver.url})
-        step_until(sim, task["id"], lambda t: t["status"] == "failed")
-        receiver.wait_for(1)
-        for _ in range(3):  # each retry waits on the simulated clock
-            count = len(receiver.calls)
-            sim.advance(60)
-            receiver.wait_for(count + 1)
-        sim.advance(600)
-        import time
-        time.sleep(0.3)
-        assert len(receiver.calls) == 4  # the first attempt and three retries, no more
-    finally:
-        receiver.close()
+def test_callback_retries_three_times_on_failure(sim, receiver):
+    receiver.fail_first = 10
+    task = submit(sim, {**SONG, "prompt": "[sim:fail:moderation]", "callback_url": receiver.url})
+    step_until(sim, task["id"], lambda t: t["status"] == "failed")
+    receiver.wait_for(1)
+    for _ in range(3):  # each retry waits on the simulated clock
+        count = len(receiver.calls)
+        sim.advance(60)
+        receiver.wait_for(count + 1)
+    sim.advance(600)
+    import time
+    time.sleep(0.3)
+    assert len(receiver.calls) == 4  # the first attempt and three retries, no more
 
 
 def test_running_clock_moves_tasks_without_help(sim):
