@@ -24,6 +24,7 @@ from aiohttp import web
 from ..core import songwriter
 from ..core.engine import DEADLINE, ClipSpec, InsufficientCredits
 from ..core.lifecycle import FINISH, is_end
+from ..core.magic import Steering
 from ..core.models import FAILED, QUEUED, SUCCEEDED, Account, Clip, Task
 from ..core.recipes import (INSTRUMENTAL, VOCALS, Concat, Excerpt, Extension, Infill, Mashup,
                             Overlay, Remaster, Song, Stem, instrument_stem)
@@ -130,12 +131,11 @@ class Acedata(Provider):
         if not self.engine.may_use_model(account, model):
             raise BadRequest(403, "The specified model is not enabled for this token.",
                              type="forbidden")
-        self._refuse_outage(body.get("prompt"), body.get("lyric"), body.get("style"),
-                            body.get("title"))
         steering = self.engine.steering(body.get("prompt"), body.get("lyric"),
                                         body.get("style"), body.get("title"))
+        self._refuse_outage(steering)
         specs = Songs(self, account, body, model).for_action(action)
-        task = self._submit(request, account, "audios", "song", action, body, specs,
+        task = self._submit(account, "audios", "song", action, body, specs,
                             steering=steering,
                             max_duration=MAX_SECONDS.get(model, LONGEST))
         return await self._answer(request, task, deferred=_deferred(body), streams=True)
@@ -145,12 +145,13 @@ class Acedata(Provider):
         endpoint = ENDPOINTS[name]
         account = self._authenticate(request)
         body = await self._valid_body(request, f"/suno/{name}")
-        self._refuse_outage(body.get("prompt"))
+        steering = self.engine.steering(body.get("prompt"))
+        self._refuse_outage(steering)
         prepare = getattr(self, "_prepare_" + name.replace("-", "_"))
         specs, meta = await prepare(account, body)
         price = "upload-enhanced" if body.get("mode") == "enhanced" else name
-        task = self._submit(request, account, name, endpoint.kind, price, body, specs, meta=meta,
-                            steering=self.engine.steering(body.get("prompt")))
+        task = self._submit(account, name, endpoint.kind, price, body, specs,
+                            steering=steering, meta=meta)
         deferred = (endpoint.can_defer and _deferred(body)) or body.get("mode") == "enhanced"
         return await self._answer(request, task, deferred=deferred, streams=name == "lyrics")
 
@@ -205,8 +206,9 @@ class Acedata(Provider):
         self.require_valid_body(path, "post", body)
         return body
 
-    def _refuse_outage(self, *texts: Any) -> None:
-        status = self.engine.steering(*texts).http_status
+    @staticmethod
+    def _refuse_outage(steering: Steering) -> None:
+        status = steering.http_status
         if status in OUTAGES:
             code, message = OUTAGES[status]
             raise BadRequest(status, message, type=code)
@@ -218,21 +220,19 @@ class Acedata(Provider):
             raise BadRequest(400, NO_SONG)
         return clip
 
-    def _submit(self, request: web.Request, account: Account, kind_name: str, job: str,
+    def _submit(self, account: Account, kind_name: str, job: str,
                 price: str, body: dict[str, Any], specs: list[ClipSpec], *,
-                meta: dict[str, Any] | None = None, steering=None,
+                steering: Steering, meta: dict[str, Any] | None = None,
                 max_duration: float = LONGEST) -> Task:
         callback = body.get("callback_url")
         self.require_callback_url(callback)
         task_meta = {"type": kind_name, "trace_id": self.engine.ids.uuid(),
-                     "record_id": self.engine.ids.token(24).lower(),
-                     "origin": self.origin(request), **(meta or {})}
+                     "record_id": self.engine.ids.token(24).lower(), **(meta or {})}
         try:
             return self.engine.submit(
                 self.id, account.api_key, job, task_id=self.engine.ids.uuid(), params=body,
                 cost=self.settings.price(self.id, price), clips=specs, callback_url=callback,
-                max_duration=max_duration, meta=task_meta,
-                **({"steering": steering} if steering is not None else {}))
+                steering=steering, max_duration=max_duration, meta=task_meta)
         except InsufficientCredits:
             raise BadRequest(403, "Your balance is not sufficient for current request, "
                                   "please buy more in Ace Data Cloud.") from None
@@ -243,7 +243,7 @@ class Acedata(Provider):
         if deferred:
             return self.json({"success": True, "task_id": task.id,
                               "trace_id": task.meta["trace_id"]})
-        origin = task.meta["origin"]
+        origin = self.origin(request)
         if streams and NDJSON in request.headers.get("Accept", ""):
             return await self._stream(request, task, origin)
         with self.engine.watching(task, SYNC_TIMEOUT) as events:
