@@ -196,3 +196,38 @@ def waveform(recipe: Audio, points: int = 200) -> list[float]:
     starts = (np.arange(points, dtype=np.int64) * len(x)) // points
     peaks = np.maximum.reduceat(x, starts)
     return [round(min(1.0, float(p)), 5) for p in peaks]
+
+
+def waveform_aggregates(wave: list[float]) -> list[dict]:
+    """Suno's vox ``waveform_aggregates``: 16-bit peak pairs at two zoom levels."""
+    peaks = [round(v * 32767) for v in wave]
+    return [{"data": [[-p, p] for p in peaks[i::8]], "mip_map_level": 11 + i} for i in range(2)]
+
+
+# --- the reports the dialects share ------------------------------------------------------
+
+# General MIDI names for the parts, as Suno's MIDI export labels its instruments.
+MIDI_NAMES = {
+    "vocals": "Lead Vocals", "backing_vocals": "Choir Aahs", "drums": "Drums",
+    "percussion": "Percussion", "bass": "Electric Bass (finger)",
+    "keys": "String Ensembles 1", "fx": "Pad 2 (warm)",
+}
+
+
+def midi_instruments(recipe: Audio) -> list[dict]:
+    """The score grouped by instrument: ``[{name, notes: [{pitch, start, end, velocity}]}]``."""
+    instruments: dict[str, list[dict]] = {}
+    for note in score(recipe):
+        instruments.setdefault(MIDI_NAMES.get(note.instrument, note.instrument), []).append(
+            {"pitch": note.pitch, "start": round(note.start, 5), "end": round(note.end, 5),
+             "velocity": round(note.velocity, 5)})
+    return [{"name": name, "notes": notes} for name, notes in instruments.items()]
+
+
+def timing(recipe: Audio, lyrics: str) -> dict:
+    """Suno's aligned-lyrics answer: the words, the waveform and the share of words the
+    aligner was unsure of (``hoot_cer``)."""
+    words = aligned_words(recipe, lyrics)
+    unsure = sum(1 for w in words if w["p_align"] < 0.5)
+    return {"aligned_words": words, "waveform_data": waveform(recipe),
+            "hoot_cer": round(unsure / len(words), 4) if words else 0.0}

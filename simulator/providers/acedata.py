@@ -11,23 +11,19 @@ Errors are ``{"error": {code, message}, "trace_id"}``; a failed task adds
 from __future__ import annotations
 
 import asyncio
-import re
-import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
 
-from ..core import songwriter
+from ..core import derive, songwriter
 from ..core.engine import DEADLINE, ClipSpec, InsufficientCredits
 from ..core.lifecycle import FINISH, is_end
 from ..core.magic import Steering
 from ..core.models import FAILED, QUEUED, SUCCEEDED, Account, Clip, Task
-from ..core.recipes import (INSTRUMENTAL, VOCALS, Concat, Excerpt, Extension, Infill, Mashup,
-                            Overlay, Remaster, Song, Stem, instrument_stem)
 from ..core.webhooks import Policy
 from ..media import facts
 from ..media.files import clip_id_in
@@ -404,9 +400,7 @@ class Acedata(Provider):
         return [{"state": "complete", "instruments": task.meta["instruments"]}]
 
     def _result_timing(self, task: Task, origin: str) -> dict[str, Any]:
-        return {"aligned_words": task.meta["aligned_words"],
-                "waveform_data": task.meta["waveform"], "hoot_cer": task.meta["hoot_cer"],
-                "is_streamed": False}
+        return {**task.meta["timing"], "is_streamed": False}
 
     def _result_vox(self, task: Task, origin: str) -> dict[str, Any]:
         clip = task.clips[0]
@@ -439,7 +433,7 @@ class Acedata(Provider):
         return [], {"persona_id": persona.id}
 
     async def _prepare_voices(self, account, body):
-        spec, duration = self._uploaded(account, body["audio_url"], "voices")
+        spec, duration = self._uploaded(body["audio_url"], "voices")
         low, high = VOICE_SECONDS
         if not low <= duration <= high:
             raise BadRequest(400, f"audio_url must be {low:g} to {high:g} seconds long "
@@ -448,7 +442,7 @@ class Acedata(Provider):
         return [spec], {"name": name, "pending_persona": body.get("description", "")}
 
     async def _prepare_upload(self, account, body):
-        spec, _ = self._uploaded(account, body["audio_url"], "upload", body.get("name"))
+        spec, _ = self._uploaded(body["audio_url"], "upload", body.get("name"))
         return [spec], {}
 
     async def _prepare_mp4(self, account, body):
@@ -458,22 +452,13 @@ class Acedata(Provider):
 
     async def _prepare_midi(self, account, body):
         clip = self.source(account, body["audio_id"])
-        notes = await _off_loop(facts.score, clip.recipe)
-        instruments: dict[str, list[dict[str, Any]]] = {}
-        for note in notes:
-            instruments.setdefault(STEM_LABELS.get(note.instrument, note.instrument), []).append(
-                {"pitch": note.pitch, "start": round(note.start, 5), "end": round(note.end, 5),
-                 "velocity": round(note.velocity, 5)})
-        return [], {"audio_id": clip.id, "instruments": [
-            {"name": name, "notes": notes} for name, notes in instruments.items()]}
+        return [], {"audio_id": clip.id,
+                    "instruments": await _off_loop(facts.midi_instruments, clip.recipe)}
 
     async def _prepare_timing(self, account, body):
         clip = self.source(account, body["audio_id"])
-        words = await _off_loop(facts.aligned_words, clip.recipe, clip.lyrics)
-        wave = await _off_loop(facts.waveform, clip.recipe)
-        unsure = sum(1 for w in words if w["p_align"] < 0.5)
-        return [], {"audio_id": clip.id, "aligned_words": words, "waveform": wave,
-                    "hoot_cer": round(unsure / len(words), 4) if words else 0.0}
+        return [], {"audio_id": clip.id,
+                    "timing": await _off_loop(facts.timing, clip.recipe, clip.lyrics)}
 
     async def _prepare_vox(self, account, body):
         clip = self.source(account, body["audio_id"])
@@ -484,36 +469,15 @@ class Acedata(Provider):
             raise BadRequest(400, f"vocal_end must be within the song ({clip.duration:g} s)")
         if end - start >= VOX_MAX_WINDOW:
             raise BadRequest(400, "the vocal range must be shorter than 30 seconds")
-        window = Stem(Excerpt(clip.recipe, start, end), VOCALS)
-        wave = await _off_loop(facts.waveform, window, 64)
-        spec = self.engine.compose(clip.title, title=f"{clip.title} (Vox)", tags=clip.tags,
-                                   lyrics=clip.lyrics, derive=lambda _: window,
-                                   lineage={"action": "vox", "source": clip.id})
-        peaks = [round(v * 32767) for v in wave]
-        aggregates = [{"data": [[-p, p] for p in peaks[i::8]], "mip_map_level": 11 + i}
-                      for i in range(2)]
-        return [spec], {"audio_id": clip.id, "aggregates": aggregates}
+        wave = await _off_loop(facts.waveform, derive.vocal_window(clip, start, end), 64)
+        return [derive.vox(self.engine, clip, start, end)], {
+            "audio_id": clip.id, "aggregates": facts.waveform_aggregates(wave)}
 
-    def _uploaded(self, account: Account, url: str, purpose: str,
+    def _uploaded(self, url: str, purpose: str,
                   name: str | None = None) -> tuple[ClipSpec, float]:
-        """The clip an upload becomes: the simulator's own audio when the URL is one of
-        its media links, otherwise a stand-in whose sound is derived from the URL."""
-        served = _served_clip(self.engine, url)
-        title = name or f"up-{self.engine.ids.uuid()}"
-        lineage = {"action": purpose, "url": url}
-        if served is not None:
-            recipe = served.recipe
-            spec = self.engine.compose(served.title, title=title, tags=served.tags,
-                                       lyrics=served.lyrics, instrumental=served.instrumental,
-                                       derive=lambda _: recipe, lineage=lineage)
-            return spec, recipe.duration
-        seed = zlib.crc32(url.encode())
-        words = " ".join(re.findall(r"[a-z]+", url.rsplit("/", 1)[-1].lower()))
-        tags = songwriter.tags_from(words, seed)
-        recipe = Song(seed, STAND_IN_SECONDS[purpose], tags, False)
-        spec = self.engine.compose(words, title=title, tags=tags, derive=lambda _: recipe,
-                                   lineage=lineage)
-        return spec, recipe.duration
+        spec = derive.upload(self.engine, url, served_clip(self.engine, url), purpose=purpose,
+                             title=name, seconds=STAND_IN_SECONDS[purpose])
+        return spec, spec.derive(None).duration
 
     # -- callbacks and side effects ----------------------------------------------------
     def _on_event(self, task: Task, event: str) -> None:
@@ -571,13 +535,10 @@ class Songs:
                                   f"({source.duration:g} s)")
         return start, end
 
-    def _song(self, description: str, *, title=None, tags=None, lyrics=None, derive=None,
-              lineage=None, instrumental=None) -> ClipSpec:
+    def _song(self, description: str, *, tags=None, lyrics=None, lineage=None) -> ClipSpec:
         return self.engine.compose(
-            description, title=self.body.get("title") or title,
-            tags=self.body.get("style") or tags, lyrics=lyrics,
-            instrumental=self.instrumental if instrumental is None else instrumental,
-            derive=derive, lineage=lineage)
+            description, title=self.body.get("title"), tags=self.body.get("style") or tags,
+            lyrics=lyrics, instrumental=self.instrumental, lineage=lineage)
 
     # -- new songs -------------------------------------------------------------------------
     def _generate(self, tags: str | None = None, lineage: dict | None = None) -> list[ClipSpec]:
@@ -607,7 +568,7 @@ class Songs:
         return self._persona(vox=True)
 
     def _inspo(self) -> list[ClipSpec]:
-        heard = [c for c in (_served_clip(self.engine, u) for u in self.body["audio_urls"]) if c]
+        heard = [c for c in (served_clip(self.engine, u) for u in self.body["audio_urls"]) if c]
         tags = ", ".join(dict.fromkeys(t for c in heard for t in c.tags.split(", "))) or None
         return self._generate(tags, {"action": "inspo", "references": self.body["audio_urls"]})
 
@@ -618,142 +579,66 @@ class Songs:
         if at > source.duration:
             raise BadRequest(400, f"continue_at must not exceed the duration of the song "
                                   f"({source.duration:g} s)")
-        recipe = source.recipe
-        action = self.body.get("action", "extend")
-        return self._pair(self._song(
-            source.title, title=source.title, tags=source.tags, lyrics=self._lyrics(),
-            instrumental=self.instrumental or source.instrumental,
-            derive=lambda tail: Extension(recipe, at, tail),
-            lineage={"action": action, "source": source.id, "continue_at": at}))
+        return self._pair(derive.extension(
+            self.engine, source, at, action=self.body.get("action", "extend"),
+            lyrics=self._lyrics(), instrumental=self.instrumental, **self._named()))
 
     _upload_extend = _extend
 
     def _concat(self) -> list[ClipSpec]:
-        chain = self._history(self._source())
-        parts, history = [], []
-        for index, (clip, start) in enumerate(chain):
-            end = chain[index + 1][1] if index + 1 < len(chain) else clip.duration
-            parts.append(Excerpt(clip.recipe, start, end) if (start, end) != (0, clip.duration)
-                         else clip.recipe)
-            entry: dict[str, Any] = {"id": clip.id}
-            if index + 1 < len(chain):
-                entry.update(continue_at=end, infill=False, source="web", type="gen")
-            history.append(entry)
-        last = chain[-1][0]
-        lyrics = "\n\n".join(c.lyrics for c, _ in chain if c.lyrics)
-        joined = Concat(tuple(parts))
-        return [self.engine.compose(last.title, title=last.title, tags=last.tags,
-                                    lyrics=lyrics, instrumental=last.instrumental,
-                                    derive=lambda _: joined,
-                                    lineage={"action": "concat", "source": last.id,
-                                             "history": history})]
-
-    def _history(self, clip: Clip) -> list[tuple[Clip, float]]:
-        """The extension chain ending at ``clip``: each clip with where its part starts."""
-        chain = [(clip, 0.0)]
-        while (clip.lineage or {}).get("action") in ("extend", "upload_extend"):
-            found = self.engine.find_clip(clip.lineage["source"])
-            if found is None:
-                break
-            at = float(clip.lineage["continue_at"])
-            chain[0] = (chain[0][0], at)
-            clip = found[1]
-            chain.insert(0, (clip, 0.0))
-        return chain
+        return [derive.concat(self.engine, self._source())]
 
     def _cover(self) -> list[ClipSpec]:
-        source = self._source()
-        action = self.body.get("action", "cover")
-        return self._pair(self._song(
-            source.title, title=source.title, tags=source.tags,
-            lyrics=None if self.instrumental else source.lyrics or None,
-            instrumental=self.instrumental or source.instrumental,
-            lineage={"action": action, "source": source.id}))
+        return self._pair(derive.cover(self.engine, self._source(),
+                                       action=self.body.get("action", "cover"),
+                                       instrumental=self.instrumental, **self._named()))
 
     _upload_cover = _cover
 
     def _stems(self) -> list[ClipSpec]:
         source = self._source()
-        recipe = source.recipe
-        return [self.engine.compose(source.title, title=f"{source.title} - {label}",
-                                    tags=source.tags, lyrics=source.lyrics,
-                                    instrumental=part == INSTRUMENTAL,
-                                    derive=lambda _, part=part: Stem(recipe, part),
-                                    lineage={"action": "stems", "source": source.id,
-                                             "part": part})
-                for part, label in ((VOCALS, "Vocals"), (INSTRUMENTAL, "Instrumental"))]
+        return derive.stems(self.engine, source, lambda label: f"{source.title} - {label}")
 
     def _all_stems(self) -> list[ClipSpec]:
         source = self._source()
-        recipe = source.recipe
-        return [self.engine.compose(source.title,
-                                    title=f"{source.title} ({STEM_LABELS.get(part, part)})",
-                                    tags=source.tags, lyrics=source.lyrics,
-                                    instrumental=part not in ("vocals", "backing_vocals"),
-                                    derive=lambda _, part=part: Stem(recipe,
-                                                                     instrument_stem(part)),
-                                    lineage={"action": "all_stems", "source": source.id,
-                                             "part": part})
-                for part in parts_of(recipe)]
+        return derive.instrument_stems(
+            self.engine, source, parts_of(source.recipe),
+            lambda part: f"{source.title} ({STEM_LABELS.get(part, part)})")
 
     def _replace_section(self) -> list[ClipSpec]:
         source = self._source()
         start, end = self._window(source, "replace_section", inclusive_end=True)
-        recipe = source.recipe
-        history = [{"id": source.id, "infill": True, "infill_start_s": start,
-                    "infill_end_s": end, "infill_dur_s": round(end - start, 3),
-                    "source": "web", "type": "gen"}]
-        return self._pair(self._song(
-            source.title, title=source.title, tags=source.tags,
-            lyrics=self._lyrics(source.lyrics or None),
-            instrumental=self.instrumental or source.instrumental,
-            derive=lambda fill: Infill(recipe, start, end, _fitted(fill, end - start)),
-            lineage={"action": "replace_section", "source": source.id, "history": history}))
+        return self._pair(derive.infill(
+            self.engine, source, start, end, action="replace_section",
+            lyrics=self._lyrics(source.lyrics or None), instrumental=self.instrumental,
+            **self._named()))
 
-    def _painting(self, name: str, layer: Callable[[Song], Any], vocals: bool) -> list[ClipSpec]:
+    def _painting(self, name: str, adds: str) -> list[ClipSpec]:
         source = self._source()
         start, end = self._window(source, name, start_default=0.0)
-        recipe = source.recipe
-        return self._pair(self._song(
-            source.title, title=source.title, tags=source.tags,
-            lyrics=self._lyrics(source.lyrics or None) if vocals else source.lyrics or None,
-            instrumental=source.instrumental and not vocals,
-            derive=lambda new: Overlay(recipe, layer(_fitted(new, end - start)), start),
-            lineage={"action": name, "source": source.id, "start": start, "end": end}))
+        return self._pair(derive.overlay(self.engine, source, start, end, adds, action=name,
+                                         lyrics=self._lyrics(), **self._named()))
 
     def _underpainting(self) -> list[ClipSpec]:
-        return self._painting("underpainting",
-                              lambda s: replace(s, instrumental=True), vocals=False)
+        return self._painting("underpainting", derive.ADD_INSTRUMENTAL)
 
     def _overpainting(self) -> list[ClipSpec]:
-        return self._painting("overpainting",
-                              lambda s: Stem(replace(s, instrumental=False), VOCALS), vocals=True)
+        return self._painting("overpainting", derive.ADD_VOCALS)
 
     def _samples(self) -> list[ClipSpec]:
-        return self._painting("samples",
-                              lambda s: Stem(replace(s, instrumental=True), INSTRUMENTAL),
-                              vocals=False)
+        return self._painting("samples", derive.ADD_SAMPLE)
 
     def _remaster(self) -> list[ClipSpec]:
-        source = self._source()
-        mastered = Remaster(source.recipe)
-        return self._pair(self.engine.compose(
-            source.title, title=source.title, tags=source.tags, lyrics=source.lyrics or None,
-            instrumental=source.instrumental, derive=lambda _: mastered,
-            lineage={"action": "remaster", "source": source.id,
-                     "variation_category": self.body.get("variation_category")}))
+        return self._pair(derive.remaster(self.engine, self._source(),
+                                          self.body.get("variation_category")))
 
     def _mashup(self) -> list[ClipSpec]:
         sources = [self.p.source(self.account, i) for i in self.body["mashup_audio_ids"]]
-        mixed = Mashup(tuple(s.recipe for s in sources))
-        tags = ", ".join(dict.fromkeys(t for s in sources for t in s.tags.split(", ")))
-        lyrics = songwriter.mash_lyrics(*(s.lyrics for s in sources[:2])) if all(
-            s.lyrics for s in sources[:2]) else None
-        title = " x ".join(s.title for s in sources)
-        return self._pair(self._song(
-            title, title=title, tags=tags, lyrics=lyrics,
-            instrumental=all(s.instrumental for s in sources), derive=lambda _: mixed,
-            lineage={"action": "mashup", "sources": [s.id for s in sources]}))
+        return self._pair(derive.mashup(self.engine, sources, **self._named()))
+
+    def _named(self) -> dict[str, str | None]:
+        """The title and style the caller gave, if any, for a song made from another."""
+        return {"title": self.body.get("title") or None, "tags": self.body.get("style") or None}
 
 
 def _deferred(body: dict[str, Any]) -> bool:
@@ -761,11 +646,7 @@ def _deferred(body: dict[str, Any]) -> bool:
     return body.get("async") is True or bool(body.get("callback_url"))
 
 
-def _fitted(song: Song, seconds: float) -> Song:
-    return replace(song, duration=round(seconds, 3))
-
-
-def _served_clip(engine, url: str) -> Clip | None:
+def served_clip(engine, url: str) -> Clip | None:
     """The clip behind one of the simulator's own media links, if the URL is one."""
     try:
         path = urlsplit(url).path
