@@ -109,31 +109,51 @@ def stems(engine: Engine, source: Clip, title: Callable[[str], str],
             for part, label in ((VOCALS, "Vocals"), (INSTRUMENTAL, "Instrumental"))]
 
 
-def instrument_stems(engine: Engine, source: Clip, instruments: Iterable[str],
-                     title: Callable[[str], str], action: str = "all_stems") -> list[ClipSpec]:
-    """One clip per instrument the source has; together they are the source."""
+def instrument_stems(engine: Engine, source: Clip, titled: Iterable[tuple[str, str]],
+                     action: str = "all_stems") -> list[ClipSpec]:
+    """One clip per ``(instrument, title)``; stems of all the instruments the source has
+    sum to it, and a SILENT one is silence."""
     recipe = source.recipe
-    return [engine.compose(source.title, title=title(instrument), tags=source.tags,
+    return [engine.compose(source.title, title=title, tags=source.tags,
                            lyrics=source.lyrics,
                            instrumental=instrument not in ("vocals", "backing_vocals"),
                            derive=lambda _, i=instrument: Stem(recipe, instrument_stem(i)),
                            lineage={"action": action, "source": source.id, "part": instrument})
-            for instrument in instruments]
+            for instrument, title in titled]
 
 
 def infill(engine: Engine, source: Clip, start: float, end: float, *, action: str,
            lyrics: str | None, instrumental: bool = False, title: str | None = None,
-           tags: str | None = None) -> ClipSpec:
-    """The source with ``start``–``end`` made anew; everything outside it is kept."""
+           tags: str | None = None, context: tuple[float, float] | None = None) -> ClipSpec:
+    """The source with ``start``–``end`` made anew; everything outside it is kept.
+
+    With ``context``, the clip is only that stretch around the window (as Suno's infill
+    answers), and :func:`whole_infill` puts it back into the full song.
+    """
     recipe = source.recipe
     history = [{"id": source.id, "infill": True, "infill_start_s": start,
                 "infill_end_s": end, "infill_dur_s": round(end - start, 3),
                 "source": "web", "type": "gen"}]
+
+    def make(fill: Song) -> Any:
+        whole = Infill(recipe, start, end, fitted(fill, end - start))
+        return whole if context is None else Excerpt(whole, *context)
+
     return _like(engine, source, title=title, tags=tags, lyrics=lyrics,
-                 instrumental=instrumental or source.instrumental,
-                 derive=lambda fill: Infill(recipe, start, end, fitted(fill, end - start)),
+                 instrumental=instrumental or source.instrumental, derive=make,
                  lineage={"action": action, "source": source.id, "history": history,
-                          "start": start, "end": end})
+                          "start": start, "end": end, "context": context})
+
+
+def whole_infill(engine: Engine, clip: Clip) -> ClipSpec:
+    """The full song an infill clip belongs in: its source with the window replaced."""
+    made = clip.recipe
+    whole = made.source if isinstance(made, Excerpt) else made
+    return engine.compose(clip.title, title=clip.title, tags=clip.tags,
+                          lyrics=clip.lyrics or None, instrumental=clip.instrumental,
+                          derive=lambda _: whole,
+                          lineage={"action": "concat", "source": clip.id, "infill": True,
+                                   "history": (clip.lineage or {}).get("history")})
 
 
 # What an overlay adds over ``start``–``end`` of the source.
@@ -155,6 +175,16 @@ def overlay(engine: Engine, source: Clip, start: float, end: float, adds: str, *
                  lyrics=(lyrics or source.lyrics or None) if vocals else source.lyrics or None,
                  instrumental=source.instrumental and not vocals,
                  derive=lambda new: Overlay(recipe, layer(fitted(new, end - start)), start),
+                 lineage={"action": action, "source": source.id, "start": start, "end": end})
+
+
+def sampled(engine: Engine, source: Clip, start: float, end: float, *, action: str,
+            lyrics: str | None = None, instrumental: bool = False, title: str | None = None,
+            tags: str | None = None) -> ClipSpec:
+    """A new song built on a stretch of the source: the sample sounds under its opening."""
+    sample = Excerpt(source.recipe, start, end)
+    return _like(engine, source, title=title, tags=tags, lyrics=lyrics,
+                 instrumental=instrumental, derive=lambda new: Overlay(new, sample, 0.0),
                  lineage={"action": action, "source": source.id, "start": start, "end": end})
 
 

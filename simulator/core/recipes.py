@@ -17,11 +17,14 @@ from typing import Union
 # instrument the song has, where the lead alone is LEAD_VOCALS.
 VOCALS, INSTRUMENTAL, LEAD_VOCALS = "vocals", "instrumental", "lead_vocals"
 INSTRUMENTS = ("vocals", "backing_vocals", "drums", "percussion", "bass", "keys", "fx")
+# The stem of an instrument the synthesizer never plays (a twelve-way separation names
+# guitar, strings, brass, ...): it takes no part, so it is silence.
+SILENT = "silent"
 
 
 def instrument_stem(instrument: str) -> str:
     """The stem name that takes exactly one instrument of INSTRUMENTS."""
-    return LEAD_VOCALS if instrument == "vocals" else instrument
+    return LEAD_VOCALS if instrument == "vocals" else instrument  # SILENT stays SILENT
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..core.recipes import (INSTRUMENTAL, INSTRUMENTS, LEAD_VOCALS, VOCALS, Audio, Concat,
-                            Excerpt, Extension, Infill, Mashup, Overlay, Remaster, Song, Stem)
+from ..core.recipes import (INSTRUMENTAL, INSTRUMENTS, LEAD_VOCALS, SILENT, VOCALS, Audio,
+                            Concat, Excerpt, Extension, Infill, Mashup, Overlay, Remaster, Song, Stem)
 from .audio import SAMPLE_RATE, mix_parts, song_parts, synthesize_parts
 from .cache import ByteLRU
 
@@ -55,6 +55,8 @@ def stem_parts(part: str) -> frozenset[str]:
         return frozenset(("vocals",))
     if part in INSTRUMENTS:
         return frozenset((part,))
+    if part == SILENT:
+        return frozenset()
     raise ValueError(f"no such stem {part!r}; use {VOCALS!r}, {INSTRUMENTAL!r} or one of "
                      f"{INSTRUMENTS}")
 

@@ -14,7 +14,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
@@ -26,7 +25,6 @@ from ..core.magic import Steering
 from ..core.models import FAILED, QUEUED, SUCCEEDED, Account, Clip, Task
 from ..core.webhooks import Policy
 from ..media import facts
-from ..media.files import clip_id_in
 from ..media.render import parts_of
 from .base import BadRequest, Provider
 
@@ -120,8 +118,8 @@ class Acedata(Provider):
 
     # -- handlers ----------------------------------------------------------------------
     async def audios(self, request: web.Request) -> web.StreamResponse:
-        account = self._authenticate(request)
-        body = await self._valid_body(request, AUDIOS)
+        account = self.authenticate(request)
+        body = await self.valid_body(request, AUDIOS)
         action = body.get("action", "generate")
         model = body.get("model", DEFAULT_MODEL)
         if not self.engine.may_use_model(account, model):
@@ -139,8 +137,8 @@ class Acedata(Provider):
     async def companion(self, request: web.Request) -> web.StreamResponse:
         name = request.path.rsplit("/", 1)[1]
         endpoint = ENDPOINTS[name]
-        account = self._authenticate(request)
-        body = await self._valid_body(request, f"/suno/{name}")
+        account = self.authenticate(request)
+        body = await self.valid_body(request, f"/suno/{name}")
         steering = self.engine.steering(body.get("prompt"))
         self._refuse_outage(steering)
         prepare = getattr(self, "_prepare_" + name.replace("-", "_"))
@@ -152,8 +150,8 @@ class Acedata(Provider):
         return await self._answer(request, task, deferred=deferred, streams=name == "lyrics")
 
     async def tasks(self, request: web.Request) -> web.Response:
-        account = self._authenticate(request)
-        body = await self._valid_body(request, TASKS)
+        account = self.authenticate(request)
+        body = await self.valid_body(request, TASKS)
         origin = self.origin(request)
         if body["action"] == "retrieve":
             task = self._own_task(account, body["id"])
@@ -165,7 +163,7 @@ class Acedata(Provider):
         return self.json({"items": items, "count": len(items)})
 
     async def list_personas(self, request: web.Request) -> web.Response:
-        account = self._authenticate(request)
+        account = self.authenticate(request)
         query = self.valid_query(PERSONA, "get", request)
         limit, offset = query["limit"], query["offset"]
         personas = sorted(self.engine.personas(account.api_key), key=lambda p: -p.created_at)
@@ -177,30 +175,22 @@ class Acedata(Provider):
         return self.json({"items": items, "count": len(personas)})
 
     async def delete_persona(self, request: web.Request) -> web.Response:
-        account = self._authenticate(request)
+        account = self.authenticate(request)
         query = self.valid_query(PERSONA, "delete", request)
         if not self.engine.delete_persona(account.api_key, query["persona_id"]):
             raise BadRequest(404, "The persona does not exist.", type="not_found")
         return self.json({"success": True})
 
     # -- shared steps ------------------------------------------------------------------
-    def _authenticate(self, request: web.Request) -> Account:
-        key = self.api_key(request)
-        if key is None:
-            raise BadRequest(400, "No token specified for the request.", type="no_token")
-        account = self.engine.authenticate(key)
-        if account is None:
-            raise BadRequest(401, "The specified token is invalid or wrong.")
-        wait = self.retry_after(key)
-        if wait is not None:
-            raise BadRequest(429, "You have exceeded the rate limit.",
-                             headers={"Retry-After": str(wait)})
-        return account
+    def refuse_missing_key(self) -> BadRequest:
+        return BadRequest(400, "No token specified for the request.", type="no_token")
 
-    async def _valid_body(self, request: web.Request, path: str) -> dict[str, Any]:
-        body = await self.json_body(request)
-        self.require_valid_body(path, "post", body)
-        return body
+    def refuse_unknown_key(self) -> BadRequest:
+        return BadRequest(401, "The specified token is invalid or wrong.")
+
+    def refuse_rate(self, wait: int) -> BadRequest:
+        return BadRequest(429, "You have exceeded the rate limit.",
+                          headers={"Retry-After": str(wait)})
 
     @staticmethod
     def _refuse_outage(steering: Steering) -> None:
@@ -475,7 +465,7 @@ class Acedata(Provider):
 
     def _uploaded(self, url: str, purpose: str,
                   name: str | None = None) -> tuple[ClipSpec, float]:
-        spec = derive.upload(self.engine, url, served_clip(self.engine, url), purpose=purpose,
+        spec = derive.upload(self.engine, url, self.served_clip(url), purpose=purpose,
                              title=name, seconds=STAND_IN_SECONDS[purpose])
         return spec, spec.derive(None).duration
 
@@ -568,7 +558,7 @@ class Songs:
         return self._persona(vox=True)
 
     def _inspo(self) -> list[ClipSpec]:
-        heard = [c for c in (served_clip(self.engine, u) for u in self.body["audio_urls"]) if c]
+        heard = [c for c in (self.p.served_clip(u) for u in self.body["audio_urls"]) if c]
         tags = ", ".join(dict.fromkeys(t for c in heard for t in c.tags.split(", "))) or None
         return self._generate(tags, {"action": "inspo", "references": self.body["audio_urls"]})
 
@@ -602,8 +592,8 @@ class Songs:
     def _all_stems(self) -> list[ClipSpec]:
         source = self._source()
         return derive.instrument_stems(
-            self.engine, source, parts_of(source.recipe),
-            lambda part: f"{source.title} ({STEM_LABELS.get(part, part)})")
+            self.engine, source, [(part, f"{source.title} ({STEM_LABELS.get(part, part)})")
+                                  for part in parts_of(source.recipe)])
 
     def _replace_section(self) -> list[ClipSpec]:
         source = self._source()
@@ -644,17 +634,6 @@ class Songs:
 def _deferred(body: dict[str, Any]) -> bool:
     """Whether the caller asked for the task id now rather than the result later."""
     return body.get("async") is True or bool(body.get("callback_url"))
-
-
-def served_clip(engine, url: str) -> Clip | None:
-    """The clip behind one of the simulator's own media links, if the URL is one."""
-    try:
-        path = urlsplit(url).path
-    except ValueError:  # not a URL a client could fetch, so not one of ours
-        return None
-    clip_id = clip_id_in(path)
-    found = engine.find_clip(clip_id) if clip_id else None
-    return found[1] if found and found[0].status == SUCCEEDED else None
 
 
 def _iso(seconds: float) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
@@ -16,7 +17,8 @@ from ..config import RateLimit, Settings
 from ..core.engine import Engine
 from ..core.ratelimit import Limit
 from ..core.webhooks import CallbackRejected, check_callback_url
-from ..media.files import media_path
+from ..core.models import SUCCEEDED, Account, Clip
+from ..media.files import clip_id_in, media_path
 from ..openapi import Violation, load_spec
 
 
@@ -61,6 +63,36 @@ class Provider(abc.ABC):
     def error(self, status: int, message: str, headers: dict[str, str] | None = None,
               **fields: Any) -> web.Response:
         return self.json(self.error_body(status, message, **fields), status, headers)
+
+    # -- who is calling ------------------------------------------------------------------
+    def refuse_missing_key(self) -> BadRequest:
+        return BadRequest(401, "Missing API key: send Authorization: Bearer YOUR_API_KEY")
+
+    def refuse_unknown_key(self) -> BadRequest:
+        return BadRequest(401, "Invalid API key")
+
+    def refuse_rate(self, wait: int) -> BadRequest:
+        return BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)})
+
+    def authenticate(self, request: web.Request) -> Account:
+        """The caller's account, after its key and its rate limit are checked; each
+        refusal is the dialect's own (the refuse_* methods)."""
+        key = self.api_key(request)
+        if key is None:
+            raise self.refuse_missing_key()
+        account = self.engine.authenticate(key)
+        if account is None:
+            raise self.refuse_unknown_key()
+        wait = self.retry_after(key)
+        if wait is not None:
+            raise self.refuse_rate(wait)
+        return account
+
+    async def valid_body(self, request: web.Request, path: str, method: str = "post") -> Any:
+        """The request's JSON body, checked against the spec's schema for ``path``."""
+        body = await self.json_body(request)
+        self.require_valid_body(path, method, body)
+        return body
 
     # -- request helpers ---------------------------------------------------------------
     async def json_body(self, request: web.Request) -> Any:
@@ -111,6 +143,17 @@ class Provider(abc.ABC):
     @staticmethod
     def media_url(origin: str, clip_id: str, name: str) -> str:
         return origin + media_path(clip_id, name)
+
+    def served_clip(self, url: str) -> Clip | None:
+        """The finished clip behind one of the simulator's own media links, if the URL is
+        one, so uploading a song the simulator made uploads that song."""
+        try:
+            path = urlsplit(url).path
+        except ValueError:  # not a URL a client could fetch, so not one of ours
+            return None
+        clip_id = clip_id_in(path)
+        found = self.engine.find_clip(clip_id) if clip_id else None
+        return found[1] if found and found[0].status == SUCCEEDED else None
 
 
 def _refusal(violation: Violation) -> BadRequest:

@@ -58,13 +58,12 @@ class Evolink(Provider):
 
     # -- handlers ----------------------------------------------------------------------
     async def generate(self, request: web.Request) -> web.Response:
-        account = self._authenticate(request)
-        body = await self.json_body(request)
-        self.require_valid_body(GENERATE, "post", body)
+        account = self.authenticate(request)
+        body = await self.valid_body(request, GENERATE)
         return self.json(self._start(request, account, body))
 
     async def task_detail(self, request: web.Request) -> web.Response:
-        account = self._authenticate(request)
+        account = self.authenticate(request)
         task_id = request.match_info["task_id"]
         self.require_valid_path(TASK, "get", {"task_id": task_id})
         task = self.engine.task(task_id)
@@ -73,18 +72,16 @@ class Evolink(Provider):
         return self.json(self.render(task, self.origin(request)))
 
     # -- translation -------------------------------------------------------------------
-    def _authenticate(self, request: web.Request) -> Account:
-        key = self.api_key(request)
-        if key is None:
-            raise BadRequest(401, "Missing authentication credentials: send Authorization: Bearer YOUR_API_KEY")
-        account = self.engine.authenticate(key)
-        if account is None:
-            raise BadRequest(401, "Invalid authentication credentials")
-        wait = self.retry_after(key)
-        if wait is not None:
-            raise BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)},
-                             fallback_suggestion=f"retry after {wait} seconds")
-        return account
+    def refuse_missing_key(self) -> BadRequest:
+        return BadRequest(401, "Missing authentication credentials: send Authorization: "
+                               "Bearer YOUR_API_KEY")
+
+    def refuse_unknown_key(self) -> BadRequest:
+        return BadRequest(401, "Invalid authentication credentials")
+
+    def refuse_rate(self, wait: int) -> BadRequest:
+        return BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)},
+                          fallback_suggestion=f"retry after {wait} seconds")
 
     def _start(self, request: web.Request, account: Account, body: dict[str, Any]) -> dict[str, Any]:
         model = body["model"]
