@@ -16,7 +16,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..config import Settings
-from ..core.engine import Engine, TaskFinished, TaskNotFound
+from ..core.engine import ClipNotFound, Engine, TaskFinished, TaskNotFound
 from ..core.ledger import InsufficientCredits
 from ..core.models import STATES
 from ..openapi import load_spec
@@ -190,6 +190,22 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str]) -> li
             raise AdminError(409, "conflict", f"task {task_id!r} has already finished") from None
         return _json(task.to_dict(engine.now()))
 
+    async def get_clip(request):
+        clip_id = request.match_info["clip_id"]
+        found = engine.find_clip(clip_id)
+        if found is None:
+            raise AdminError(404, "not_found", f"no clip {clip_id!r}")
+        task, clip = found
+        return _json({**clip.to_dict(), "task_id": task.id, "provider": task.provider})
+
+    async def expire_upstream(request):
+        clip_id = request.match_info["clip_id"]
+        try:
+            engine.expire_upstream(clip_id)
+        except ClipNotFound:
+            raise AdminError(404, "not_found", f"no clip {clip_id!r}") from None
+        return await get_clip(request)
+
     async def journal(request):
         entries = list(engine.journal.query(
             provider=request.query.get("provider") or None,
@@ -218,6 +234,8 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str]) -> li
         ("GET", "/_sim/tasks", list_tasks),
         ("GET", "/_sim/tasks/{task_id}", get_task),
         ("POST", "/_sim/tasks/{task_id}/outcome", outcome),
+        ("GET", "/_sim/clips/{clip_id}", get_clip),
+        ("POST", "/_sim/clips/{clip_id}/expire-upstream", expire_upstream),
         ("GET", "/_sim/journal", journal),
         ("DELETE", "/_sim/journal", clear_journal),
     ]

@@ -39,6 +39,10 @@ class TaskNotFound(KeyError):
     pass
 
 
+class ClipNotFound(KeyError):
+    pass
+
+
 class TaskFinished(ValueError):
     """The task is already terminal; its outcome cannot change."""
 
@@ -146,6 +150,12 @@ class Engine:
     def ledger_entries(self, api_key: str):
         return self.ledger.entries(api_key)
 
+    def charge(self, api_key: str, reference: str, amount: float) -> Account:
+        """Bill work that is done as it is asked (no task to wait on); raises
+        InsufficientCredits, charging nothing."""
+        self.ledger.hold(api_key, reference, amount)
+        return self.ledger.settle(api_key, reference, amount)
+
     def may_use_model(self, account: Account, model: str) -> bool:
         return account.models is None or model in account.models
 
@@ -178,6 +188,8 @@ class Engine:
         now = self.now()
         self.ledger.hold(api_key, task_id, cost)
         made = [self._clip(spec, clip_id, max_duration) for spec in clips]
+        for clip in made:
+            clip.upstream_expired = steering.upstream_expired
         task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
                     callback_url=callback_url,
                     plan=lifecycle.plan(kind, self.ids, steering), meta=meta or {})
@@ -228,6 +240,16 @@ class Engine:
             return None
         return clip if task.status == SUCCEEDED else None
 
+    def expire_upstream(self, clip_id: str) -> Clip:
+        """Let the upstream account that made the clip expire (raises ClipNotFound)."""
+        found = self.store.find_clip(clip_id)
+        if found is None:
+            raise ClipNotFound(clip_id)
+        task, clip = found
+        clip.upstream_expired = True
+        self.store.put_task(task)
+        return clip
+
     # -- personas ----------------------------------------------------------------------
     def create_persona(self, api_key: str, name: str, source: Clip, *, description: str = "",
                        kind: str = "persona", vox: Clip | None = None) -> Persona:
@@ -275,7 +297,8 @@ class Engine:
                 queue.put_nowait(DEADLINE)
 
     def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
-        """Settle a task now, as the control plane asks, passing any stages it skipped."""
+        """Settle a task now, passing any stages it skipped: for the control plane, and
+        for a dialect whose answer is the finished work itself."""
         task = self.store.get_task(task_id)
         if task is None:
             raise TaskNotFound(task_id)
@@ -350,4 +373,4 @@ _FAILURE_MESSAGES = {
     "forced_failure": "The task was failed through the control plane",
 }
 
-__all__ = ["DEADLINE", "ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]
+__all__ = ["DEADLINE", "ClipNotFound", "ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]

@@ -17,6 +17,8 @@ MAGIC_VALUES = {
     "[sim:fail:REASON]": "the task fails with the given reason code",
     "[sim:slow]": "the task takes four times as long in every phase",
     "[sim:stuck]": "the task starts and never finishes (until the control plane settles it)",
+    "[sim:upstream-expired]": "the songs are made on an upstream account that then expires, so "
+                              "operations that cannot cross accounts fail on them",
     "[sim:500]": "the submit answers 500 in the dialect's error shape; nothing is charged",
     "[sim:502]": "the submit answers 502 in the dialect's error shape; nothing is charged",
     "[sim:503]": "the submit answers 503 in the dialect's error shape; nothing is charged",
@@ -34,6 +36,7 @@ class Steering:
     fail_early: bool = False
     slow: bool = False
     stuck: bool = False
+    upstream_expired: bool = False
 
 
 NO_STEERING = Steering()
@@ -48,7 +51,7 @@ def read_steering(*texts: object) -> Steering:
     if not found:
         return NO_STEERING
     status = fail = None
-    early = slow = stuck = False
+    early = slow = stuck = expired = False
     for word in found:
         if word in HTTP_ERRORS:
             status = HTTP_ERRORS[word]
@@ -62,4 +65,6 @@ def read_steering(*texts: object) -> Steering:
             slow = True
         elif word == "stuck":
             stuck = True
-    return Steering(status, fail, early, slow, stuck)
+        elif word == "upstream-expired":
+            expired = True
+    return Steering(status, fail, early, slow, stuck, expired)

@@ -76,6 +76,9 @@ class Clip:
     given_lyrics: str | None
     derived: Audio | None = None  # how the audio is made, when not a new song
     lineage: dict[str, Any] | None = None  # the action and sources it came from
+    # Gateways make songs on pooled upstream accounts; once the one that made this clip
+    # has expired, operations that cannot cross accounts fail on it.
+    upstream_expired: bool = False
 
     @property
     def recipe(self) -> Audio:
@@ -106,7 +109,8 @@ class Clip:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "seed": self.seed, "title": self.title, "tags": self.tags,
                 "duration": self.duration, "lyrics": self.lyrics,
-                "instrumental": self.instrumental, "lineage": self.lineage}
+                "instrumental": self.instrumental, "lineage": self.lineage,
+                "upstream_expired": self.upstream_expired}
 
 
 @dataclass(slots=True)
