@@ -285,9 +285,10 @@ def test_every_format_is_deterministic_and_follows_the_seed():
 
 
 def test_media_files_and_content_types():
-    assert media_files.FILE_NAMES == ("audio.mp3", "stream.mp3", "audio.wav", "cover.jpeg",
-                                      "cover-large.jpeg", "video.mp4")
+    assert media_files.FILE_NAMES == ("audio.mp3", "stream.mp3", "audio.wav", "audio.m4a",
+                                      "cover.jpeg", "cover-large.jpeg", "video.mp4")
     assert media_files.CONTENT_TYPES["audio.wav"] == "audio/wav"
+    assert media_files.CONTENT_TYPES["audio.m4a"] == "audio/mp4"
     assert media_files.CONTENT_TYPES["video.mp4"] == "video/mp4"
     assert media_files.media_path("abc", "cover-large.jpeg") == "/media/abc/cover-large.jpeg"
     with pytest.raises(ValueError):

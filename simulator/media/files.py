@@ -7,6 +7,7 @@ import re
 AUDIO_MP3 = "audio.mp3"
 STREAM_MP3 = "stream.mp3"  # the same bytes as audio.mp3, under the name streams use
 AUDIO_WAV = "audio.wav"
+AUDIO_M4A = "audio.m4a"
 COVER = "cover.jpeg"  # 512 px
 COVER_LARGE = "cover-large.jpeg"  # 1024 px
 VIDEO_MP4 = "video.mp4"
@@ -15,6 +16,7 @@ CONTENT_TYPES = {
     AUDIO_MP3: "audio/mpeg",
     STREAM_MP3: "audio/mpeg",
     AUDIO_WAV: "audio/wav",
+    AUDIO_M4A: "audio/mp4",
     COVER: "image/jpeg",
     COVER_LARGE: "image/jpeg",
     VIDEO_MP4: "video/mp4",

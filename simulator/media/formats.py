@@ -65,6 +65,38 @@ def encode_mp4(samples: np.ndarray, cover: bytes, sample_rate: int = SAMPLE_RATE
             return f.read()
 
 
+def encode_m4a(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """AAC audio in an MP4 (.m4a) container, as Suno hands out processed vocals."""
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError("encode_m4a takes mono samples (a 1-D array)")
+    with tempfile.TemporaryDirectory(prefix="musicsim-m4a-") as tmp:
+        path = os.path.join(tmp, "audio.m4a")
+        with av.open(path, "w", format="ipod", options={"movflags": "+faststart"}) as container:
+            _write_aac(container, _aac_stream(container, sample_rate), x, sample_rate)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _aac_stream(container, sample_rate: int):
+    # FFmpeg's default AAC search is ~2.5x slower for no audible gain at this bitrate.
+    audio = container.add_stream("aac", rate=sample_rate, layout="mono",
+                                 options={"aac_coder": "fast"})
+    audio.bit_rate = AAC_BITRATE
+    return audio
+
+
+def _write_aac(container, audio, x: np.ndarray, sample_rate: int) -> None:
+    chunk = 1024 * 64
+    for at in range(0, len(x), chunk):
+        piece = av.AudioFrame.from_ndarray(x[None, at:at + chunk], format="fltp",
+                                           layout="mono")
+        piece.sample_rate = sample_rate
+        piece.pts, piece.time_base = at, Fraction(1, sample_rate)
+        container.mux(audio.encode(piece))
+    container.mux(audio.encode(None))
+
+
 def _write_mp4(path: str, x: np.ndarray, picture: Image.Image, length_ms: int,
                sample_rate: int) -> None:
     with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
@@ -74,10 +106,7 @@ def _write_mp4(path: str, x: np.ndarray, picture: Image.Image, length_ms: int,
         video.width = video.height = VIDEO_SIZE
         video.pix_fmt = "yuv420p"
         video.time_base = video.codec_context.time_base = _MS
-        # FFmpeg's default AAC search is ~2.5x slower for no audible gain at this bitrate.
-        audio = container.add_stream("aac", rate=sample_rate, layout="mono",
-                                     options={"aac_coder": "fast"})
-        audio.bit_rate = AAC_BITRATE
+        audio = _aac_stream(container, sample_rate)  # every stream before the first packet
         frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
         step = 1000 // VIDEO_FPS
         for pts in range(0, max(1, length_ms), step):
@@ -86,14 +115,7 @@ def _write_mp4(path: str, x: np.ndarray, picture: Image.Image, length_ms: int,
                 _mux(container, packet, step, length_ms)
         for packet in video.encode(None):
             _mux(container, packet, step, length_ms)
-        chunk = 1024 * 64
-        for at in range(0, len(x), chunk):
-            piece = av.AudioFrame.from_ndarray(x[None, at:at + chunk], format="fltp",
-                                               layout="mono")
-            piece.sample_rate = sample_rate
-            piece.pts, piece.time_base = at, Fraction(1, sample_rate)
-            container.mux(audio.encode(piece))
-        container.mux(audio.encode(None))
+        _write_aac(container, audio, x, sample_rate)
 
 
 def _mux(container, packet, step_ms: int, length_ms: int) -> None:
@@ -109,6 +131,10 @@ def mp3(recipe: Audio) -> bytes:
 
 def wav(recipe: Audio) -> bytes:
     return encode_wav(render(recipe), SAMPLE_RATE)
+
+
+def m4a(recipe: Audio) -> bytes:
+    return encode_m4a(render(recipe), SAMPLE_RATE)
 
 
 def mp4(recipe: Audio, cover: bytes) -> bytes:

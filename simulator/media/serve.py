@@ -17,7 +17,7 @@ from ..core.engine import Engine
 from ..core.models import Clip
 from . import formats
 from .cache import ByteLRU
-from .files import (AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE, COVER_SIZES,
+from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE, COVER_SIZES,
                     ROUTE, STREAM_MP3, VIDEO_MP4)
 from .image import cover_jpeg
 
@@ -32,6 +32,11 @@ def _mp3(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
 def _wav(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
     recipe = clip.recipe
     return ("wav", recipe), lambda: formats.wav(recipe)
+
+
+def _m4a(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
+    recipe = clip.recipe
+    return ("m4a", recipe), lambda: formats.m4a(recipe)
 
 
 def _jpeg(size: int) -> Maker:
@@ -54,10 +59,14 @@ MAKERS: dict[str, Maker] = {
     AUDIO_MP3: _mp3,
     STREAM_MP3: _mp3,
     AUDIO_WAV: _wav,
+    AUDIO_M4A: _m4a,
     COVER: _jpeg(COVER_SIZES[COVER]),
     COVER_LARGE: _jpeg(COVER_SIZES[COVER_LARGE]),
     VIDEO_MP4: _mp4,
 }
+# What a clip serves once its task is streaming (its words written), before it is ready:
+# the stream plays and the cover shows, as on the real service.
+WHILE_STREAMING = frozenset({STREAM_MP3, COVER, COVER_LARGE})
 FILES: dict[str, tuple[Maker, str]] = {name: (MAKERS[name], CONTENT_TYPES[name])
                                        for name in CONTENT_TYPES}
 
@@ -84,7 +93,8 @@ class MediaServer:
         if found is None:
             return _not_found("media not found")
         task, clip = found
-        if task.clips.index(clip) >= task.ready_clips:
+        streaming = name in WHILE_STREAMING and task.stage is not None and not task.terminal
+        if task.clips.index(clip) >= task.ready_clips and not streaming:
             return _not_found("media not ready yet")
         maker, content_type = FILES[name]
         key, make = maker(clip)
