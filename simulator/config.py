@@ -11,7 +11,7 @@ from typing import Any
 
 from .resources import resource_dir
 
-PROVIDERS = ("evolink", "acedata")
+PROVIDERS = ("evolink", "acedata", "openaihk")
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,8 @@ class RateLimit:
 
 
 DEFAULT_RATE_LIMITS = {"evolink": RateLimit(rate=20.0, burst=40.0),
-                       "acedata": RateLimit(rate=20.0, burst=40.0)}
+                       "acedata": RateLimit(rate=20.0, burst=40.0),
+                       "openaihk": RateLimit(rate=20.0, burst=40.0)}
 
 
 @dataclass(frozen=True)

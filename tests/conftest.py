@@ -90,8 +90,9 @@ def start_sim(**overrides: Any) -> Sim:
 @pytest.fixture(scope="session")
 def sim_session():
     # Rate limiting has its own tests; here it would only throttle the tests' polling.
-    sim = start_sim(allow_local_callbacks=True, rate_limits={"evolink": RateLimit(0.0, 1.0),
-                                                               "acedata": RateLimit(0.0, 1.0)})
+    off = RateLimit(0.0, 1.0)
+    sim = start_sim(allow_local_callbacks=True,
+                    rate_limits={"evolink": off, "acedata": off, "openaihk": off})
     yield sim
     sim.stop()
 

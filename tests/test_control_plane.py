@@ -18,7 +18,7 @@ def submit(sim, key=DEMO_KEY, body=SIMPLE):
 
 def test_health_names_providers_and_clock(sim):
     health = sim.admin("GET", "/health").json()
-    assert health["status"] == "ok" and health["providers"] == ["evolink", "acedata"]
+    assert health["status"] == "ok" and health["providers"] == ["evolink", "acedata", "openaihk"]
     assert health["clock"]["mode"] == "manual" and health["clock"]["speed"] == 0
 
 

@@ -3,7 +3,8 @@
 from .acedata import Acedata
 from .base import Provider
 from .evolink import Evolink
+from .openaihk import Openaihk
 
-REGISTRY: dict[str, type[Provider]] = {cls.id: cls for cls in (Evolink, Acedata)}
+REGISTRY: dict[str, type[Provider]] = {cls.id: cls for cls in (Evolink, Acedata, Openaihk)}
 
 __all__ = ["Provider", "REGISTRY"]

@@ -1,0 +1,425 @@
+"""openaihk: Suno's own shapes, passed through the openai-hk gateway (seed 003).
+
+Generation goes through ``POST /sunoapi/generate`` (the body's ``task`` picks the
+scenario) and is polled with ``GET /sunoapi/feed/{ids}``; the ``act`` endpoints work on
+finished songs. Errors are OpenAI-style ``{"error": {message, type, param, code}}``, as
+the gateway's own clients read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ...core import derive, songwriter
+from ...core.engine import ClipSpec, InsufficientCredits
+from ...core.magic import Steering
+from ...core.models import FAILED, SUCCEEDED, Account, Clip, Persona, Task
+from ...media import facts
+from ...media.files import AUDIO_M4A, AUDIO_WAV, VIDEO_MP4
+from ..base import BadRequest, Provider
+from .clips import MAJOR_VERSION, batch, render_clip, status_of
+from .generate import LONGEST, MAX_SECONDS, TAKES, Generation
+
+GENERATE, CONCAT, REMASTER = "/sunoapi/generate", "/sunoapi/generate/concat", \
+    "/sunoapi/generate/upsample"
+LYRICS_MASHUP, UPLOAD = "/sunoapi/generate/lyrics-mashup", "/suno/uploads/audio-url"
+PERSONA, TAGS = "/suno/persona/create/", "/suno/act/tags"
+FEEDS = ("/sunoapi/feed/{ids}", "/suno/feed/{ids}")
+MAX_FEED_IDS = 50
+VOX_MAX_WINDOW = 30.0
+REMASTER_MODELS = {"chirp-carp": "v5", "chirp-bass": "v4.5+"}
+VARIATION_MODELS = ("chirp-carp",)
+
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+               403: "insufficient_quota", 404: "invalid_request_error",
+               405: "invalid_request_error", 413: "invalid_request_error",
+               429: "rate_limit_error"}
+ERROR_CODES = {400: "invalid_request", 401: "invalid_api_key", 403: "insufficient_user_quota",
+               404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+               429: "rate_limit_exceeded", 500: "upstream_error", 502: "upstream_error",
+               503: "upstream_busy", 504: "upstream_timeout"}
+OUTAGES = {500: "upstream error: Internal Server Error",
+           502: "upstream error: bad gateway",
+           503: "upstream error: the Suno account pool is busy, please retry later"}
+
+
+class Openaihk(Provider):
+    id = "openaihk"
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(GENERATE, self.generate), web.post(CONCAT, self.concat),
+            web.post(REMASTER, self.remaster), web.post(LYRICS_MASHUP, self.lyrics_mashup),
+            *(web.get(path, self.feed) for path in FEEDS),
+            web.post(UPLOAD, self.upload),
+            web.get("/sunoapi/act/timing/{clip_id}", self.timing),
+            web.get("/suno/act/timing/{clip_id}", self.timing_v2),
+            web.get("/sunoapi/act/wav/{clip_id}", self.wav),
+            web.get("/sunoapi/act/mp4/{clip_id}", self.mp4),
+            web.get("/sunoapi/act/stems/{clip_id}", self.stems),
+            web.get("/suno/act/midi/{clip_id}", self.midi),
+            web.post(TAGS, self.tags), web.post("/suno/act/vox/{clip_id}", self.vox),
+            web.post(PERSONA, self.persona),
+        ]
+
+    def error_body(self, status: int, message: str, **fields: Any) -> dict[str, Any]:
+        return {"error": {"message": message,
+                          "type": ERROR_TYPES.get(status, "upstream_error"),
+                          "param": fields.get("param") or "",
+                          "code": fields.get("type") or ERROR_CODES.get(status, "upstream_error")}}
+
+    # -- generation ----------------------------------------------------------------------
+    async def generate(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, GENERATE)
+        steering = self._steering(body.get("prompt"), body.get("tags"), body.get("title"),
+                                  body.get("gpt_description_prompt"))
+        plan = Generation(self, account, body).plan()
+        task = self._submit(account, "song", "generate", plan.price, body, plan.specs,
+                            shows=plan.shows, metadata=plan.metadata, steering=steering,
+                            max_duration=MAX_SECONDS.get(plan.mv, LONGEST))
+        return self.json(batch(task, self.origin(request)))
+
+    async def concat(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, CONCAT)
+        source = self.usable_clip(account, body["clip_id"], "concat", cross_account=True)
+        is_infill = (source.lineage or {}).get("action") in ("infill", "fixed_infill")
+        if body["is_infill"] != is_infill:
+            raise BadRequest(400, f"is_infill must be {str(is_infill).lower()} for clip "
+                                  f"{source.id}", param="is_infill")
+        if is_infill:
+            spec = derive.whole_infill(self.engine, source)
+            metadata = {"history": spec.lineage["history"], "infill": True}
+            price = "concat"
+        else:
+            spec = derive.concat(self.engine, source)
+            metadata = {"concat_history": spec.lineage["history"]}
+            first = derive.chain(self.engine, source)[0][0]
+            price = "concat-upload" if _is_upload(first) else "concat"
+        show = {**self._shown(source), "type": "concat", "words_given": True}
+        task = self._submit(account, "export", "concat", price, body, [spec], shows=[show],
+                            metadata=metadata, steering=self._steering())
+        return self.json(render_clip(task, task.clips[0], self.origin(request)))
+
+    async def remaster(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, REMASTER)
+        model, variation = body["model_name"], body.get("variation_category")
+        if variation is not None and model not in VARIATION_MODELS:
+            raise BadRequest(400, "variation_category is supported on chirp-carp (v5) only",
+                             param="variation_category")
+        source = self.usable_clip(account, body["clip_id"], "remaster", cross_account=False)
+        spec = derive.remaster(self.engine, source, variation)
+        shows = [{"model": model, "major": REMASTER_MODELS[model], "words_given": True}] * TAKES
+        task = self._submit(account, "song", "remaster", "remaster", body, [spec] * TAKES,
+                            shows=shows, metadata={"task": "upsample", "edited_clip_id":
+                                                   source.id, "variation_category": variation},
+                            steering=self._steering())
+        return self.json(batch(task, self.origin(request)))
+
+    async def lyrics_mashup(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, LYRICS_MASHUP)
+        self._charge(account, "lyrics-mashup")
+        text = songwriter.mash_lyrics(body["lyrics_a"], body["lyrics_b"])
+        return self.json({"lyrics_request_id": self.engine.ids.uuid(),
+                          "mashup_id": self.engine.ids.uuid(),
+                          "response": {"error_message": "", "status": "complete", "tags": [],
+                                       "text": text, "title": "Lyrics Mashup"}})
+
+    # -- reading results -----------------------------------------------------------------
+    async def feed(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        ids = [i.strip() for i in request.match_info["ids"].split(",") if i.strip()]
+        ids = list(dict.fromkeys(ids))
+        if not ids or len(ids) > MAX_FEED_IDS:
+            raise BadRequest(400, f"give 1 to {MAX_FEED_IDS} clip ids, separated by commas",
+                             param="ids")
+        origin = self.origin(request)
+        found = [self._own(account, i) for i in ids]
+        clips = [render_clip(task, clip, origin) for task, clip in filter(None, found)]
+        if not clips:
+            raise BadRequest(404, "clip not found", type="clip_not_found", param="ids")
+        return self.json(clips)
+
+    async def upload(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, UPLOAD)
+        url = body["url"]
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise BadRequest(400, "url must be an http or https link to an audio file",
+                             param="url")
+        name = parts.path.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "upload"
+        spec = derive.upload(self.engine, url, self.served_clip(url), title=name)
+        show = {"model": "", "major": "", "type": "upload", "words_given": True,
+                "duration_known": True}
+        task = self._submit(account, "export", "upload", "upload", body, [spec], shows=[show],
+                            metadata={}, steering=self._steering(url))
+        clip_id = task.clips[0].id
+        return self.json({"clip_id": clip_id, "code": "success", "data": clip_id,
+                          "message": ""})
+
+    # -- the act endpoints: work on a finished song --------------------------------------
+    async def timing(self, request: web.Request) -> web.Response:
+        return self.json(await self._timing(request))
+
+    async def timing_v2(self, request: web.Request) -> web.Response:
+        answer = await self._timing(request)
+        return self.json({**answer, "aligned_lyrics": _lines(answer["aligned_words"])})
+
+    async def _timing(self, request: web.Request) -> dict[str, Any]:
+        account = self.authenticate(request)
+        clip = self.usable_clip(account, request.match_info["clip_id"], "timing",
+                                cross_account=True)
+        timing = await _off_loop(facts.timing, clip.recipe, clip.lyrics)
+        return {**timing, "is_streamed": False}
+
+    async def wav(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        clip = self.usable_clip(account, request.match_info["clip_id"], "wav",
+                                cross_account=False)
+        job = self._job(account, "wav", clip)
+        ready = job.status == SUCCEEDED
+        return self.json({"wav_file_url": self.media_url(self.origin(request), clip.id,
+                                                         AUDIO_WAV) if ready else None})
+
+    async def mp4(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        clip = self.usable_clip(account, request.match_info["clip_id"], "mp4",
+                                cross_account=False)
+        self._charge(account, "mp4")
+        return self.json({"mp4": self.media_url(self.origin(request), clip.id, VIDEO_MP4)})
+
+    async def stems(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        source = self.usable_clip(account, request.match_info["clip_id"], "stems",
+                                  cross_account=False)
+        specs = derive.stems(self.engine, source, lambda label: f"{source.title} - {label}")
+        shows = [{"model": "", "major": "", "type": "stem", "words_given": True,
+                  "duration_known": True, "metadata": {"stem_from_id": source.id}}] * 2
+        task = self._submit(account, "export", "stems", "stems", {}, specs, shows=shows,
+                            metadata={}, steering=self._steering())
+        origin = self.origin(request)
+        return self.json({"clip_1": render_clip(task, task.clips[0], origin),
+                          "clip_2": render_clip(task, task.clips[1], origin)})
+
+    async def midi(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        clip = self.usable_clip(account, request.match_info["clip_id"], "midi",
+                                cross_account=False)
+        job = self._job(account, "midi", clip)
+        if job.status != SUCCEEDED:
+            return self.json({"state": "running"})
+        return self.json({"state": "complete",
+                          "instruments": await _off_loop(facts.midi_instruments, clip.recipe)})
+
+    async def tags(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, TAGS)
+        self._charge(account, "tags")
+        return self.json({"upsampled_tags": songwriter.upsample_style(
+                              body["original_tags"], self.engine.ids.seed32()),
+                          "request_id": self.engine.ids.uuid()})
+
+    async def vox(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, "/suno/act/vox/{clip_id}")
+        source = self.usable_clip(account, request.match_info["clip_id"], "vox",
+                                  cross_account=False)
+        start, end = body["vocal_start_s"], body["vocal_end_s"]
+        _check_vocal_window(start, end)
+        if end > source.duration:
+            raise BadRequest(400, f"vocal_end_s must be within the clip ({source.duration:g} s)",
+                             param="vocal_end_s")
+        window = derive.vocal_window(source, start, end)
+        wave = await _off_loop(facts.waveform, window, 64)
+        show = {"model": "", "major": "", "type": "vox", "words_given": True,
+                "duration_known": True}
+        task = self._submit(account, "export", "vox", "vox", body,
+                            [derive.vox(self.engine, source, start, end)], shows=[show],
+                            metadata={}, steering=self._steering())
+        self.engine.force_outcome(task.id, "succeed")  # the answer is the finished vocals
+        vox = task.clips[0]
+        return self.json({
+            "id": vox.id, "source_clip_id": source.id, "status": "complete",
+            "vocal_audio_url": self.media_url(self.origin(request), vox.id, AUDIO_M4A),
+            "vocal_end_s": end, "vocal_start_s": start,
+            "wave_response": {"waveform_aggregates": facts.waveform_aggregates(wave)}})
+
+    async def persona(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, PERSONA)
+        root = self.usable_clip(account, body["root_clip_id"], "persona", cross_account=False)
+        if _is_upload(root):
+            raise BadRequest(400, "root_clip_id must be a generated clip, not an upload",
+                             param="root_clip_id")
+        members = [self._own_or_404(account, i) for i in dict.fromkeys(body["clips"])]
+        vox = None
+        if body.get("persona_type") == "vox":
+            vox = self._vox_clip(account, body)
+        self._charge(account, "persona")
+        persona = self.engine.create_persona(account.api_key, body["name"], root,
+                                             description=body["description"],
+                                             kind="vox" if vox else "persona", vox=vox)
+        return self.json(self._persona_body(persona, body, members, self.origin(request)))
+
+    def _vox_clip(self, account: Account, body: dict[str, Any]) -> Clip:
+        for field in ("vox_audio_id", "vocal_start_s", "vocal_end_s"):
+            if body.get(field) is None:
+                raise BadRequest(400, f"{field} is required when persona_type is vox",
+                                 param=field)
+        _check_vocal_window(body["vocal_start_s"], body["vocal_end_s"])
+        found = self._own(account, body["vox_audio_id"])
+        if found is None or (found[1].lineage or {}).get("action") != "vox":
+            raise BadRequest(400, "vox_audio_id must be an id returned by /suno/act/vox",
+                             param="vox_audio_id")
+        return found[1]
+
+    def _persona_body(self, persona: Persona, body: dict[str, Any],
+                      members: list[tuple[Task, Clip]], origin: str) -> dict[str, Any]:
+        task, root = self.engine.find_clip(persona.source_clip_id)
+        user = render_clip(task, root, origin)
+        answer = {
+            "id": persona.id, "name": persona.name, "description": persona.description,
+            "root_clip_id": root.id, "clip": user, "is_public": body["is_public"],
+            "persona_type": persona.kind, "user_display_name": user["display_name"],
+            "user_handle": user["handle"], "user_image_url": user["avatar_image_url"],
+            "persona_clips": [{"clip": render_clip(t, c, origin), "id": index + 1}
+                              for index, (t, c) in enumerate(members)],
+        }
+        if persona.vox_clip_id:
+            answer.update(vox_audio_id=persona.vox_clip_id,
+                          vocal_start_s=body["vocal_start_s"], vocal_end_s=body["vocal_end_s"],
+                          user_input_styles=body.get("user_input_styles") or "")
+        return answer
+
+    # -- what the other modules of the dialect ask of it ---------------------------------
+    def usable_clip(self, account: Account, clip_id: str, operation: str, *,
+                    cross_account: bool) -> Clip:
+        """A complete clip of this key that ``operation`` may use.
+
+        An upload never crosses upstream accounts; other clips may when the operation
+        can, so only those that cannot fail once the clip's account has expired.
+        """
+        task, clip = self._own_or_404(account, clip_id)
+        if status_of(task, task.clips.index(clip)) != "complete":
+            raise BadRequest(400, f"clip {clip_id} is not complete yet", type="clip_not_ready")
+        if clip.upstream_expired and (not cross_account or _is_upload(clip)):
+            what = "an uploaded clip" if _is_upload(clip) else operation
+            raise BadRequest(400, f"clip {clip_id} belongs to an upstream account that has "
+                                  f"expired, and {what} cannot be used across accounts",
+                             type="cross_account_not_supported")
+        return clip
+
+    def persona_of(self, account: Account, persona_id: str) -> Persona:
+        persona = self.engine.persona(account.api_key, persona_id)
+        if persona is None:
+            raise BadRequest(404, f"persona {persona_id} not found", type="persona_not_found",
+                             param="persona_id")
+        return persona
+
+    # -- shared steps --------------------------------------------------------------------
+    def refuse_missing_key(self) -> BadRequest:
+        return BadRequest(401, "No API key provided; send Authorization: Bearer hk-…",
+                          type="missing_api_key")
+
+    def refuse_rate(self, wait: int) -> BadRequest:
+        return BadRequest(429, "Rate limit reached for this key, please retry later",
+                          headers={"Retry-After": str(wait)})
+
+    def _steering(self, *texts: object) -> Steering:
+        steering = self.engine.steering(*texts)
+        if steering.http_status in OUTAGES:
+            raise BadRequest(steering.http_status, OUTAGES[steering.http_status])
+        return steering
+
+    def _charge(self, account: Account, price: str) -> None:
+        try:
+            self.engine.charge(account.api_key, f"{price}:{self.engine.ids.uuid()}",
+                               self.settings.price(self.id, price))
+        except InsufficientCredits:
+            raise _quota() from None
+
+    def _submit(self, account: Account, job: str, kind: str, price: str,
+                body: dict[str, Any], specs: list[ClipSpec], *, shows: list[dict[str, Any]],
+                metadata: dict[str, Any], steering: Steering,
+                max_duration: float = LONGEST, **meta: Any) -> Task:
+        try:
+            return self.engine.submit(
+                self.id, account.api_key, job, task_id=self.engine.ids.uuid(), params=body,
+                cost=self.settings.price(self.id, price), clips=specs, steering=steering,
+                max_duration=max_duration,
+                meta={"type": kind, "clips": shows, "metadata": metadata, **meta})
+        except InsufficientCredits:
+            raise _quota() from None
+
+    def _job(self, account: Account, kind: str, clip: Clip) -> Task:
+        """The conversion of ``clip`` into ``kind`` this key started, or a new one: only
+        the call that starts it is billed, so polling until it is ready costs nothing."""
+        for task in self.engine.tasks(self.id, api_key=account.api_key):
+            if task.meta.get("type") == kind and task.meta.get("clip_id") == clip.id \
+                    and task.status != FAILED:
+                return task
+        return self._submit(account, "export", kind, kind, {"clip_id": clip.id}, [],
+                            shows=[], metadata={}, steering=self._steering(), clip_id=clip.id)
+
+    def _own(self, account: Account, clip_id: str) -> tuple[Task, Clip] | None:
+        found = self.engine.find_clip(clip_id)
+        if found is None or found[0].provider != self.id or found[0].api_key != account.api_key:
+            return None
+        return found
+
+    def _own_or_404(self, account: Account, clip_id: str) -> tuple[Task, Clip]:
+        found = self._own(account, clip_id)
+        if found is None:
+            raise BadRequest(404, f"clip {clip_id} not found", type="clip_not_found")
+        return found
+
+    def _shown(self, clip: Clip) -> dict[str, Any]:
+        """How the clip's own batch shows its model, for clips made from it."""
+        task, _ = self.engine.find_clip(clip.id)
+        shown = task.meta["clips"][task.clips.index(clip)]
+        return {"model": shown.get("model", ""),
+                "major": MAJOR_VERSION.get(shown.get("model", ""), shown.get("major", ""))}
+
+
+def _is_upload(clip: Clip) -> bool:
+    return (clip.lineage or {}).get("action") == "upload"
+
+
+def _quota() -> BadRequest:
+    return BadRequest(403, "Insufficient quota: your balance cannot cover this request")
+
+
+def _check_vocal_window(start: float, end: float) -> None:
+    if not 0 <= start < end:
+        raise BadRequest(400, "vocal_start_s must be at least 0 and less than vocal_end_s",
+                         param="vocal_start_s")
+    if end - start >= VOX_MAX_WINDOW:
+        raise BadRequest(400, "vocal_end_s - vocal_start_s must be less than 30",
+                         param="vocal_end_s")
+
+
+def _lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The aligned words grouped into the lyric's lines, as timing v2 answers them: a
+    line ends with the word that ends with a newline; section markers are left out."""
+    lines: list[list[dict[str, Any]]] = [[]]
+    for word in words:
+        raw = word["word"]
+        lines[-1].append({"text": raw.strip().split("\n")[-1].strip(),
+                          "start_s": word["start_s"], "end_s": word["end_s"],
+                          "success": word["success"], "p_align": word["p_align"]})
+        if raw.endswith("\n"):
+            lines.append([])
+    return [{"text": " ".join(w["text"] for w in line), "start_s": line[0]["start_s"],
+             "end_s": line[-1]["end_s"], "words": line} for line in lines if line]
+
+
+async def _off_loop(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
