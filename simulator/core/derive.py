@@ -225,6 +225,11 @@ def vox(engine: Engine, source: Clip, start: float, end: float) -> ClipSpec:
                                    "start": start, "end": end})
 
 
+def is_upload(clip: Clip) -> bool:
+    """Whether the clip is an upload (made by :func:`upload`), not a generated song."""
+    return (clip.lineage or {}).get("action") == "upload"
+
+
 def upload(engine: Engine, url: str, served: Clip | None, *, purpose: str = "upload",
            title: str | None = None, seconds: float = STAND_IN_SECONDS) -> ClipSpec:
     """The clip an upload becomes: the simulator's own audio when ``served`` (the clip

@@ -15,7 +15,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..core.recipes import (INSTRUMENTAL, INSTRUMENTS, LEAD_VOCALS, SILENT, VOCALS, Audio,
-                            Concat, Excerpt, Extension, Infill, Mashup, Overlay, Remaster, Song, Stem)
+                            Concat, Excerpt, Extension, Infill, Mashup, Overlay, Remaster,
+                            Song, Stem)
 from .audio import SAMPLE_RATE, mix_parts, song_parts, synthesize_parts
 from .cache import ByteLRU
 

@@ -17,8 +17,8 @@ from ..core.engine import Engine
 from ..core.models import Clip
 from . import formats
 from .cache import ByteLRU
-from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE, COVER_SIZES,
-                    ROUTE, STREAM_MP3, VIDEO_MP4)
+from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE,
+                    COVER_SIZES, ROUTE, STREAM_MP3, VIDEO_MP4)
 from .image import cover_jpeg
 
 Maker = Callable[[Clip], tuple[tuple, Callable[[], bytes]]]

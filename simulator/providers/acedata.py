@@ -10,9 +10,7 @@ Errors are ``{"error": {code, message}, "trace_id"}``; a failed task adds
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -26,7 +24,7 @@ from ..core.models import FAILED, QUEUED, SUCCEEDED, Account, Clip, Task
 from ..core.webhooks import Policy
 from ..media import facts
 from ..media.render import parts_of
-from .base import BadRequest, Provider
+from .base import BadRequest, Provider, iso_time, off_loop
 
 AUDIOS, TASKS, PERSONA = "/suno/audios", "/suno/tasks", "/suno/persona"
 NDJSON = "application/x-ndjson"
@@ -328,7 +326,7 @@ class Acedata(Provider):
             model_name = UPSTREAM_MODEL[model]
         item: dict[str, Any] = {
             "id": clip.id, "title": "", "lyric": "", "audio_url": "", "video_url": "",
-            "created_at": _iso(task.created_at), "model": model_name, "state": "pending",
+            "created_at": iso_time(task.created_at), "model": model_name, "state": "pending",
             "style": "",
         }
         if task.status == FAILED:
@@ -443,12 +441,12 @@ class Acedata(Provider):
     async def _prepare_midi(self, account, body):
         clip = self.source(account, body["audio_id"])
         return [], {"audio_id": clip.id,
-                    "instruments": await _off_loop(facts.midi_instruments, clip.recipe)}
+                    "instruments": await off_loop(facts.midi_instruments, clip.recipe)}
 
     async def _prepare_timing(self, account, body):
         clip = self.source(account, body["audio_id"])
         return [], {"audio_id": clip.id,
-                    "timing": await _off_loop(facts.timing, clip.recipe, clip.lyrics)}
+                    "timing": await off_loop(facts.timing, clip.recipe, clip.lyrics)}
 
     async def _prepare_vox(self, account, body):
         clip = self.source(account, body["audio_id"])
@@ -459,7 +457,7 @@ class Acedata(Provider):
             raise BadRequest(400, f"vocal_end must be within the song ({clip.duration:g} s)")
         if end - start >= VOX_MAX_WINDOW:
             raise BadRequest(400, "the vocal range must be shorter than 30 seconds")
-        wave = await _off_loop(facts.waveform, derive.vocal_window(clip, start, end), 64)
+        wave = await off_loop(facts.waveform, derive.vocal_window(clip, start, end), 64)
         return [derive.vox(self.engine, clip, start, end)], {
             "audio_id": clip.id, "aggregates": facts.waveform_aggregates(wave)}
 
@@ -634,12 +632,3 @@ class Songs:
 def _deferred(body: dict[str, Any]) -> bool:
     """Whether the caller asked for the task id now rather than the result later."""
     return body.get("async") is True or bool(body.get("callback_url"))
-
-
-def _iso(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-async def _off_loop(fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)

@@ -7,6 +7,9 @@ everything else comes from here or from the engine.
 from __future__ import annotations
 
 import abc
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -15,9 +18,9 @@ from aiohttp import web
 
 from ..config import RateLimit, Settings
 from ..core.engine import Engine
+from ..core.models import SUCCEEDED, Account, Clip
 from ..core.ratelimit import Limit
 from ..core.webhooks import CallbackRejected, check_callback_url
-from ..core.models import SUCCEEDED, Account, Clip
 from ..media.files import clip_id_in, media_path
 from ..openapi import Violation, load_spec
 
@@ -154,6 +157,17 @@ class Provider(abc.ABC):
         clip_id = clip_id_in(path)
         found = self.engine.find_clip(clip_id) if clip_id else None
         return found[1] if found and found[0].status == SUCCEEDED else None
+
+
+def iso_time(seconds: float) -> str:
+    """A simulated time as Suno-family answers write it: UTC, milliseconds, ``Z``."""
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run rendering or analysis in a worker thread, so the event loop keeps serving."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 def _refusal(violation: Violation) -> BadRequest:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from ...core.models import FAILED, QUEUED, SUCCEEDED, Clip, Task
 from ...media.files import AUDIO_MP3, COVER, COVER_LARGE, STREAM_MP3, VIDEO_MP4, media_path
+from ..base import iso_time
 
 # mv → major_model_version, as the clips the seed prints carry them.
 MAJOR_VERSION = {
@@ -51,11 +51,6 @@ def user_of(api_key: str) -> dict[str, Any]:
             "handle": name.lower(), "is_handle_updated": False, "avatar_image_url": AVATAR}
 
 
-def iso(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def render_clip(task: Task, clip: Clip, origin: str) -> dict[str, Any]:
     """One clip as ``/sunoapi/feed`` answers it."""
     index = task.clips.index(clip)
@@ -80,7 +75,7 @@ def render_clip(task: Task, clip: Clip, origin: str) -> dict[str, Any]:
         "id": clip.id, "entity_type": "song_schema", "video_url": "", "audio_url": "",
         "major_model_version": shown.get("major", ""), "model_name": shown.get("model", ""),
         "metadata": metadata, "is_liked": False, **user_of(task.api_key),
-        "is_trashed": False, "flag_count": 0, "created_at": iso(task.created_at),
+        "is_trashed": False, "flag_count": 0, "created_at": iso_time(task.created_at),
         "status": status, "title": clip.title if words_known else (clip.given_title or ""),
         "play_count": 0, "upvote_count": 0, "is_public": False, "allow_comments": True,
     }
@@ -106,4 +101,4 @@ def batch(task: Task, origin: str) -> dict[str, Any]:
             "metadata": {**(clips[0]["metadata"] if clips else {}),
                          **task.meta.get("metadata", {})},
             "major_model_version": clips[0]["major_model_version"] if clips else "",
-            "status": "complete", "created_at": iso(task.created_at), "batch_size": 1}
+            "status": "complete", "created_at": iso_time(task.created_at), "batch_size": 1}

@@ -78,7 +78,6 @@ RULES = {
 class Plan:
     """What a generate request makes: the songs and how each clip is shown."""
 
-    task: str
     mv: str
     specs: list[ClipSpec]
     shows: list[dict[str, Any]]
@@ -132,7 +131,7 @@ class Generation:
 
     def _upload(self, field: str) -> Clip:
         clip = self._clip(field)
-        if not _is_upload(clip):
+        if not derive.is_upload(clip):
             raise BadRequest(400, f"{field} must be the clip_id of an upload "
                                   "(POST /suno/uploads/audio-url)", param=field)
         return clip
@@ -178,7 +177,7 @@ class Generation:
         return float(start), float(end)
 
     def _songs(self, spec: ClipSpec, **show: Any) -> Plan:
-        return Plan(self.task, self.mv, [spec] * TAKES, self._shows(TAKES, **show), {})
+        return Plan(self.mv, [spec] * TAKES, self._shows(TAKES, **show), {})
 
     # -- new songs -------------------------------------------------------------------------
     def _generate(self, tags: str | None = None, lineage: dict | None = None) -> Plan:
@@ -212,9 +211,9 @@ class Generation:
     # -- songs made from another -----------------------------------------------------------
     def _extension(self, uploaded: bool) -> Plan:
         source = self._clip("continue_clip_id")
-        if uploaded != _is_upload(source):
+        if uploaded != derive.is_upload(source):
             hint = ("task upload_extend (or mv chirp-v3-5-upload / chirp-v4-upload)"
-                    if _is_upload(source) else "task extend")
+                    if derive.is_upload(source) else "task extend")
             raise BadRequest(400, f"continue_clip_id {source.id} must be extended with {hint}",
                              param="continue_clip_id")
         at = self.body.get("continue_at")
@@ -283,7 +282,7 @@ class Generation:
             shows = [{"model": "", "major": "", "type": "stem", "words_given": True,
                       "duration_known": True, "metadata": {"stem_from_id": source.id}}
                      for _ in specs]
-            return Plan(self.task, self.mv, specs, shows, {"stem_from_id": source.id})
+            return Plan(self.mv, specs, shows, {"stem_from_id": source.id})
         history = [{"id": source.id, "type": "gen", "source": "web", "infill": False,
                     "stem_type_id": STEM_TYPE_ID, "stem_type_group_name": "Twelve",
                     "stem_task": "twelve", "stem_from_id": source.id}]
@@ -298,7 +297,7 @@ class Generation:
                  for label, _ in TWELVE_STEMS]
         # Two takes of each stem, as every Suno generation answers two; separation is
         # deterministic, so both takes hold the same audio.
-        return Plan(self.task, self.mv, stems * TAKES, shows * TAKES,
+        return Plan(self.mv, stems * TAKES, shows * TAKES,
                     {**common, "stem_type_group_name": "Twelve"}, price="gen_stem_twelve")
 
     def _painting(self, field: str, adds: str) -> Plan:
@@ -333,7 +332,3 @@ class Generation:
         return self._songs(derive.sampled(self.engine, source, start, end, action=self.task,
                                           lyrics=self._lyrics(),
                                           instrumental=self._instrumental(), **self._named()))
-
-
-def _is_upload(clip: Clip) -> bool:
-    return (clip.lineage or {}).get("action") == "upload"

@@ -8,7 +8,6 @@ the gateway's own clients read them.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ from ...core.magic import Steering
 from ...core.models import FAILED, SUCCEEDED, Account, Clip, Persona, Task
 from ...media import facts
 from ...media.files import AUDIO_M4A, AUDIO_WAV, VIDEO_MP4
-from ..base import BadRequest, Provider
+from ..base import BadRequest, Provider, off_loop
 from .clips import MAJOR_VERSION, batch, render_clip, status_of
 from .generate import LONGEST, MAX_SECONDS, TAKES, Generation
 
@@ -100,7 +99,7 @@ class Openaihk(Provider):
             spec = derive.concat(self.engine, source)
             metadata = {"concat_history": spec.lineage["history"]}
             first = derive.chain(self.engine, source)[0][0]
-            price = "concat-upload" if _is_upload(first) else "concat"
+            price = "concat-upload" if derive.is_upload(first) else "concat"
         show = {**self._shown(source), "type": "concat", "words_given": True}
         task = self._submit(account, "export", "concat", price, body, [spec], shows=[show],
                             metadata=metadata, steering=self._steering())
@@ -177,7 +176,7 @@ class Openaihk(Provider):
         account = self.authenticate(request)
         clip = self.usable_clip(account, request.match_info["clip_id"], "timing",
                                 cross_account=True)
-        timing = await _off_loop(facts.timing, clip.recipe, clip.lyrics)
+        timing = await off_loop(facts.timing, clip.recipe, clip.lyrics)
         return {**timing, "is_streamed": False}
 
     async def wav(self, request: web.Request) -> web.Response:
@@ -217,7 +216,7 @@ class Openaihk(Provider):
         if job.status != SUCCEEDED:
             return self.json({"state": "running"})
         return self.json({"state": "complete",
-                          "instruments": await _off_loop(facts.midi_instruments, clip.recipe)})
+                          "instruments": await off_loop(facts.midi_instruments, clip.recipe)})
 
     async def tags(self, request: web.Request) -> web.Response:
         account = self.authenticate(request)
@@ -238,7 +237,7 @@ class Openaihk(Provider):
             raise BadRequest(400, f"vocal_end_s must be within the clip ({source.duration:g} s)",
                              param="vocal_end_s")
         window = derive.vocal_window(source, start, end)
-        wave = await _off_loop(facts.waveform, window, 64)
+        wave = await off_loop(facts.waveform, window, 64)
         show = {"model": "", "major": "", "type": "vox", "words_given": True,
                 "duration_known": True}
         task = self._submit(account, "export", "vox", "vox", body,
@@ -256,7 +255,7 @@ class Openaihk(Provider):
         account = self.authenticate(request)
         body = await self.valid_body(request, PERSONA)
         root = self.usable_clip(account, body["root_clip_id"], "persona", cross_account=False)
-        if _is_upload(root):
+        if derive.is_upload(root):
             raise BadRequest(400, "root_clip_id must be a generated clip, not an upload",
                              param="root_clip_id")
         members = [self._own_or_404(account, i) for i in dict.fromkeys(body["clips"])]
@@ -310,8 +309,8 @@ class Openaihk(Provider):
         task, clip = self._own_or_404(account, clip_id)
         if status_of(task, task.clips.index(clip)) != "complete":
             raise BadRequest(400, f"clip {clip_id} is not complete yet", type="clip_not_ready")
-        if clip.upstream_expired and (not cross_account or _is_upload(clip)):
-            what = "an uploaded clip" if _is_upload(clip) else operation
+        if clip.upstream_expired and (not cross_account or derive.is_upload(clip)):
+            what = "an uploaded clip" if derive.is_upload(clip) else operation
             raise BadRequest(400, f"clip {clip_id} belongs to an upstream account that has "
                                   f"expired, and {what} cannot be used across accounts",
                              type="cross_account_not_supported")
@@ -389,10 +388,6 @@ class Openaihk(Provider):
                 "major": MAJOR_VERSION.get(shown.get("model", ""), shown.get("major", ""))}
 
 
-def _is_upload(clip: Clip) -> bool:
-    return (clip.lineage or {}).get("action") == "upload"
-
-
 def _quota() -> BadRequest:
     return BadRequest(403, "Insufficient quota: your balance cannot cover this request")
 
@@ -419,7 +414,3 @@ def _lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
             lines.append([])
     return [{"text": " ".join(w["text"] for w in line), "start_s": line[0]["start_s"],
              "end_s": line[-1]["end_s"], "words": line} for line in lines if line]
-
-
-async def _off_loop(fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
