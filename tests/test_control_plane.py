@@ -18,16 +18,23 @@ def submit(sim, key=DEMO_KEY, body=SIMPLE):
 
 def test_health_names_providers_and_clock(sim):
     health = sim.admin("GET", "/health").json()
-    assert health["status"] == "ok" and health["providers"] == ["evolink", "acedata", "openaihk"]
+    assert health["status"] == "ok" and health["providers"] == ["evolink", "acedata", "openaihk", "sunor", "orux"]
     assert health["clock"]["mode"] == "manual" and health["clock"]["speed"] == 0
 
 
 def test_accounts_credits_and_ledger(sim):
     created = sim.admin("POST", "/accounts", json={"api_key": "sk-team-a", "credits": 50})
     assert created.status_code == 201
-    assert created.json() | {"created_at": 0} == {
+    account = created.json()
+    assert account | {"created_at": 0, "webhook_secret": ""} == {
         "api_key": "sk-team-a", "credits": 50, "held": 0, "spent": 0, "granted": 50,
-        "models": None, "created_at": 0}
+        "models": None, "created_at": 0, "webhook_secret": ""}
+    # Each key has its own signing secret, the same on every read.
+    assert account["webhook_secret"].startswith("whsec_") and len(account["webhook_secret"]) > 30
+    again = sim.admin("GET", "/accounts/sk-team-a").json()["webhook_secret"]
+    assert again == account["webhook_secret"]
+    other = sim.admin("POST", "/accounts", json={"credits": 1}).json()["webhook_secret"]
+    assert other != account["webhook_secret"]
     assert sim.admin("POST", "/accounts", json={"api_key": "sk-team-a"}).status_code == 409
     made_up = sim.admin("POST", "/accounts").json()
     assert made_up["api_key"].startswith("sk-sim-") and made_up["credits"] == 10_000

@@ -43,12 +43,17 @@ def _like(engine: Engine, source: Clip, *, title: str | None, tags: str | None,
 
 def extension(engine: Engine, source: Clip, at: float, *, action: str = "extend",
               lyrics: str | None = None, instrumental: bool = False,
-              title: str | None = None, tags: str | None = None) -> ClipSpec:
-    """The source up to ``at``, then new music in its style."""
+              title: str | None = None, tags: str | None = None,
+              seconds: float | None = None) -> ClipSpec:
+    """The source up to ``at``, then new music in its style (``seconds`` of it, when the
+    dialect lets the caller say how much)."""
     recipe = source.recipe
+
+    def make(tail: Song) -> Extension:
+        return Extension(recipe, at, tail if seconds is None else fitted(tail, seconds))
+
     return _like(engine, source, title=title, tags=tags, lyrics=lyrics,
-                 instrumental=instrumental or source.instrumental,
-                 derive=lambda tail: Extension(recipe, at, tail),
+                 instrumental=instrumental or source.instrumental, derive=make,
                  lineage={"action": action, "source": source.id, "continue_at": at})
 
 
@@ -56,7 +61,7 @@ def chain(engine: Engine, clip: Clip) -> list[tuple[Clip, float]]:
     """The extension chain ending at ``clip``: each clip with where its part starts."""
     links = [(clip, 0.0)]
     while (clip.lineage or {}).get("action") in EXTENSIONS:
-        found = engine.find_clip(clip.lineage["source"])
+        found = engine.find_clip(clip.lineage.get("source") or "")
         if found is None:
             break
         links[0] = (links[0][0], float(clip.lineage["continue_at"]))
@@ -223,6 +228,21 @@ def vox(engine: Engine, source: Clip, start: float, end: float) -> ClipSpec:
                           lyrics=source.lyrics, derive=lambda _: window,
                           lineage={"action": "vox", "source": source.id,
                                    "start": start, "end": end})
+
+
+def extended_upload(engine: Engine, url: str, served: Clip | None, *, seconds: float,
+                    lyrics: str | None = None, instrumental: bool = False,
+                    tags: str | None = None, stand_in: float = STAND_IN_SECONDS) -> ClipSpec:
+    """Audio uploaded and extended in one request: the whole upload, then ``seconds`` of
+    new music in its style (the two-step form is :func:`upload`, then :func:`extension`)."""
+    uploaded = upload(engine, url, served, seconds=stand_in)
+    recipe = uploaded.derive(None)
+    at = recipe.duration
+    return engine.compose(uploaded.description, title=uploaded.title,
+                          tags=tags or uploaded.tags, lyrics=lyrics,
+                          instrumental=instrumental,
+                          derive=lambda tail: Extension(recipe, at, fitted(tail, seconds)),
+                          lineage={"action": "upload_extend", "url": url, "continue_at": at})
 
 
 def is_upload(clip: Clip) -> bool:

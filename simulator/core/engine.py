@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
@@ -18,12 +20,12 @@ from .ids import Ids
 from .journal import Journal
 from .ledger import InsufficientCredits, Ledger
 from .magic import NO_STEERING, Steering, read_steering
-from .models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Persona, Task
+from .models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Persona, Task
 from .recipes import Audio, Song
 from .ratelimit import Limit, RateLimiter
 from .scheduler import Scheduler
 from .store import open_store
-from .webhooks import Policy, Webhooks
+from .webhooks import Policy, Signer, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 Listener = Callable[[Task, str], None]
 # What a watcher receives when its deadline passes before the task ends.
 DEADLINE = "deadline"
+# How long a task's results last when its request carries [sim:expire].
+EXPIRE_SOON = 60.0
+# The failure reason of a task that outran its dialect's ttl.
+TIMED_OUT = "timed_out"
 
 
 class TaskNotFound(KeyError):
@@ -77,6 +83,7 @@ class Engine:
         self.scheduler = Scheduler(self.clock)
         self.scheduler.on("task", self._task_due)
         self.scheduler.on("deadline", self._deadline_due)
+        self.scheduler.on("ttl", self._ttl_due)
         self.store = open_store(state)
         self.ledger = Ledger(self.store, self.clock)
         self.journal = Journal(journal_entries, journal_body)
@@ -132,11 +139,18 @@ class Engine:
     def create_account(self, api_key: str | None = None, credits: float | None = None,
                        models: list[str] | None = None) -> Account:
         key = api_key or "sk-sim-" + self.ids.token(24)
-        account = self.store.create_account(Account(key, models=models, created_at=self.now()))
+        account = self.store.create_account(Account(key, models=models, created_at=self.now(),
+                                                    webhook_secret=self._secret_for(key)))
         amount = self.default_credits if credits is None else credits
         if amount:
             self.ledger.grant(key, amount)
         return account
+
+    def _secret_for(self, api_key: str) -> str:
+        """A key's callback signing secret: fixed for the key under one seed, without
+        drawing from the id generator (so adding accounts shifts no other id)."""
+        digest = hmac.new(str(self.ids.seed).encode(), api_key.encode(), hashlib.sha256)
+        return "whsec_" + digest.hexdigest()[:40]
 
     def account(self, api_key: str) -> Account | None:
         return self.store.get_account(api_key)
@@ -183,8 +197,14 @@ class Engine:
                params: dict[str, Any], cost: float, clips: Iterable[ClipSpec] = (),
                clip_id: Callable[[], str] | None = None, callback_url: str | None = None,
                steering: Steering = NO_STEERING, max_duration: float = 240.0,
-               meta: dict[str, Any] | None = None) -> Task:
-        """Hold the credits and start a task; raises InsufficientCredits, charging nothing."""
+               meta: dict[str, Any] | None = None, retention: float | None = None,
+               ttl: float | None = None) -> Task:
+        """Hold the credits and start a task; raises InsufficientCredits, charging nothing.
+
+        ``retention`` is how long the dialect keeps a succeeded task's results (None:
+        forever); ``[sim:expire]`` shortens it to EXPIRE_SOON. ``ttl`` is how long the
+        dialect lets a task run: one still unfinished then fails with TIMED_OUT.
+        """
         now = self.now()
         self.ledger.hold(api_key, task_id, cost)
         made = [self._clip(spec, clip_id, max_duration) for spec in clips]
@@ -192,10 +212,13 @@ class Engine:
             clip.upstream_expired = steering.upstream_expired
         task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
                     callback_url=callback_url,
-                    plan=lifecycle.plan(kind, self.ids, steering), meta=meta or {})
+                    plan=lifecycle.plan(kind, self.ids, steering), meta=meta or {},
+                    retention=EXPIRE_SOON if steering.expire else retention)
         task.history.append((now, "submitted"))
         self.store.put_task(task)
         self._schedule_next(task)
+        if ttl is not None:
+            self.scheduler.at(now + ttl, "ttl", task_id)
         return task
 
     def _clip(self, spec: ClipSpec, clip_id: Callable[[], str] | None,
@@ -221,7 +244,11 @@ class Engine:
 
     def tasks(self, provider: str | None = None, status: str | None = None,
               api_key: str | None = None) -> Iterable[Task]:
-        return self.store.list_tasks(provider, status, api_key)
+        if status not in (SUCCEEDED, EXPIRED):
+            return self.store.list_tasks(provider, status, api_key)
+        now = self.now()  # expiry is read from the clock, so filter on the state now
+        return (t for t in self.store.list_tasks(provider, SUCCEEDED, api_key)
+                if t.state(now) == status)
 
     def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
         return self.store.find_clip(clip_id)
@@ -319,6 +346,12 @@ class Engine:
         return task
 
     # -- the scheduler's side ----------------------------------------------------------
+    def _ttl_due(self, task_id: str, due: float) -> None:
+        task = self.store.get_task(task_id)
+        if task is not None and not task.terminal:
+            task.step = len(task.plan)
+            self._apply(task, lifecycle.failure(TIMED_OUT), due)
+
     def _schedule_next(self, task: Task) -> None:
         if task.step < len(task.plan):
             offset, _ = task.plan[task.step]
@@ -343,6 +376,8 @@ class Engine:
             task.stage = event[len(lifecycle.STAGE_PREFIX):]
         elif event == lifecycle.FINISH:
             task.status, task.stage, task.finished_at = SUCCEEDED, "complete", at
+            if task.retention is not None:
+                task.expires_at = at + task.retention
             self.ledger.settle(task.api_key, task.id, task.cost)
         elif lifecycle.is_failure(event):
             code = lifecycle.failure_reason(event)
@@ -363,14 +398,16 @@ class Engine:
 
     # -- callbacks ---------------------------------------------------------------------
     def deliver(self, url: str, body: bytes, policy: Policy, headers: dict[str, str] | None = None,
-                **ref: Any) -> None:
-        self.webhooks.send(url, body, policy, headers, **ref)
+                signer: Signer | None = None, **ref: Any) -> None:
+        self.webhooks.send(url, body, policy, headers, signer, **ref)
 
 
 _FAILURE_MESSAGES = {
     "generation_failed": "Music generation failed upstream; no credits were charged",
     "content_moderation": "The request was rejected by content moderation",
     "forced_failure": "The task was failed through the control plane",
+    TIMED_OUT: "The task did not finish in the time the service allows; no credits were "
+               "charged",
 }
 
-__all__ = ["DEADLINE", "ClipNotFound", "ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]
+__all__ = ["DEADLINE", "TIMED_OUT", "ClipNotFound", "ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]

@@ -11,6 +11,7 @@ import random
 import string
 
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class Ids:
@@ -30,6 +31,12 @@ class Ids:
             & ~(0xC000 << 48) | (0x8000 << 48)
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def ulid(self, at: float) -> str:
+        """A ULID: the time ``at`` in milliseconds, then 80 random bits, Crockford
+        base32, so ids sort by creation time."""
+        value = (int(at * 1000) & (2 ** 48 - 1)) << 80 | self.rng.getrandbits(80)
+        return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
     def seed32(self) -> int:
         return self.rng.getrandbits(32)

@@ -51,6 +51,10 @@ PROFILES: dict[str, JobProfile] = {
     "text": JobProfile(queued=1.0, stages=(), finish=8.0),
     # Work on a finished song: a file conversion, an analysis, an upload, a persona.
     "export": JobProfile(queued=0.5, stages=(), finish=5.0),
+    # A short piece of music (a jingle, a sound effect), made in one pass.
+    "short": JobProfile(queued=1.0, stages=(), finish=20.0),
+    # A generated video: queued behind other renders, then made in one pass.
+    "video": JobProfile(queued=5.0, stages=(), finish=60.0),
 }
 
 

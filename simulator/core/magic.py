@@ -17,6 +17,8 @@ MAGIC_VALUES = {
     "[sim:fail:REASON]": "the task fails with the given reason code",
     "[sim:slow]": "the task takes four times as long in every phase",
     "[sim:stuck]": "the task starts and never finishes (until the control plane settles it)",
+    "[sim:expire]": "the task's results expire one simulated minute after it succeeds, "
+                    "in dialects that keep results for a limited time",
     "[sim:upstream-expired]": "the songs are made on an upstream account that then expires, so "
                               "operations that cannot cross accounts fail on them",
     "[sim:500]": "the submit answers 500 in the dialect's error shape; nothing is charged",
@@ -37,6 +39,7 @@ class Steering:
     slow: bool = False
     stuck: bool = False
     upstream_expired: bool = False
+    expire: bool = False
 
 
 NO_STEERING = Steering()
@@ -51,7 +54,7 @@ def read_steering(*texts: object) -> Steering:
     if not found:
         return NO_STEERING
     status = fail = None
-    early = slow = stuck = expired = False
+    early = slow = stuck = expired = expire = False
     for word in found:
         if word in HTTP_ERRORS:
             status = HTTP_ERRORS[word]
@@ -67,4 +70,6 @@ def read_steering(*texts: object) -> Steering:
             stuck = True
         elif word == "upstream-expired":
             expired = True
-    return Steering(status, fail, early, slow, stuck, expired)
+        elif word == "expire":
+            expire = True
+    return Steering(status, fail, early, slow, stuck, expired, expire)

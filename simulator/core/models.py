@@ -13,10 +13,13 @@ from . import songwriter
 from .recipes import Audio, Song
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+# A succeeded task whose results have passed the dialect's retention; it is read from the
+# clock (``Task.state``), never stored, so no timer is needed per task.
+EXPIRED = "expired"
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, EXPIRED)
 TERMINAL = frozenset({SUCCEEDED, FAILED})
 # A state may only move to one of higher rank.
-RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2}
+RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, EXPIRED: 3}
 
 
 @dataclass(slots=True)
@@ -28,6 +31,7 @@ class Account:
     granted: float = 0.0
     models: list[str] | None = None  # None: every model
     created_at: float = 0.0
+    webhook_secret: str = ""  # signs the callbacks of dialects that sign theirs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +42,7 @@ class Account:
             "granted": self.granted,
             "models": self.models,
             "created_at": self.created_at,
+            "webhook_secret": self.webhook_secret,
         }
 
 
@@ -148,10 +153,19 @@ class Task:
     plan: list[tuple[float, str]] = field(default_factory=list)
     step: int = 0  # index of the next plan event
     meta: dict[str, Any] = field(default_factory=dict)  # the dialect's own bookkeeping
+    retention: float | None = None  # seconds results are kept after success; None: forever
+    expires_at: float | None = None  # set on success when the dialect keeps results a while
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def state(self, now: float) -> str:
+        """The status as of ``now``: a succeeded task reads EXPIRED once its results lapse."""
+        return EXPIRED if self.expired(now) else self.status
 
     @property
     def ready_clips(self) -> int:
@@ -186,13 +200,14 @@ class Task:
             "provider": self.provider,
             "kind": self.kind,
             "api_key": self.api_key,
-            "status": self.status,
+            "status": self.state(now),
             "stage": self.stage,
             "progress": self.progress(now),
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "eta": self.eta,
+            "expires_at": self.expires_at,
             "cost": self.cost,
             "error": self.error,
             "callback_url": self.callback_url,

@@ -9,7 +9,9 @@ recipe renders the same whatever happens to the clips it came from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 # The parts a song can be separated into. Two-way separation gives vocals (lead and
@@ -35,6 +37,44 @@ class Song:
     duration: float
     tags: str
     instrumental: bool
+
+
+# Speech is laid out syllable by syllable: a vowel group of a word is a syllable.
+SYLLABLE_S, WORD_GAP_S, PAUSE_S, LEAD_S = 0.16, 0.06, 0.32, 0.15
+_WORD = re.compile(r"[^\W_]+|[.,;:!?…]", re.UNICODE)
+_VOWEL_GROUP = re.compile(r"[aeiouyàáâäèéêëìíîïòóôöùúûü]+", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
+def speech_plan(text: str) -> tuple[tuple[float, float, str], ...]:
+    """Where each spoken syllable falls: (start, seconds, its vowels); a sentence's
+    punctuation is a pause. The core reads a speech clip's length from it without
+    rendering; the media layer voices the same plan."""
+    at, plan = LEAD_S, []
+    for token in _WORD.findall(text):
+        if not token[0].isalnum():
+            at += PAUSE_S
+            continue
+        groups = _VOWEL_GROUP.findall(token) or [token[:1]]
+        for vowels in groups:
+            plan.append((round(at, 3), SYLLABLE_S, vowels.lower()))
+            at += SYLLABLE_S
+        at += WORD_GAP_S
+    return tuple(plan)
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """``text`` read aloud by one voice (seeded): text-to-speech."""
+
+    text: str
+    seed: int
+
+    @property
+    def duration(self) -> float:
+        plan = speech_plan(self.text)
+        end = plan[-1][0] + plan[-1][1] if plan else 0.0
+        return round(max(1.0, end + LEAD_S), 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,4 +175,5 @@ class Remaster:
         return self.source.duration
 
 
-Audio = Union[Song, Extension, Concat, Excerpt, Stem, Infill, Overlay, Mashup, Remaster]
+Audio = Union[Song, Speech, Extension, Concat, Excerpt, Stem, Infill, Overlay, Mashup,
+              Remaster]

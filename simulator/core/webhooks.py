@@ -1,4 +1,5 @@
-"""Callback delivery: address rules, attempts with a timeout, retries with backoff.
+"""Callback delivery: address rules, signatures, attempts with a timeout, retries with
+backoff.
 
 Retries wait on the scheduler, in simulated time, so a manual-clock test decides when a
 retry happens; each attempt itself is a real HTTP POST with a wall-clock timeout.
@@ -7,6 +8,8 @@ retry happens; each attempt itself is a real HTTP POST with a wall-clock timeout
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import ipaddress
 import itertools
 import logging
@@ -31,25 +34,65 @@ class CallbackRejected(ValueError):
 
 
 def check_callback_url(url: str, *, https_only: bool, allow_internal: bool,
-                       max_length: int = 2048) -> None:
+                       max_length: int = 2048, name: str = "callback_url") -> None:
     if len(url) > max_length:
-        raise CallbackRejected(f"callback_url must not exceed {max_length} characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CallbackRejected("callback_url must be an absolute http(s) URL")
+        raise CallbackRejected(f"{name} must not exceed {max_length} characters")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise CallbackRejected(f"{name} must be an absolute http(s) URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise CallbackRejected(f"{name} must be an absolute http(s) URL")
     if https_only and parts.scheme != "https":
-        raise CallbackRejected("callback_url must use HTTPS")
+        raise CallbackRejected(f"{name} must use HTTPS")
     if allow_internal:
         return
-    host = parts.hostname.lower().rstrip(".")
+    host = hostname.lower().rstrip(".")
+    internal = CallbackRejected(f"{name} must not point to an internal address")
     if host in _INTERNAL_NAMES or host.endswith(_INTERNAL_SUFFIXES) or "." not in host and ":" not in host:
-        raise CallbackRejected("callback_url must not point to an internal address")
+        raise internal
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         return
     if not address.is_global:
-        raise CallbackRejected("callback_url must not point to an internal address")
+        raise internal
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 over ``"{timestamp}." + body``, hex: binding the time into what is
+    signed is what lets a receiver refuse a replayed delivery."""
+    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body,
+                    hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, timestamp: str | None, given: str | None, *,
+           tolerance: float = 300.0, now: float | None = None) -> bool:
+    """Whether a delivery is genuine and fresh: what a receiver should check."""
+    if not timestamp or not given or not timestamp.isdigit():
+        return False
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > tolerance:
+        return False
+    expected = signature(secret, int(timestamp), body)
+    return hmac.compare_digest(expected, given.removeprefix("sha256="))
+
+
+@dataclass(frozen=True)
+class Signer:
+    """How a dialect signs its deliveries: the headers that carry the time and the
+    signature. Each attempt is signed afresh, with the wall-clock time it is sent at, so
+    a receiver can compare it with its own clock whatever the simulated clock says."""
+
+    secret: str
+    timestamp_header: str
+    signature_header: str
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        stamp = int(time.time())
+        return {self.timestamp_header: str(stamp),
+                self.signature_header: "sha256=" + signature(self.secret, stamp, body)}
 
 
 @dataclass(frozen=True)
@@ -67,6 +110,7 @@ class Delivery:
     headers: dict[str, str]
     policy: Policy
     ref: dict[str, Any]
+    signer: Signer | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -80,9 +124,10 @@ class Webhooks:
         scheduler.on("webhook", self._due)
 
     def send(self, url: str, body: bytes, policy: Policy, headers: dict[str, str] | None = None,
-             **ref: Any) -> Delivery:
+             signer: Signer | None = None, **ref: Any) -> Delivery:
         delivery = Delivery(next(self._ids), url, body,
-                            {"Content-Type": "application/json", **(headers or {})}, policy, ref)
+                            {"Content-Type": "application/json", **(headers or {})}, policy, ref,
+                            signer)
         self._pending[delivery.id] = delivery
         self._launch(delivery)
         return delivery
@@ -108,17 +153,22 @@ class Webhooks:
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
+        headers = dict(delivery.headers)
+        if delivery.signer is not None:
+            headers.update(delivery.signer.headers(delivery.body))
         try:
             async with self._session.post(
-                    delivery.url, data=delivery.body, headers=delivery.headers,
+                    delivery.url, data=delivery.body, headers=headers,
                     timeout=aiohttp.ClientTimeout(total=delivery.policy.timeout)) as response:
                 status = response.status
                 await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             error = type(exc).__name__ + (f": {exc}" if str(exc) else "")
         ok = status is not None and 200 <= status < 300
+        signed = delivery.signer.signature_header if delivery.signer else None
         delivery.attempts.append({
             "attempt": number, "time": self.clock.now(), "status": status, "error": error,
+            "signature": headers.get(signed) if signed else None,
             "latency_ms": round((time.monotonic() - started) * 1000, 3)})
         if ok or number > delivery.policy.retries:
             self._pending.pop(delivery.id, None)

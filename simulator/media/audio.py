@@ -842,6 +842,40 @@ def synthesize_parts(seed: int, duration: float, tags: str = "", instrumental: b
     return parts
 
 
+_SPOKEN_VOWELS = {"a": 0, "e": 1, "i": 2, "y": 2, "o": 3, "u": 4}
+
+
+def speak(plan: tuple[tuple[float, float, str], ...], duration: float, seed: int,
+          sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Voice a speech plan: each syllable a glide of the lead's voice at speaking pitch,
+    falling through each phrase as speech does; the seed picks the speaker's register."""
+    n = _check(duration, sample_rate)
+    out = np.zeros(n, np.float32)
+    rng = np.random.default_rng([seed, 7])
+    base = 50 + int(rng.integers(0, 12))  # D3 to C#4
+    block = 32
+    phrase_start = plan[0][0] if plan else 0.0
+    previous_end = phrase_start
+    for start, length, vowels in plan:
+        if start - previous_end > 0.2:  # a pause begins a new phrase
+            phrase_start = start
+        previous_end = start + length
+        at, m = round(start * sample_rate), round(length * sample_rate)
+        if at >= n:
+            break
+        m = min(m, n - at)
+        vowel = _SPOKEN_VOWELS.get(vowels[0], int(rng.integers(len(_VOWELS))))
+        top = base + 2.5 - 1.2 * min(2.0, start - phrase_start) + float(rng.uniform(-0.8, 0.8))
+        k = -(-m // block)
+        pitch = top - np.linspace(0.0, 1.5, k)
+        inc = 440.0 * 2.0 ** ((pitch - 69) / 12.0) * (_TABLE_N / sample_rate)
+        idx = np.cumsum(np.repeat(inc, block)[:m]).astype(np.int64)
+        sig = _voice_table(vowel, int(round(top)), sample_rate)[idx & _MASK]
+        ramp = min(m // 2, round(0.03 * sample_rate))
+        out[at:at + m] += 0.6 * sig * _ramps(m, (0.0, 1.0), ramp, (1.0, 0.0), ramp)
+    return out
+
+
 def song_events(seed: int, duration: float, tags: str = "", instrumental: bool = False,
                 sample_rate: int = SAMPLE_RATE) -> list[tuple[str, int, float, float, float]]:
     """The notes synthesize_parts plays, as (part, MIDI pitch, start s, end s, velocity).

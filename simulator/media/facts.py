@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..core.recipes import (INSTRUMENTS, Audio, Concat, Excerpt, Extension, Infill, Mashup,
-                            Overlay, Remaster, Song, Stem)
+                            Overlay, Remaster, Song, Speech, Stem)
 from .audio import SAMPLE_RATE, song_events
 from .render import render, samples, stem_parts
 
@@ -64,6 +64,8 @@ def _notes(recipe: Audio) -> list[Note]:
     if isinstance(recipe, Song):
         return [Note(*event) for event in song_events(recipe.seed, recipe.duration, recipe.tags,
                                                       recipe.instrumental)]
+    if isinstance(recipe, Speech):
+        return []  # speech glides; it plays no notes
     end = _at(recipe.duration)
     if isinstance(recipe, Extension):
         cut = _at(max(0.0, recipe.continue_at))
@@ -181,6 +183,30 @@ def aligned_words(recipe: Audio, lyrics: str) -> list[dict]:
         out.append({"word": word, "success": True, "start_s": start, "end_s": end,
                     "p_align": round(sure * (0.4 + 0.6 * pace), 3)})
     return out
+
+
+def aligned_lines(words: list[dict]) -> list[dict]:
+    """The aligned words grouped into the lyric's lines: a line ends with the word that
+    ends with a newline; section markers are left out."""
+    lines: list[list[dict]] = [[]]
+    for word in words:
+        raw = word["word"]
+        lines[-1].append({"text": raw.strip().split("\n")[-1].strip(),
+                          "start_s": word["start_s"], "end_s": word["end_s"],
+                          "success": word["success"], "p_align": word["p_align"]})
+        if raw.endswith("\n"):
+            lines.append([])
+    return [{"text": " ".join(w["text"] for w in line), "start_s": line[0]["start_s"],
+             "end_s": line[-1]["end_s"], "words": line} for line in lines if line]
+
+
+def lrc(recipe: Audio, lyrics: str) -> str:
+    """The lyrics as an LRC file: each line stamped ``[mm:ss.xx]`` with when it is sung."""
+    def stamp(seconds: float) -> str:
+        centis = round(seconds * 100)
+        return f"[{centis // 6000:02d}:{centis // 100 % 60:02d}.{centis % 100:02d}]"
+    lines = aligned_lines(aligned_words(recipe, lyrics))
+    return "".join(f"{stamp(line['start_s'])}{line['text']}\n" for line in lines)
 
 
 # --- waveform ------------------------------------------------------------------------

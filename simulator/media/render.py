@@ -16,8 +16,8 @@ import numpy as np
 
 from ..core.recipes import (INSTRUMENTAL, INSTRUMENTS, LEAD_VOCALS, SILENT, VOCALS, Audio,
                             Concat, Excerpt, Extension, Infill, Mashup, Overlay, Remaster,
-                            Song, Stem)
-from .audio import SAMPLE_RATE, mix_parts, song_parts, synthesize_parts
+                            Song, Speech, Stem, speech_plan)
+from .audio import SAMPLE_RATE, mix_parts, song_parts, speak, synthesize_parts
 from .cache import ByteLRU
 
 Parts = dict[str, np.ndarray]
@@ -72,6 +72,8 @@ def parts_of(recipe: Audio) -> tuple[str, ...]:
     """The parts the recipe's audio has, in INSTRUMENTS order; never renders audio."""
     if isinstance(recipe, Song):
         return song_parts(recipe.tags, recipe.instrumental)
+    if isinstance(recipe, Speech):
+        return ("vocals",)
     if isinstance(recipe, Stem):
         return _ordered(stem_parts(recipe.part) & set(parts_of(recipe.source)))
     if isinstance(recipe, (Excerpt, Remaster)):
@@ -190,6 +192,8 @@ def _joined(pieces: list[tuple[Parts, int]]) -> Parts:
 def _make(recipe: Audio) -> Parts:
     if isinstance(recipe, Song):
         return synthesize_parts(recipe.seed, recipe.duration, recipe.tags, recipe.instrumental)
+    if isinstance(recipe, Speech):
+        return {"vocals": speak(speech_plan(recipe.text), recipe.duration, recipe.seed)}
     if isinstance(recipe, Extension):
         return _extension(recipe)
     if isinstance(recipe, Concat):

@@ -93,6 +93,11 @@ class MediaServer:
         if found is None:
             return _not_found("media not found")
         task, clip = found
+        if task.expired(self.engine.now()):
+            return web.Response(
+                body=orjson.dumps({"error": {"code": 410, "message": "media expired: the task's "
+                                             "results have passed their retention"}}),
+                status=410, content_type="application/json")
         streaming = name in WHILE_STREAMING and task.stage is not None and not task.terminal
         if task.clips.index(clip) >= task.ready_clips and not streaming:
             return _not_found("media not ready yet")

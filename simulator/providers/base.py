@@ -116,16 +116,16 @@ class Provider(abc.ABC):
         if violation is not None:
             raise _refusal(violation)
 
-    def require_callback_url(self, url: str | None) -> None:
+    def require_callback_url(self, url: str | None, name: str = "callback_url") -> None:
         """Refuse a callback URL the simulator would not call (or, without
         --allow-local-callbacks, one that is not HTTPS or points inside a network)."""
         if not url:
             return
         local = self.settings.allow_local_callbacks
         try:
-            check_callback_url(url, https_only=not local, allow_internal=local)
+            check_callback_url(url, https_only=not local, allow_internal=local, name=name)
         except CallbackRejected as exc:
-            raise BadRequest(400, str(exc), param="callback_url") from None
+            raise BadRequest(400, str(exc), param=name) from None
 
     def valid_query(self, path: str, method: str, request: web.Request) -> dict[str, Any]:
         """The query parameters the spec defines, checked and typed."""

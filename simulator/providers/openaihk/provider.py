@@ -170,7 +170,7 @@ class Openaihk(Provider):
 
     async def timing_v2(self, request: web.Request) -> web.Response:
         answer = await self._timing(request)
-        return self.json({**answer, "aligned_lyrics": _lines(answer["aligned_words"])})
+        return self.json({**answer, "aligned_lyrics": facts.aligned_lines(answer["aligned_words"])})
 
     async def _timing(self, request: web.Request) -> dict[str, Any]:
         account = self.authenticate(request)
@@ -399,18 +399,3 @@ def _check_vocal_window(start: float, end: float) -> None:
     if end - start >= VOX_MAX_WINDOW:
         raise BadRequest(400, "vocal_end_s - vocal_start_s must be less than 30",
                          param="vocal_end_s")
-
-
-def _lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The aligned words grouped into the lyric's lines, as timing v2 answers them: a
-    line ends with the word that ends with a newline; section markers are left out."""
-    lines: list[list[dict[str, Any]]] = [[]]
-    for word in words:
-        raw = word["word"]
-        lines[-1].append({"text": raw.strip().split("\n")[-1].strip(),
-                          "start_s": word["start_s"], "end_s": word["end_s"],
-                          "success": word["success"], "p_align": word["p_align"]})
-        if raw.endswith("\n"):
-            lines.append([])
-    return [{"text": " ".join(w["text"] for w in line), "start_s": line[0]["start_s"],
-             "end_s": line[-1]["end_s"], "words": line} for line in lines if line]
