@@ -11,7 +11,7 @@ from typing import Any
 
 from .resources import resource_dir
 
-PROVIDERS = ("evolink", "acedata", "openaihk")
+PROVIDERS = ("evolink", "acedata", "openaihk", "sunor", "orux")
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,9 @@ class RateLimit:
 
 DEFAULT_RATE_LIMITS = {"evolink": RateLimit(rate=20.0, burst=40.0),
                        "acedata": RateLimit(rate=20.0, burst=40.0),
-                       "openaihk": RateLimit(rate=20.0, burst=40.0)}
+                       "openaihk": RateLimit(rate=20.0, burst=40.0),
+                       "sunor": RateLimit(rate=20.0, burst=40.0),
+                       "orux": RateLimit(rate=20.0, burst=40.0)}
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,8 @@ def sim_session():
     # Rate limiting has its own tests; here it would only throttle the tests' polling.
     off = RateLimit(0.0, 1.0)
     sim = start_sim(allow_local_callbacks=True,
-                    rate_limits={"evolink": off, "acedata": off, "openaihk": off})
+                    rate_limits={"evolink": off, "acedata": off, "openaihk": off,
+                                 "sunor": off, "orux": off})
     yield sim
     sim.stop()
 

@@ -32,11 +32,11 @@ def test_help_answers():
 def test_specs_list_and_export(tmp_path: Path):
     listing = run("specs", "list")
     assert listing.returncode == 0
-    assert [line.split()[0] for line in listing.stdout.splitlines()] == ["acedata", "admin", "evolink", "openaihk"]
+    assert [line.split()[0] for line in listing.stdout.splitlines()] == ["acedata", "admin", "evolink", "openaihk", "orux", "sunor"]
     exported = run("specs", "export", str(tmp_path / "out"))
     assert exported.returncode == 0
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["acedata.yaml", "admin.yaml", "evolink.yaml", "openaihk.yaml"]
+    assert files == ["acedata.yaml", "admin.yaml", "evolink.yaml", "openaihk.yaml", "orux.yaml", "sunor.yaml"]
     assert yaml.safe_load((tmp_path / "out" / "evolink.yaml").read_text())["openapi"].startswith("3.1")
 
 

@@ -4,7 +4,9 @@ from .acedata import Acedata
 from .base import Provider
 from .evolink import Evolink
 from .openaihk import Openaihk
+from .orux import Orux
+from .sunor import Sunor
 
-REGISTRY: dict[str, type[Provider]] = {cls.id: cls for cls in (Evolink, Acedata, Openaihk)}
+REGISTRY: dict[str, type[Provider]] = {cls.id: cls for cls in (Evolink, Acedata, Openaihk, Sunor, Orux)}
 
 __all__ = ["Provider", "REGISTRY"]
