@@ -145,7 +145,7 @@ def test_speech_mp3_decodes_to_its_duration():
 def test_lrc_lines_are_the_lyrics_lines_in_time_order_inside_the_song():
     lyrics = "[Verse]\nWalking down the sunlit road\nFeeling light\n\n[Chorus]\nOh summer days"
     song = Song(3, 40.0, "pop", False)
-    lines = facts.lrc(song, lyrics).splitlines()
+    lines = facts.lrc([(song, lyrics, 0.0, song.duration)]).splitlines()
     stamps = [re.match(r"\[(\d\d):(\d\d)\.(\d\d)\](.*)", line) for line in lines]
     assert [m.group(4) for m in stamps] == ["Walking down the sunlit road", "Feeling light",
                                            "Oh summer days"]

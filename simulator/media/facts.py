@@ -200,13 +200,22 @@ def aligned_lines(words: list[dict]) -> list[dict]:
              "end_s": line[-1]["end_s"], "words": line} for line in lines if line]
 
 
-def lrc(recipe: Audio, lyrics: str) -> str:
-    """The lyrics as an LRC file: each line stamped ``[mm:ss.xx]`` with when it is sung."""
+def lrc(pieces: list[tuple[Audio, str, float, float]]) -> str:
+    """Lyrics as an LRC file, each line stamped ``[mm:ss.xx]`` with when it is sung.
+
+    A song made of parts (an extension chain) is given as ``(audio the words are sung
+    in, its lyrics, where that audio starts in the song, where the part ends)``: each
+    part's words are aligned to its own voice, and only the lines heard are kept.
+    """
     def stamp(seconds: float) -> str:
         centis = round(seconds * 100)
         return f"[{centis // 6000:02d}:{centis // 100 % 60:02d}.{centis % 100:02d}]"
-    lines = aligned_lines(aligned_words(recipe, lyrics))
-    return "".join(f"{stamp(line['start_s'])}{line['text']}\n" for line in lines)
+    out = []
+    for sung, lyrics, offset, until in pieces:
+        for line in aligned_lines(aligned_words(sung, lyrics)):
+            if offset + line["start_s"] < until:
+                out.append(f"{stamp(offset + line['start_s'])}{line['text']}\n")
+    return "".join(out)
 
 
 # --- waveform ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ success | failure | timeout. Errors are ``{"code": status, "message"}``.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from ..core import derive, songwriter
 from ..core.engine import TIMED_OUT, ClipSpec, InsufficientCredits
+from ..core.ids import Ids
 from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Task
 from ..media.files import AUDIO_MP3, COVER
 from .base import BadRequest, Provider, iso_time
@@ -65,7 +67,8 @@ class Sunor(Provider):
         if not self.engine.may_use_model(account, model):
             raise BadRequest(403, f"This API key may not use model {model}")
         steering = self.engine.steering(*(given.get(name) for name in (
-            "gpt_description_prompt", "prompt", "tags", "title", "lyrics")))
+            "gpt_description_prompt", "prompt", "tags", "negative_tags", "title", "lyrics",
+            "url")))
         if steering.http_status in OUTAGES:
             raise BadRequest(steering.http_status, OUTAGES[steering.http_status])
         clips = getattr(self, f"_{model}_{kind}")(account, given)
@@ -140,17 +143,13 @@ class Sunor(Provider):
             raise BadRequest(400, "Invalid input parameters for the selected task type: "
                                   "lyrics_type user needs lyrics")
         style = ", ".join(t for t in (given.get("tags"), given["prompt"]) if t)
-        specs = []
-        for take in range(TAKES):
-            seed = given.get("seed")
-            # A given seed makes the tracks repeatable: take n is drawn from seed + n.
-            make = None if seed is None else \
-                (lambda song, s=(seed + take) % 2 ** 32: replace(song, seed=s))
-            specs.append(self.engine.compose(
-                given["prompt"], tags=style if given.get("tags") else None,
-                lyrics=given.get("lyrics") if kind == "user" else None,
-                instrumental=kind == "instrumental", derive=make))
-        return specs
+        lyrics = given.get("lyrics") if kind == "user" else None
+        instrumental = kind == "instrumental"
+        spec = self.engine.compose(given["prompt"], tags=style if given.get("tags") else None,
+                                   lyrics=lyrics, instrumental=instrumental)
+        if given.get("seed") is None:
+            return [spec] * TAKES
+        return [_seeded(spec, given["seed"], take) for take in range(TAKES)]
 
     def _own(self, account: Account, clip_id: str, field: str) -> Clip:
         clip = self.engine.own_clip(account.api_key, clip_id, self.id)
@@ -207,6 +206,18 @@ class Sunor(Provider):
         return {"id": clip.id, "audio_url": self.media_url(origin, clip.id, AUDIO_MP3),
                 "image_url": self.media_url(origin, clip.id, COVER), "title": clip.title,
                 "metadata": metadata}
+
+
+def _seeded(spec: ClipSpec, seed: int, take: int) -> ClipSpec:
+    """Take ``take`` of a Udio request with a seed: its words, length and sound all drawn
+    from (seed, take), so the same seed always gives the same tracks."""
+    draw = zlib.crc32(f"udio:{seed}:{take}".encode())
+    ids = Ids(draw)
+    sung = 0 if spec.instrumental else (songwriter.sung_lines(spec.lyrics) if spec.lyrics
+                                        else songwriter.WRITTEN_SUNG_LINES)
+    seconds = songwriter.duration_for(sung, ids)
+    return replace(spec, text_seed=draw,
+                   derive=lambda song: replace(song, seed=draw, duration=seconds))
 
 
 def _number(value: float) -> float | int:

@@ -20,7 +20,7 @@ from ...core.models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account,
 from ...core.webhooks import Policy, Signer
 from ...media.files import AUDIO_MP3, AUDIO_WAV, COVER, COVER_LARGE, VIDEO_MP4
 from ..base import BadRequest, Provider, iso_time
-from .work import IMAGE, LYRICS, MUSIC, SONGS, SPEECH, STEMS, VIDEO, WAV, Work
+from .work import ALIASES, IMAGE, LYRICS, MUSIC, SONGS, SPEECH, STEMS, SUNO, VIDEO, WAV, Work
 
 TASKS, TASK = "/api/v1/tasks", "/api/v1/tasks/{task_id}"
 STATUS = {QUEUED: "QUEUED", RUNNING: "RUNNING", SUCCEEDED: "SUCCESS", FAILED: "FAILED",
@@ -72,7 +72,9 @@ class Orux(Provider):
     async def create(self, request: web.Request) -> web.Response:
         account = self.authenticate(request)
         body = await self.valid_body(request, TASKS)
-        if not self.engine.may_use_model(account, body["model"]):
+        # A suno-<action> id is suno-v5 doing that action: a key allowed suno-v5 may use it.
+        if not self.engine.may_use_model(account, SUNO if body["model"] in ALIASES
+                                         else body["model"]):
             raise BadRequest(403, f"this key may not use model {body['model']}",
                              param="model")
         steering = self.engine.steering(body.get("prompt"), body.get("lyrics"),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ...core import derive
 from ...core.engine import ClipSpec
 from ...core.models import SUCCEEDED, Account, Clip, Task
-from ...core.recipes import Speech
+from ...core.recipes import Extension, Speech
 from ...media import facts
 from ...media.render import parts_of
 from ..base import BadRequest, off_loop
@@ -215,7 +215,16 @@ class Work:
         if source.instrumental:
             raise BadRequest(400, "the parent song is instrumental; it has no lyrics",
                              param="parent_task_id")
-        text = await off_loop(facts.lrc, source.recipe, source.lyrics)
+        links = derive.chain(self.engine, source)
+        pieces = []
+        for index, (clip, start) in enumerate(links):
+            end = links[index + 1][1] if index + 1 < len(links) else clip.duration
+            recipe = clip.recipe
+            # An extension's own words are sung in its new part, which starts at `start`.
+            sung, offset = (recipe.tail, start) if index and isinstance(recipe, Extension) \
+                else (recipe, 0.0)
+            pieces.append((sung, clip.lyrics, offset, end))
+        text = await off_loop(facts.lrc, pieces)
         return Plan("text", LYRICS, "lyrics", meta={"lrc": text})
 
     async def _mv(self, source: Clip) -> Plan:
