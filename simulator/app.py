@@ -22,6 +22,7 @@ from .providers.base import BadRequest
 log = logging.getLogger(__name__)
 
 ENGINE = web.AppKey("engine", Engine)
+PROVIDERS = web.AppKey("providers", dict)
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -39,6 +40,7 @@ def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[_edge(engine, providers, root)],
                           client_max_size=4 * 1024 * 1024)
     app[ENGINE] = engine
+    app[PROVIDERS] = providers
     # One flat router: every provider route under its prefix (and at the root when a
     # single provider is served), so a request is matched once, with no sub-application.
     for pid, provider in providers.items():
@@ -58,6 +60,14 @@ def build_app(settings: Settings) -> web.Application:
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def listening(app: web.Application, settings: Settings, port: int) -> None:
+    """Tell the providers the port the server got, so the links in their callbacks work
+    when it was chosen at bind time (``--port 0``); a --public-url stays as given."""
+    if settings.public_url is None and port != settings.port:
+        for provider in app[PROVIDERS].values():
+            provider.base_url = f"http://{settings.host}:{port}"
 
 
 def _edge(engine: Engine, providers: dict[str, Provider], root: Provider | None):

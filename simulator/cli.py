@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .app import build_app
+    from .app import build_app, listening
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -103,7 +103,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  demo API key: {settings.demo_key}", flush=True)
         print(f"  control plane: {base}/_sim/health", flush=True)
 
-    return _run(app, settings.host, settings.port, print_banner)
+    def started(port: int) -> None:
+        listening(app, settings, port)
+        print_banner(port)
+
+    return _run(app, settings.host, settings.port, started)
 
 
 def _run(app, host: str, port: int, banner) -> int:

@@ -13,7 +13,7 @@ import pytest
 import requests
 from aiohttp import web
 
-from simulator.app import build_app
+from simulator.app import build_app, listening
 from simulator.config import RateLimit, load
 from simulator.core.engine import Engine
 
@@ -72,6 +72,7 @@ def start_sim(**overrides: Any) -> Sim:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
         box["runner"], box["port"] = runner, runner.addresses[0][1]
+        listening(app, settings, box["port"])
 
     def run() -> None:
         asyncio.set_event_loop(loop)

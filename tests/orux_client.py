@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import io
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -262,13 +261,7 @@ class SignedReceiver:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 __all__ = ["ORUX", "RICH", "SETTLE", "Delivery", "SignedReceiver", "account",
-           "assert_sounding_mp3", "conforms", "error_of", "fetch", "free_port", "get",
+           "assert_sounding_mp3", "conforms", "error_of", "fetch", "get",
            "get_raw", "jpeg", "mp4", "mp4_seconds", "post", "settle", "submit",
            "verify_signature", "walk", "wav_of_mp3_link", "wav_samples"]

@@ -25,7 +25,7 @@ import requests
 
 from conftest import Sim, bearer, start_sim
 from orux_client import (RICH, ROOT, SETTLE, SignedReceiver, account, assert_sounding_mp3,
-                         error_of, fetch, free_port, get, get_raw, jpeg, mp4, mp4_seconds,
+                         error_of, fetch, get, get_raw, jpeg, mp4, mp4_seconds,
                          post, settle, submit, verify_signature, walk, wav_of_mp3_link,
                          wav_samples)
 from simulator.config import RateLimit
@@ -49,9 +49,9 @@ BACKOFF = (10.0, 60.0, 300.0, 1800.0)  # the spec's retry schedule, simulated se
 
 @pytest.fixture(scope="module")
 def server():
-    """This module's simulator, on a known port: a webhook's media links (written with
-    the configured base URL) then read the same as a poll's."""
-    sim = start_sim(port=free_port(), allow_local_callbacks=True, rate_limits={"orux": OFF})
+    """This module's simulator, on a port chosen at bind time: a webhook's media links must
+    still read the same as a poll's."""
+    sim = start_sim(allow_local_callbacks=True, rate_limits={"orux": OFF})
     yield sim
     sim.stop()
 

@@ -476,7 +476,7 @@ class Acedata(Provider):
             task.meta["persona_id"] = persona.id
         if not task.callback_url or not is_end(event):
             return
-        body = orjson.dumps(self.outcome(task, self.settings.base_url))
+        body = orjson.dumps(self.outcome(task, self.base_url))
         self.engine.deliver(task.callback_url, body, CALLBACK_POLICY, provider=self.id,
                             task_id=task.id, stage="complete")
 

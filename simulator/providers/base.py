@@ -39,6 +39,8 @@ class Provider(abc.ABC):
 
     def __init__(self, engine: Engine, settings: Settings):
         self.engine, self.settings = engine, settings
+        # Where callbacks' media links point: the simulator as its callers reach it.
+        self.base_url = settings.base_url
         self.spec = load_spec(self.id)
         limit = settings.rate_limits.get(self.id, RateLimit(0.0, 1.0))
         self.limit = Limit(limit.rate, limit.burst)

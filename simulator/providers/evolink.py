@@ -151,6 +151,6 @@ class Evolink(Provider):
         stage = "complete" if is_failure(event) else CALLBACK_STAGES.get(event)
         if stage is None:
             return
-        payload = {**self.render(task, self.settings.base_url), "callback_type": stage}
+        payload = {**self.render(task, self.base_url), "callback_type": stage}
         self.engine.deliver(task.callback_url, orjson.dumps(payload), CALLBACK_POLICY,
                             provider=self.id, task_id=task.id, stage=stage)

@@ -223,7 +223,7 @@ class Orux(Provider):
         account = self.engine.account(task.api_key)
         if account is None:
             return
-        payload = self.render(task, self.settings.base_url)
+        payload = self.render(task, self.base_url)
         self.engine.deliver(task.callback_url, orjson.dumps(payload), WEBHOOK_POLICY,
                             headers={EVENT_HEADER: payload["status"]},
                             signer=Signer(account.webhook_secret, TIMESTAMP_HEADER,
