@@ -536,6 +536,13 @@ def test_runway_act_two_makes_an_mp4(sim, key):
     assert task["result_urls"] == [task["result"]["video_url"]]
 
 
+def test_a_magic_value_in_a_url_steers_an_act_two_task(sim, key):
+    body = {**ACT_TWO, "driver_video_url": "https://example.com/dance[sim:fail].mp4"}
+    task = settle(sim, submit(sim, body, key), key, status="FAILED")
+    assert task["status"] == "FAILED" and task["error_code"] == "generation_failed"
+    assert task["result"] is None and task["result_urls"] == []
+
+
 # --- 4. statuses ---------------------------------------------------------------------------
 
 

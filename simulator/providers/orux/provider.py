@@ -77,8 +77,9 @@ class Orux(Provider):
                                          else body["model"]):
             raise BadRequest(403, f"this key may not use model {body['model']}",
                              param="model")
-        steering = self.engine.steering(body.get("prompt"), body.get("lyrics"),
-                                        body.get("text"))
+        steering = self.engine.steering(*(body.get(name) for name in (
+            "prompt", "lyrics", "text", "audio_url", "character_video_url",
+            "driver_video_url")))
         if steering.http_status in OUTAGES:
             channel = UPSTREAM.get(body["model"], UPSTREAM["suno-v5"])[1]
             raise BadRequest(steering.http_status, OUTAGES[steering.http_status],
