@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import requests
+import yaml
 from aiohttp import web
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from simulator.app import build_app, listening
 from simulator.config import RateLimit, load
 from simulator.core.engine import Engine
 
 DEMO_KEY = "sk-musicsim-demo"
+SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 
 @dataclass
@@ -107,12 +114,36 @@ def sim(sim_session: Sim) -> Sim:
     return sim_session
 
 
+def spec_validator(spec_id: str, schema: str) -> Draft202012Validator:
+    """A validator for one of a spec's component schemas, formats checked: how the tests
+    check responses against specs/<id>.yaml."""
+    return Draft202012Validator({"$ref": f"urn:{spec_id}#/components/schemas/{schema}"},
+                                registry=_spec_registry(spec_id),
+                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def conforms(schema: Draft202012Validator, document: Any) -> None:
+    """Assert that ``document`` is valid, listing every violation when it is not."""
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in schema.iter_errors(document)]
+    assert not errors, (errors, document)
+
+
+@functools.lru_cache(maxsize=None)
+def _spec_registry(spec_id: str) -> Registry:
+    document = yaml.safe_load((SPECS / f"{spec_id}.yaml").read_text(encoding="utf-8"))
+    return Registry().with_resource(f"urn:{spec_id}", Resource.from_contents(
+        document, default_specification=DRAFT202012))
+
+
 def bearer(key: str = DEMO_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
 class Receiver:
-    """A local HTTP server that records callbacks; it can fail the first N attempts."""
+    """A local HTTP server that records callbacks; it can fail the first N attempts.
+
+    Subclasses change what is recorded and answered by overriding :meth:`record`.
+    """
 
     def __init__(self, fail_first: int = 0):
         self.fail_first, self.calls = fail_first, []
@@ -120,15 +151,13 @@ class Receiver:
         ready = threading.Event()
 
         async def handle(request: web.Request) -> web.Response:
-            self.calls.append(orjson.loads(await request.read()))
-            if len(self.calls) <= self.fail_first:
-                return web.Response(status=500)
-            return web.Response(text="ok")
+            status = self.record(await request.read(), dict(request.headers))
+            return web.Response(status=status, text="ok" if status == 200 else "no")
 
         async def boot():
             app = web.Application()
             app.router.add_post("/hook", handle)
-            self.runner = web.AppRunner(app)
+            self.runner = web.AppRunner(app, access_log=None)
             await self.runner.setup()
             site = web.TCPSite(self.runner, "127.0.0.1", 0)
             await site.start()
@@ -137,7 +166,12 @@ class Receiver:
 
         threading.Thread(target=lambda: (self.loop.run_until_complete(boot()),
                                          self.loop.run_forever()), daemon=True).start()
-        ready.wait(10)
+        assert ready.wait(10)
+
+    def record(self, raw: bytes, headers: dict[str, str]) -> int:
+        """Keep one delivery and say which status to answer it with."""
+        self.calls.append(orjson.loads(raw))
+        return 500 if len(self.calls) <= self.fail_first else 200
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout

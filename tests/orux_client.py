@@ -5,12 +5,10 @@ customers to (written here with hmac/hashlib, not with the simulator's own helpe
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import io
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +17,9 @@ from typing import Any
 import av
 import numpy as np
 import requests
-import yaml
-from aiohttp import web
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from acedata_client import fetch, mp3_seconds, wav_samples
-from conftest import Sim, bearer
+from conftest import Receiver, Sim, bearer, conforms, spec_validator
 
 ORUX = "orux"
 TASKS = "/api/v1/tasks"
@@ -36,24 +29,8 @@ TASK_ID = re.compile(r"^task_[0-9A-HJKMNP-TV-Z]{26}$")
 TERMINAL = {"SUCCESS", "FAILED", "EXPIRED"}
 ROOT = Path(__file__).resolve().parent.parent
 
-SPEC = yaml.safe_load((ROOT / "specs" / "orux.yaml").read_text())
-REGISTRY = Registry().with_resource("urn:orux", Resource.from_contents(
-    SPEC, default_specification=DRAFT202012))
-
-
-def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator({"$ref": f"urn:orux#/components/schemas/{name}"},
-                                registry=REGISTRY,
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-TASK_SCHEMA, ERROR_SCHEMA, SUBMITTED_SCHEMA = (validator("Task"), validator("Error"),
-                                               validator("Submitted"))
-
-
-def conforms(schema: Draft202012Validator, document: Any) -> None:
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in schema.iter_errors(document)]
-    assert not errors, (errors, document)
+TASK_SCHEMA, ERROR_SCHEMA, SUBMITTED_SCHEMA = (spec_validator(ORUX, name) for name in
+                                               ("Task", "Error", "Submitted"))
 
 
 # --- calls ------------------------------------------------------------------------------
@@ -211,54 +188,26 @@ class Delivery:
     answered: int
 
 
-class SignedReceiver:
+class SignedReceiver(Receiver):
     """A local HTTP endpoint that verifies each delivery's signature (401 when it does
     not verify), answers 500 to the first ``fail_first`` genuine ones and 200 after."""
 
     def __init__(self, secret: str = "", fail_first: int = 0):
-        self.secret, self.fail_first = secret, fail_first
-        self.calls: list[Delivery] = []
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
+        self.secret = secret
+        super().__init__(fail_first)
 
-        async def handle(request: web.Request) -> web.Response:
-            raw = await request.read()
-            headers = dict(request.headers)
-            valid = verify_signature(self.secret, raw, headers.get("X-Orux-Timestamp"),
-                                     headers.get("X-Orux-Signature"))
-            genuine = sum(1 for c in self.calls if c.valid) + (1 if valid else 0)
-            status = 401 if not valid else 500 if genuine <= self.fail_first else 200
-            self.calls.append(Delivery(headers, raw, valid, status))
-            return web.Response(status=status, text="ok" if status == 200 else "no")
-
-        async def boot() -> None:
-            app = web.Application()
-            app.router.add_post("/hook", handle)
-            self.runner = web.AppRunner(app, access_log=None)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
-            ready.set()
-
-        threading.Thread(target=lambda: (self.loop.run_until_complete(boot()),
-                                         self.loop.run_forever()), daemon=True).start()
-        assert ready.wait(10)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[Delivery]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.calls
+    def record(self, raw: bytes, headers: dict[str, str]) -> int:
+        valid = verify_signature(self.secret, raw, headers.get("X-Orux-Timestamp"),
+                                 headers.get("X-Orux-Signature"))
+        genuine = sum(1 for c in self.calls if c.valid) + (1 if valid else 0)
+        status = 401 if not valid else 500 if genuine <= self.fail_first else 200
+        self.calls.append(Delivery(headers, raw, valid, status))
+        return status
 
     def quiet(self, count: int, wait: float = 0.4) -> None:
         """No further delivery arrives within ``wait`` wall seconds."""
         time.sleep(wait)
         assert len(self.calls) == count, [c.headers.get("X-Orux-Event") for c in self.calls]
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 __all__ = ["ORUX", "RICH", "SETTLE", "Delivery", "SignedReceiver", "account",

@@ -6,19 +6,14 @@ from __future__ import annotations
 import io
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 import requests
-import yaml
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from acedata_client import fetch, mp3_seconds, wav_samples
-from conftest import Sim
+from conftest import Sim, conforms, spec_validator
 
 SUNOR = "sunor"
 SONG_SECONDS = 120.0  # simulated time after which any music task is done (95 s ± 15 %)
@@ -28,24 +23,8 @@ PRICES = {("suno", "music"): 10, ("suno", "lyrics"): 5, ("suno", "upload"): 1,
           ("suno", "concat"): 5, ("udio", "music"): 5}
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
-SPEC = yaml.safe_load((Path(__file__).resolve().parent.parent / "specs" / "sunor.yaml")
-                      .read_text(encoding="utf-8"))
-REGISTRY = Registry().with_resource("urn:sunor", Resource.from_contents(
-    SPEC, default_specification=DRAFT202012))
-
-
-def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator({"$ref": f"urn:sunor#/components/schemas/{name}"},
-                                registry=REGISTRY,
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-TASK_ANSWER, CREATED, ERROR = validator("TaskAnswer"), validator("Created"), validator("Error")
-
-
-def conforms(schema: Draft202012Validator, document: Any) -> None:
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in schema.iter_errors(document)]
-    assert not errors, (errors, document)
+TASK_ANSWER, CREATED, ERROR = (spec_validator(SUNOR, name)
+                              for name in ("TaskAnswer", "Created", "Error"))
 
 
 def iso(text: str) -> datetime:
