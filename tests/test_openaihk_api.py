@@ -187,8 +187,12 @@ def test_a_streaming_clip_serves_its_stream_and_cover(sim):
     sim.advance(20)
     for clip in feed(sim, k, ids):
         assert clip["status"] == "streaming", clip
-        stream = fetch(clip["audio_url"], "audio/mpeg")
-        assert stream[:3] == b"ID3" or stream[0] == 0xFF and stream[1] & 0xE0 == 0xE0
+        # The stream plays what is made so far and stays open for the rest.
+        with requests.get(clip["audio_url"], stream=True, timeout=30) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["Content-Type"] == "audio/mpeg"
+            head = next(stream.iter_content(4096))
+        assert head[:3] == b"ID3" or head[0] == 0xFF and head[1] & 0xE0 == 0xE0
         assert fetch(clip["image_url"], "image/jpeg")[:3] == b"\xff\xd8\xff"
 
 

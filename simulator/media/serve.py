@@ -1,20 +1,23 @@
 """GET /media/{clip_id}/{file}: the songs, covers and videos the dialects link to.
 
 Files are made on first fetch, off the event loop, and kept in a byte-bounded LRU; a
-clip's media is served only once its task has made it ready.
+clip's media is served only once its task has made it ready, and no longer once the
+task's results have passed the dialect's retention. Byte ranges are honoured, so
+players can seek; a clip's stream plays progressively while its song is being made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from typing import Callable
 
 import orjson
 from aiohttp import web
 
 from ..core.engine import Engine
-from ..core.models import Clip
+from ..core.models import SUCCEEDED, Clip
 from . import formats
 from .cache import ByteLRU
 from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE,
@@ -67,8 +70,39 @@ MAKERS: dict[str, Maker] = {
 # What a clip serves once its task is streaming (its words written), before it is ready:
 # the stream plays and the cover shows, as on the real service.
 WHILE_STREAMING = frozenset({STREAM_MP3, COVER, COVER_LARGE})
+# How often a progressive stream looks at the clock for more audio, in wall seconds.
+STREAM_TICK = 0.1
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 FILES: dict[str, tuple[Maker, str]] = {name: (MAKERS[name], CONTENT_TYPES[name])
                                        for name in CONTENT_TYPES}
+
+
+def _span(header: str, size: int) -> tuple[int, int] | None:
+    """The bytes ``[start, end)`` one range asks for; None when it cannot be satisfied.
+    Several ranges in one request are answered with the whole file, as RFC 9110 allows."""
+    if "," in header:
+        return 0, size
+    match = _RANGE.match(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return 0, size  # not a byte range this server understands: ignore it
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size
+    else:
+        start = int(first)
+        end = size if last == "" else min(size, int(last) + 1)
+    if start >= size or start >= end:
+        return None
+    return start, end
+
+
+def _made(task, now: float) -> float:
+    """How much of a streaming song exists: none when streaming begins, all of it at
+    the moment the task is due to finish."""
+    began = next((at for at, event in task.history if event.startswith("stage:")), None)
+    if began is None or task.eta is None or task.eta <= began:
+        return 0.0
+    return min(1.0, max(0.0, (now - began) / (task.eta - began)))
 
 
 def _not_found(message: str) -> web.Response:
@@ -104,11 +138,53 @@ class MediaServer:
         maker, content_type = FILES[name]
         key, make = maker(clip)
         data = await self._get(key, make)
+        if name == STREAM_MP3 and streaming:
+            return await self._progressive(request, task, data)
         etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=3600",
+                   "Accept-Ranges": "bytes"}
         if request.headers.get("If-None-Match") == etag:
-            return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(body=data, content_type=content_type,
-                            headers={"ETag": etag, "Cache-Control": "public, max-age=3600"})
+            return web.Response(status=304, headers=headers)
+        wanted = request.headers.get("Range")
+        if wanted and request.headers.get("If-Range", etag) == etag:
+            span = _span(wanted, len(data))
+            if span is None:
+                return web.Response(status=416, headers={
+                    **headers, "Content-Range": f"bytes */{len(data)}"})
+            if span != (0, len(data)):
+                start, end = span
+                return web.Response(body=data[start:end], status=206,
+                                    content_type=content_type, headers={
+                                        **headers,
+                                        "Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
+        return web.Response(body=data, content_type=content_type, headers=headers)
+
+    async def _progressive(self, request: web.Request, task, data: bytes) -> web.StreamResponse:
+        """The stream of a song still being made: what is made so far at once, then the
+        rest as simulated time makes it, ending when the song is done (or cut short if
+        the task fails). No length is known in advance, as on the real service."""
+        response = web.StreamResponse(headers={"Content-Type": "audio/mpeg",
+                                               "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        sent = 0
+        try:
+            while True:
+                done = task.terminal
+                target = len(data) if done and task.status == SUCCEEDED else \
+                    int(len(data) * _made(task, self.engine.now()))
+                if target > sent:
+                    await response.write(data[sent:target])
+                    sent = target
+                if done or sent >= len(data):
+                    break
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    return response  # the listener has gone
+                await asyncio.sleep(STREAM_TICK)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the listener hung up mid-write
+        return response
 
     async def _get(self, key: tuple, make: Callable[[], bytes]) -> bytes:
         data = self.cache.get(key)

@@ -38,6 +38,8 @@ CALLBACK_STAGES = {STAGE_PREFIX + "text": "text", STAGE_PREFIX + "first": "first
 CALLBACK_POLICY = Policy(timeout=10.0, retries=3)
 VARIATIONS = 2
 MAX_SECONDS = {"suno-v4": 240.0}  # v4 songs run up to 4 minutes; later models up to 8
+# "Generated audio links are valid for 72 hours, please save them promptly."
+RETENTION = 72 * 3600.0
 
 
 class Evolink(Provider):
@@ -109,7 +111,7 @@ class Evolink(Provider):
                 self.id, account.api_key, "song", task_id=task_id, params=body,
                 cost=self.settings.price(self.id, model), clips=[spec] * VARIATIONS,
                 callback_url=callback, steering=steering,
-                max_duration=MAX_SECONDS.get(model, 480.0))
+                max_duration=MAX_SECONDS.get(model, 480.0), retention=RETENTION)
         except InsufficientCredits:
             raise BadRequest(402, "Insufficient quota",
                              fallback_suggestion="https://evolink.ai/dashboard/billing") from None
