@@ -14,6 +14,8 @@ import pytest
 
 from simulator.core.recipes import (INSTRUMENTAL, INSTRUMENTS, VOCALS, Concat, Excerpt, Extension,
                                     Infill, Mashup, Overlay, Remaster, Song, Stem)
+from simulator.core import songwriter
+from simulator.core.engine import Engine
 from simulator.media import audio, facts, formats, render
 from simulator.media import files as media_files
 from simulator.media.image import cover_jpeg
@@ -413,3 +415,52 @@ def test_waveform_measures_the_audio():
     assert np.allclose(np.array(half) * 2, loud, atol=1e-3)
     assert facts.waveform(POP) == facts.waveform(POP)
     assert facts.waveform(Song(1, 0.0, "pop", False), 8) == [0.0] * 8
+
+
+# --- the music follows the lyrics' sections ---------------------------------------------
+
+FORM_LYRICS = ("[Verse]\nOne line here\nTwo lines here\n[Chorus]\nSing it out\n"
+               "[Verse 2]\nThree lines here\n[Bridge]\nSomething new\n[Chorus]\nSing it out")
+
+
+def _vocal_shape(events, start: float, end: float) -> list[tuple[int, float]]:
+    """The lead's notes in one section: pitch and onset from the section's start."""
+    return [(pitch, round(at - start, 3)) for part, pitch, at, _, _ in events
+            if part == "vocals" and start <= at < end]
+
+
+def test_sections_follow_the_lyrics_markers():
+    form = songwriter.form_of(FORM_LYRICS)
+    assert form == ("verse", "chorus", "verse", "bridge", "chorus")
+    names = [name for name, _, _ in audio.sections(11, 150.0, "pop", False, form)]
+    assert names[:6] == ["intro", "verse_a", "chorus", "verse_b", "bridge", "chorus"]
+    usual = [name for name, _, _ in audio.sections(11, 150.0, "pop", False)]
+    assert usual[:6] == ["intro", "verse_a", "chorus", "verse_b", "chorus", "bridge"]
+    first = songwriter.form_of("[Chorus]\nHey\n[Outro]\nBye")
+    assert first == ("chorus", "outro")
+    assert [n for n, _, _ in audio.sections(11, 60.0, "pop", False, first)][:3] == \
+        ["intro", "chorus", "intro"]
+
+
+def test_a_repeated_section_repeats_its_melody_and_others_differ():
+    form = ("verse", "chorus", "verse", "bridge", "chorus")
+    events = audio.song_events(11, 150.0, "pop", False, form=form)
+    spans = {}
+    for name, start, end in audio.sections(11, 150.0, "pop", False, form):
+        spans.setdefault(name, []).append((start, end))
+    chorus_a, chorus_b = (_vocal_shape(events, *span) for span in spans["chorus"][:2])
+    assert chorus_a and chorus_a == chorus_b
+    assert _vocal_shape(events, *spans["bridge"][0]) != chorus_a
+    assert _vocal_shape(events, *spans["verse_a"][0]) != chorus_a
+
+
+def test_a_clips_song_takes_its_form_from_its_lyrics():
+    engine = Engine(seed=2, clock_mode="manual")
+    lyrics = "[Chorus]\nSing it out\nSing it loud\n[Verse]\nOne line here\nTwo lines here"
+    made = engine.submit("evolink", engine.demo_key, "song", task_id="t", params={}, cost=0,
+                         clips=[engine.compose("x", title="t", tags="pop", lyrics=lyrics)])
+    recipe = made.clips[0].recipe
+    assert recipe.form == ("chorus", "verse")
+    # The audio follows it: the same song with the usual form sounds different.
+    usual = Song(recipe.seed, recipe.duration, recipe.tags, recipe.instrumental)
+    assert render.render(recipe).tobytes() != render.render(usual).tobytes()

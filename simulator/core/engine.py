@@ -235,7 +235,7 @@ class Engine:
                     lineage=spec.lineage)
         if spec.derive is not None:
             clip.derived = spec.derive(Song(clip.seed, clip.duration, clip.tags,
-                                            clip.instrumental))
+                                            clip.instrumental, songwriter.form_of(clip.lyrics)))
             clip.duration = round(clip.derived.duration, 2)
         return clip
 

@@ -89,7 +89,8 @@ class Clip:
     def recipe(self) -> Audio:
         if self.derived is not None:
             return self.derived
-        return Song(self.seed, self.duration, self.tags, self.instrumental)
+        return Song(self.seed, self.duration, self.tags, self.instrumental,
+                    songwriter.form_of(self.lyrics))
 
     @property
     def title(self) -> str:

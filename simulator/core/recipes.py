@@ -37,6 +37,7 @@ class Song:
     duration: float
     tags: str
     instrumental: bool
+    form: tuple[str, ...] = ()  # the sections its lyrics mark, in order; () for the usual
 
 
 # Speech is laid out syllable by syllable: a vowel group of a word is a syllable.

@@ -79,6 +79,22 @@ def lyrics_from(prompt: str, seed: int) -> str:
 _SUNG_LINE = re.compile(r"^[ \t]*[^\s\[]", re.MULTILINE)  # a line with words, not a [Section] tag
 
 
+_SECTION_TAG = re.compile(r"^[ \t]*\[([^\]\n]+)\]", re.MULTILINE)
+_KINDS = ("pre-chorus", "chorus", "verse", "bridge", "intro", "outro", "hook", "interlude",
+          "solo", "breakdown", "drop", "refrain")
+
+
+@lru_cache(maxsize=4096)
+def form_of(lyrics: str) -> tuple[str, ...]:
+    """The song's sections in the order its lyrics mark them ([Verse 2] → "verse",
+    [Pre-Chorus] → "pre-chorus", an unknown tag → "verse"), so the music can follow."""
+    form = []
+    for tag in _SECTION_TAG.findall(lyrics or ""):
+        words = tag.lower().replace("_", "-").replace(" ", "-")
+        form.append(next((kind for kind in _KINDS if kind in words), "verse"))
+    return tuple(form)
+
+
 def sung_lines(lyrics: str) -> int:
     return len(_SUNG_LINE.findall(lyrics))
 

@@ -739,17 +739,49 @@ class _Renderer:
         return sig * _ramps(n, (0.0, 0.9), round(0.04 * sr), (0.9, 0.0), n - n_on)
 
 
-def _form(duration: float, n: int, renderer: _Renderer) -> list[str]:
-    """Section order: intro for full-length songs, then verses and choruses to the end."""
-    names = ["intro"] if duration >= 30.0 else []
-    cycle = ("verse_a", "chorus", "verse_b", "chorus", "bridge", "chorus", "chorus")
+# What each kind of lyric section is played as: verses alternate between the two verse
+# melodies, an intro or outro is the soft instrumental opening, the rest map to the
+# nearest section the synthesizer has.
+_PLAYED_AS = {"chorus": "chorus", "hook": "chorus", "refrain": "chorus", "drop": "chorus",
+              "bridge": "bridge", "breakdown": "bridge", "pre-chorus": "verse_b",
+              "intro": "intro", "outro": "intro", "interlude": "intro", "solo": "bridge"}
+_USUAL = ("verse", "chorus", "verse", "chorus", "bridge", "chorus", "chorus")
+
+
+def _form(duration: float, n: int, renderer: _Renderer,
+          form: tuple[str, ...] = ()) -> list[str]:
+    """Section order: an intro for full-length songs, then the sections the lyrics mark
+    (or the usual verse–chorus cycle), repeated until the song is long enough."""
+    kinds = form or _USUAL
+    names = ["intro"] if duration >= 30.0 and kinds[0] not in ("intro", "outro") else []
     total = sum(renderer.bars(x) for x in names) * renderer.p.bar
+    verses = 0
     i = 0
     while total < n:
-        names.append(cycle[i % len(cycle)])
-        total += renderer.bars(names[-1]) * renderer.p.bar
+        kind = kinds[i % len(kinds)]
+        if kind in _PLAYED_AS:
+            name = _PLAYED_AS[kind]
+        else:
+            name = ("verse_a", "verse_b")[verses % 2]
+            verses += 1
+        names.append(name)
+        total += renderer.bars(name) * renderer.p.bar
         i += 1
     return names
+
+
+def sections(seed: int, duration: float, tags: str = "", instrumental: bool = False,
+             form: tuple[str, ...] = (),
+             sample_rate: int = SAMPLE_RATE) -> list[tuple[str, float, float]]:
+    """The song's sections as (name, start s, end s), cut at its end: its structure."""
+    n = _check(duration, sample_rate)
+    renderer = _Renderer(_plan(int(seed), tags, sample_rate), instrumental)
+    out, pos = [], 0
+    for name in _form(duration, n, renderer, form) if n else []:
+        end = min(n, pos + renderer.bars(name) * renderer.p.bar)
+        out.append((name, pos / sample_rate, end / sample_rate))
+        pos = end
+    return out
 
 
 def _check(duration: float, sample_rate: int) -> int:
@@ -805,7 +837,8 @@ def _peak(parts: dict[str, np.ndarray], n: int) -> float:
 
 
 def synthesize_parts(seed: int, duration: float, tags: str = "", instrumental: bool = False,
-                     sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+                     sample_rate: int = SAMPLE_RATE,
+                     form: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The song separated into its parts (names from INSTRUMENTS); they sum to the mix.
 
     Everything after the parts are laid out is linear and shared (one gain, the same
@@ -819,7 +852,7 @@ def synthesize_parts(seed: int, duration: float, tags: str = "", instrumental: b
     plan = _plan(int(seed), tags, sample_rate)
     renderer = _Renderer(plan, instrumental)
     pos = 0
-    for name in _form(duration, n, renderer):
+    for name in _form(duration, n, renderer, form):
         for part, sig in renderer.section(name).items():
             _add(parts[part], pos, sig)
         pos += renderer.bars(name) * plan.bar
@@ -877,7 +910,8 @@ def speak(plan: tuple[tuple[float, float, str], ...], duration: float, seed: int
 
 
 def song_events(seed: int, duration: float, tags: str = "", instrumental: bool = False,
-                sample_rate: int = SAMPLE_RATE) -> list[tuple[str, int, float, float, float]]:
+                sample_rate: int = SAMPLE_RATE,
+                form: tuple[str, ...] = ()) -> list[tuple[str, int, float, float, float]]:
     """The notes synthesize_parts plays, as (part, MIDI pitch, start s, end s, velocity).
 
     Planned, not rendered, so it costs a fraction of the audio; notes are cut at the end.
@@ -888,7 +922,7 @@ def song_events(seed: int, duration: float, tags: str = "", instrumental: bool =
     renderer = _Renderer(_plan(int(seed), tags, sample_rate), instrumental)
     out = []
     pos = 0
-    for name in _form(duration, n, renderer):
+    for name in _form(duration, n, renderer, form):
         for e in renderer.events(name):
             start = pos + e.at
             if start < n:

@@ -63,7 +63,7 @@ def _score(recipe: Audio) -> tuple[Note, ...]:
 def _notes(recipe: Audio) -> list[Note]:
     if isinstance(recipe, Song):
         return [Note(*event) for event in song_events(recipe.seed, recipe.duration, recipe.tags,
-                                                      recipe.instrumental)]
+                                                      recipe.instrumental, form=recipe.form)]
     if isinstance(recipe, Speech):
         return []  # speech glides; it plays no notes
     end = _at(recipe.duration)

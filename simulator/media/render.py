@@ -191,7 +191,8 @@ def _joined(pieces: list[tuple[Parts, int]]) -> Parts:
 
 def _make(recipe: Audio) -> Parts:
     if isinstance(recipe, Song):
-        return synthesize_parts(recipe.seed, recipe.duration, recipe.tags, recipe.instrumental)
+        return synthesize_parts(recipe.seed, recipe.duration, recipe.tags, recipe.instrumental,
+                                form=recipe.form)
     if isinstance(recipe, Speech):
         return {"vocals": speak(speech_plan(recipe.text), recipe.duration, recipe.seed)}
     if isinstance(recipe, Extension):
