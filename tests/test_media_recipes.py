@@ -95,9 +95,18 @@ def test_synthesize_is_the_sum_of_synthesize_parts():
 
 def test_songs_have_the_parts_their_style_plays():
     assert render.parts_of(Song(1, 10.0, "pop", False)) == (
-        "vocals", "backing_vocals", "drums", "percussion", "bass", "keys")
-    assert render.parts_of(Song(1, 10.0, "pop", True)) == ("drums", "percussion", "bass", "keys")
-    assert render.parts_of(Song(1, 10.0, "ambient", True)) == ("bass", "keys")
+        "vocals", "backing_vocals", "drums", "percussion", "bass", "strings")
+    assert render.parts_of(Song(1, 10.0, "pop", True)) == (
+        "drums", "percussion", "bass", "strings")
+    assert render.parts_of(Song(1, 10.0, "ambient", True)) == ("bass", "strings")
+    # The chords are separated as the instrument that plays them.
+    assert "guitar" in render.parts_of(Song(1, 10.0, "heavy metal", True))
+    assert "guitar" in render.parts_of(Song(1, 10.0, "acoustic folk", True))
+    assert "synth" in render.parts_of(Song(1, 10.0, "edm", True))
+    assert "keys" in render.parts_of(Song(1, 10.0, "jazz piano", True))
+    metal = Song(1, 10.0, "heavy metal", True)
+    assert rms(render.render(Stem(metal, "guitar"))) > 0.01
+    assert not render.render(Stem(metal, "keys")).any()
     assert "fx" in render.parts_of(Song(1, 10.0, "lo-fi", True))
     for recipe in (POP, METAL, AMBIENT, LOFI, EDM):  # every part named really sounds
         for name, x in parts(recipe).items():
@@ -111,7 +120,7 @@ def test_parts_of_does_not_render(monkeypatch):
     monkeypatch.setattr(render, "synthesize_parts", refuse)
     fresh = Stem(Extension(Song(99, 200.0, "jazz", False), 100.0, Song(98, 60.0, "jazz", False)),
                  INSTRUMENTAL)
-    assert render.parts_of(fresh) == ("drums", "percussion", "bass", "keys")
+    assert render.parts_of(fresh) == ("drums", "percussion", "bass", "keys")  # jazz: piano
 
 
 def test_rendered_parts_are_cached_and_read_only():

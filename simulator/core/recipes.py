@@ -18,9 +18,10 @@ from typing import Union
 # backing together) and instrumental; the full separation gives one track per
 # instrument the song has, where the lead alone is LEAD_VOCALS.
 VOCALS, INSTRUMENTAL, LEAD_VOCALS = "vocals", "instrumental", "lead_vocals"
-INSTRUMENTS = ("vocals", "backing_vocals", "drums", "percussion", "bass", "keys", "fx")
+INSTRUMENTS = ("vocals", "backing_vocals", "drums", "percussion", "bass", "guitar", "keys",
+               "strings", "synth", "fx")
 # The stem of an instrument the synthesizer never plays (a twelve-way separation names
-# guitar, strings, brass, ...): it takes no part, so it is silence.
+# brass, woodwinds): it takes no part, so it is silence.
 SILENT = "silent"
 
 

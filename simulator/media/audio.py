@@ -6,7 +6,7 @@ means every byte has to come back identical from the same arguments. The song is
 built from a few distinct 4- or 8-bar sections (each rendered once, with wavetable
 oscillators and cached note renders) laid end to end, which keeps a four-minute song
 far below a second of CPU. Each section is planned as note events first, then rendered
-part by part (vocals, drums, keys, …), so separated stems and the score are exact.
+part by part (vocals, drums, guitar, …), so separated stems and the score are exact.
 """
 
 from __future__ import annotations
@@ -141,6 +141,12 @@ def _tokens(tags: str) -> frozenset[str]:
     t = re.sub(r"r\s*&\s*b", "rnb", t)
     t = re.sub(r"hard[\s_-]rock", "hardrock", t)
     return frozenset(re.findall(r"\w+", t))
+
+
+# The instrument a style's chords are played on, which is the part (and the stem) they
+# are separated into: strummed and palm-muted chords are a guitar, a saw lead a synth.
+CHORD_PART = {"power": "guitar", "chug": "guitar", "pluck": "guitar", "saw": "synth",
+              "pad": "strings", "piano": "keys", "skank": "keys"}
 
 
 def _style_for(words: frozenset[str]) -> _Style:
@@ -492,6 +498,7 @@ class _Renderer:
         vel = np.random.default_rng([p.detail_seed, zlib.crc32(name.encode())])
         hits = _CHORD_HITS.get(style.chords, ((0, 8), (8, 8)))
         keys_vel = 0.35 if name == "intro" else 0.7
+        chords = CHORD_PART[style.chords]
         events = []
         for bar in range(self.bars(name)):
             base = bar * 16
@@ -499,11 +506,11 @@ class _Renderer:
             if style.chords == "pluck":
                 for i, m in enumerate(self._arpeggio(degree)):
                     n = 4 * p.step
-                    events.append(_Event("keys", self.at(base + 2 * i), n, (m,), keys_vel,
+                    events.append(_Event(chords, self.at(base + 2 * i), n, (m,), keys_vel,
                                          ("pluck", m, n, 0.7), 0.5))
             else:
                 for s, n in hits:
-                    events.append(_Event("keys", self.at(base + s), n * p.step,
+                    events.append(_Event(chords, self.at(base + s), n * p.step,
                                          self._chord_pitches(degree), keys_vel,
                                          ("chord", degree, n * p.step)))
             if name != "intro":
@@ -597,7 +604,7 @@ class _Renderer:
         parts = {part: self._buffer(name) for part in {e.part for e in events}}
         self._render(events, parts)
         drive = bool(style.drive)  # distorted guitars lead; the bass sits under them
-        keys = parts["keys"]
+        keys = parts[CHORD_PART[style.chords]]
         if style.pump:
             t = np.arange(4 * p.step, dtype=np.float32) / p.sr
             beat = 1.0 - 0.65 * np.exp(-t / 0.06, dtype=np.float32)
@@ -799,7 +806,7 @@ def song_parts(tags: str, instrumental: bool) -> tuple[str, ...]:
     an occasional one (the riser into the first chorus) sounds.
     """
     style = _style_for(_tokens(tags))
-    has = {"keys", "bass"}
+    has = {CHORD_PART[style.chords], "bass"}
     if not instrumental:
         has |= {"vocals", "backing_vocals"}
     if _DRUMS[style.drums]:

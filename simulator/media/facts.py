@@ -245,7 +245,8 @@ def waveform_aggregates(wave: list[float]) -> list[dict]:
 MIDI_NAMES = {
     "vocals": "Lead Vocals", "backing_vocals": "Choir Aahs", "drums": "Drums",
     "percussion": "Percussion", "bass": "Electric Bass (finger)",
-    "keys": "String Ensembles 1", "fx": "Pad 2 (warm)",
+    "guitar": "Electric Guitar (clean)", "keys": "Acoustic Grand Piano",
+    "strings": "String Ensembles 1", "synth": "Lead 2 (sawtooth)", "fx": "Pad 2 (warm)",
 }
 
 

@@ -62,7 +62,8 @@ MAX_SECONDS = {"chirp-v3-0": 120.0, "chirp-v3-5": 120.0, "chirp-v4": 150.0, "chi
 LONGEST = 480.0
 STEM_LABELS = {
     "vocals": "Vocals", "backing_vocals": "Backing Vocals", "drums": "Drums",
-    "percussion": "Percussion", "bass": "Bass", "keys": "Keyboard", "fx": "FX",
+    "percussion": "Percussion", "bass": "Bass", "guitar": "Guitar", "keys": "Keyboard",
+    "strings": "Strings", "synth": "Synth", "fx": "FX",
 }
 ALL_STEMS_MODEL = "chirp-ahi-stem-12-t1"
 # What an upload of audio from elsewhere stands for: the simulator never fetches it.

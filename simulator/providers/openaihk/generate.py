@@ -34,8 +34,8 @@ TAKES = 2
 # Suno's twelve-way separation, in its order: (label, the synthesizer's instrument).
 TWELVE_STEMS = (
     ("Vocals", "vocals"), ("Backing Vocals", "backing_vocals"), ("Drums", "drums"),
-    ("Bass", "bass"), ("Guitar", SILENT), ("Keyboard", "keys"),
-    ("Percussion", "percussion"), ("Strings", SILENT), ("Synth", SILENT),
+    ("Bass", "bass"), ("Guitar", "guitar"), ("Keyboard", "keys"),
+    ("Percussion", "percussion"), ("Strings", "strings"), ("Synth", "synth"),
     ("FX", "fx"), ("Brass", SILENT), ("Woodwinds", SILENT),
 )
 STEM_GROUPS = {"two": "Two", "twelve": "Twelve"}
