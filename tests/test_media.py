@@ -260,6 +260,24 @@ def test_cover_shows_the_title():
     assert rows.min() > 512 // 2  # drawn across the lower part
 
 
+def _ink(title: str) -> np.ndarray:
+    """Where the title's pixels are: what differs from the same cover with no title."""
+    blank = np.asarray(Image.open(io.BytesIO(cover_jpeg(3, ""))), dtype=np.int16)
+    titled = np.asarray(Image.open(io.BytesIO(cover_jpeg(3, title))), dtype=np.int16)
+    return np.abs(titled - blank).max(axis=2) > 60
+
+
+def test_a_mixed_script_title_is_drawn_whole():
+    from simulator.media import image
+    faces = image._faces()
+    if not any(image._covers(face, "夏") for face in faces):
+        pytest.skip("no CJK face installed (make test installs fonts-droid-fallback)")
+    latin, mixed = _ink("Summer"), _ink("夏の歌 Summer")
+    # The CJK words take a line of their own above "Summer": more ink, higher up.
+    assert mixed.sum() > latin.sum() * 1.3
+    assert np.nonzero(mixed.any(axis=1))[0].min() < np.nonzero(latin.any(axis=1))[0].min()
+
+
 @pytest.mark.parametrize("title", ["Été — 夏の歌", "夏の歌", "x" * 500, "word " * 300,
                                    "😀🎵", "\ud800 lone surrogate", "tab\there\x00nul", "   "])
 def test_awkward_titles_still_give_a_cover(title):

@@ -111,83 +111,133 @@ def _glyph(font, ch: str) -> tuple[tuple[int, int], bytes]:
     return im.size, im.tobytes()
 
 
-def _printable(text: str) -> tuple[str, str]:
-    """The face that can draw most of the title, and the title reduced to what it can draw.
+Glyph = tuple[str, str]  # a character and the face that draws it
+
+
+def _printable(text: str) -> list[Glyph]:
+    """The title as characters each paired with a face that can draw it: the face that
+    covers most of the title where it can, another installed face where it cannot (a
+    Latin face for "Summer", a CJK one for "夏の歌").
 
     Characters no face has are dropped, after trying their unaccented base letter, and so
     is the separator they leave dangling ("Été — 夏の歌" without a CJK face: "Été").
     """
-    face = max(_faces(), key=lambda f: sum(_covers(f, ch) for ch in text))
-    out, dropped = [], False
+    faces = sorted(_faces(), key=lambda f: -sum(_covers(f, ch) for ch in text))
+    out: list[Glyph] = []
+    dropped = False
     for ch in text:
-        if _covers(face, ch):
-            out.append(ch)
+        face = next((f for f in faces if _covers(f, ch)), None)
+        if face is not None:
+            out.append((ch, face))
             continue
-        base = [c for c in unicodedata.normalize("NFKD", ch)
-                if not unicodedata.combining(c) and _covers(face, c)]
-        out += base
-        dropped = dropped or not base
-    printable = " ".join("".join(out).split())
-    return face, printable.strip(" -\u2013\u2014|:\u00b7,/") if dropped else printable
+        for base in unicodedata.normalize("NFKD", ch):
+            if unicodedata.combining(base):
+                continue
+            face = next((f for f in faces if _covers(f, base)), None)
+            if face is not None:
+                out.append((base, face))
+            else:
+                dropped = True
+    words = [w for w in _split(out) if w]
+    glyphs = [g for i, w in enumerate(words) for g in ([(" ", words[0][0][1])] if i else []) + w]
+    if dropped:
+        edge = " -\u2013\u2014|:\u00b7,/"
+        while glyphs and glyphs[0][0] in edge:
+            glyphs.pop(0)
+        while glyphs and glyphs[-1][0] in edge:
+            glyphs.pop()
+    return glyphs
 
 
-def _wrap(text: str, font, width: float) -> list[str]:
+def _split(glyphs: list[Glyph]) -> list[list[Glyph]]:
+    words: list[list[Glyph]] = [[]]
+    for glyph in glyphs:
+        if glyph[0].isspace():
+            words.append([])
+        else:
+            words[-1].append(glyph)
+    return words
+
+
+def _runs(glyphs: list[Glyph]) -> list[tuple[str, str]]:
+    """Consecutive characters drawn with the same face, as (face, text)."""
+    runs: list[tuple[str, str]] = []
+    for ch, face in glyphs:
+        if runs and runs[-1][0] == face:
+            runs[-1] = (face, runs[-1][1] + ch)
+        else:
+            runs.append((face, ch))
+    return runs
+
+
+def _length(glyphs: list[Glyph], px: int) -> float:
+    return sum(_font(face, px).getlength(text) for face, text in _runs(glyphs))
+
+
+def _wrap(glyphs: list[Glyph], px: int, width: float) -> list[list[Glyph]]:
     """Greedy word wrap by pixel width; words wider than a line (or unspaced scripts) are split."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if font.getlength(candidate) <= width:
+    lines: list[list[Glyph]] = []
+    line: list[Glyph] = []
+    for word in _split(glyphs):
+        candidate = line + [(" ", word[0][1])] + word if line and word else line + word
+        if _length(candidate, px) <= width:
             line = candidate
             continue
         if line:
             lines.append(line)
-        line = ""
-        for ch in word:
-            if line and font.getlength(line + ch) > width:
+        line = []
+        for glyph in word:
+            if line and _length(line + [glyph], px) > width:
                 lines.append(line)
-                line = ""
-            line += ch
+                line = []
+            line.append(glyph)
     if line:
         lines.append(line)
     return lines
 
 
-def _layout(text: str, face: str, size: int):
-    """The largest font whose wrapped title fits in three lines, else the smallest, cut short."""
+def _layout(glyphs: list[Glyph], size: int) -> tuple[int, list[list[Glyph]]]:
+    """The largest size whose wrapped title fits in three lines, else the smallest, cut short."""
     width = size * 0.84
     sizes = range(max(8, size // 9), max(7, size // 26), -max(1, size // 128))
-    font, lines = None, []
+    px, lines = sizes[0], []
     for px in sizes:
-        font = _font(face, px)
-        lines = _wrap(text, font, width)
+        lines = _wrap(glyphs, px, width)
         if len(lines) <= _MAX_LINES:
-            return font, lines
+            return px, lines
     last = lines[_MAX_LINES - 1]
-    while last and font.getlength(last + "...") > width:
+    dots = [(".", last[-1][1] if last else glyphs[0][1])] * 3
+    while last and _length(last + dots, px) > width:
         last = last[:-1]
-    return font, lines[:_MAX_LINES - 1] + [last.rstrip() + "..."]
+    while last and last[-1][0] == " ":
+        last = last[:-1]
+    return px, lines[:_MAX_LINES - 1] + [last + dots]
 
 
 def _draw_title(img: Image.Image, title: str) -> None:
     text = " ".join(title.split())
     size = img.width
-    if _font(_BUNDLED, 12) is None:  # Pillow without FreeType: its bitmap font, Latin-1 only
-        font, stroke = ImageFont.load_default(), 0
-        lines = [text.encode("latin-1", "replace").decode("latin-1")[:40]] if text else []
-    else:
-        face, text = _printable(text)
-        font, lines = _layout(text, face, size) if text else (None, [])
-        stroke = max(1, size // 170)
-    if not lines:
-        return
     draw = ImageDraw.Draw(img)
-    line_h = font.getbbox("Ag")[3] * 1.2
+    if _font(_BUNDLED, 12) is None:  # Pillow without FreeType: its bitmap font, Latin-1 only
+        line = text.encode("latin-1", "replace").decode("latin-1")[:40]
+        if line:
+            draw.text((size * 0.08, size * 0.85), line, font=ImageFont.load_default(),
+                      fill=(255, 255, 255))
+        return
+    glyphs = _printable(text)
+    if not glyphs:
+        return
+    px, lines = _layout(glyphs, size)
+    stroke = max(1, size // 170)
+    line_h = max(_font(face, px).getbbox("Ag")[3] for face in {f for _, f in glyphs}) * 1.2
     y = size * 0.93 - line_h * len(lines)
     for line in lines:
-        x = (size - font.getlength(line)) / 2
-        draw.text((x, y), line, font=font, fill=(255, 255, 255), stroke_width=stroke,
-                  stroke_fill=(20, 20, 28))
+        x = (size - _length(line, px)) / 2
+        for face, run in _runs(line):
+            font = _font(face, px)
+            draw.text((x, y), run, font=font, fill=(255, 255, 255), stroke_width=stroke,
+                      stroke_fill=(20, 20, 28))
+            x += font.getlength(run)
         y += line_h
 
 
