@@ -8,24 +8,32 @@ import logging
 import shutil
 import signal
 import sys
+import textwrap
 from pathlib import Path
 
 from . import __version__
 from .config import PROVIDERS, load
+from .core.faults import load_scenarios
 from .core.magic import MAGIC_VALUES
+from .resources import resource_dir
 
 EPILOG_SERVE = """\
 examples:
   musicsim serve                              every provider, fast clock, port 8000
   musicsim serve --provider evolink --port 9000
   musicsim serve --clock manual --seed 42     deterministic: time moves only via /_sim/clock/advance
+  musicsim serve --scenario flaky --seed 7    an upstream on a bad day, the same bad day every run
 
 Each provider is served at http://HOST:PORT/{provider}; with exactly one --provider it is
 also served at the root. Settings may also come from MUSICSIM_* environment variables
 (e.g. MUSICSIM_PORT=9000) or a TOML --config file; flags win.
 
 magic values (put one in a prompt, style or title to steer that task):
-""" + "\n".join(f"  {marker:<24}{effect}" for marker, effect in MAGIC_VALUES.items())
+""" + "\n".join(f"  {marker:<24}{effect}" for marker, effect in MAGIC_VALUES.items()) + """
+
+fault scenarios (--scenario NAME, or POST /_sim/scenarios/NAME; rules: GET /_sim/scenarios):
+""" + "\n".join(f"  {name:<24}{textwrap.shorten(scenario.get('description', ''), 60)}"
+                for name, scenario in load_scenarios(resource_dir("fixtures") / "scenarios.toml").items())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="deliver callbacks to http:// and internal addresses (local development)")
     serve.add_argument("--public-url", metavar="URL",
                        help="base URL used in callbacks' media links (default http://HOST:PORT)")
-    serve.add_argument("--config", metavar="FILE", help="TOML settings file (prices, rate limits, …)")
+    serve.add_argument("--scenario", metavar="NAME",
+                       help="start with a named fault scenario in force (listed below)")
+    serve.add_argument("--config", metavar="FILE",
+                       help="TOML settings file (prices, rate limits, scenarios, …)")
     serve.add_argument("--log-level", default="warning",
                        choices=("debug", "info", "warning", "error"), help="default warning")
 
@@ -85,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
                         clock=args.clock, speed=args.speed, seed=args.seed, state=args.state,
                         admin_token=args.admin_token,
                         allow_local_callbacks=args.allow_local_callbacks,
-                        public_url=args.public_url)
+                        public_url=args.public_url, scenario=args.scenario)
         if settings.speed is not None and args.clock is None:
             settings = settings.with_overrides(clock="scaled")
         app = build_app(settings)
@@ -102,6 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  (also at the root: {base})", flush=True)
         print(f"  demo API key: {settings.demo_key}", flush=True)
         print(f"  control plane: {base}/_sim/health", flush=True)
+        if settings.scenario:
+            print(f"  fault scenario: {settings.scenario} (rules: {base}/_sim/faults)", flush=True)
 
     def started(port: int) -> None:
         listening(app, settings, port)

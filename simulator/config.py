@@ -9,21 +9,19 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .core.faults import check_scenarios, load_scenarios
+from .core.ratelimit import Limit as RateLimit
 from .resources import resource_dir
 
 PROVIDERS = ("evolink", "acedata", "openaihk", "sunor", "orux")
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    rate: float   # requests per second per key; 0 turns the limit off
-    burst: float
-
-
+# Requests per second per key, and the burst a full bucket allows. sunor documents 120
+# requests a minute per key; the others publish no figure.
 DEFAULT_RATE_LIMITS = {"evolink": RateLimit(rate=20.0, burst=40.0),
                        "acedata": RateLimit(rate=20.0, burst=40.0),
                        "openaihk": RateLimit(rate=20.0, burst=40.0),
-                       "sunor": RateLimit(rate=20.0, burst=40.0),
+                       "sunor": RateLimit(rate=2.0, burst=120.0),
                        "orux": RateLimit(rate=20.0, burst=40.0)}
 
 
@@ -44,6 +42,8 @@ class Settings:
     journal_entries: int = 10_000
     journal_body_bytes: int = 16_384
     media_cache_bytes: int = 256 * 1024 * 1024
+    scenario: str | None = None
+    extra_scenarios: dict[str, dict] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
 
@@ -51,6 +51,12 @@ class Settings:
     def base_url(self) -> str:
         """Where callbacks and media links say the simulator is."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def scenarios(self) -> dict[str, dict]:
+        """The named fault scenarios: the built-in ones, then a config file's
+        ``[scenarios.NAME]`` tables."""
+        return {**load_scenarios(resource_dir("fixtures") / "scenarios.toml"),
+                **self.extra_scenarios}
 
     def price(self, provider: str, item: str) -> float:
         table = self.prices.get(provider, {})
@@ -88,11 +94,12 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
             base = rate_limits.get(provider, RateLimit(0.0, 1.0))
             rate_limits[provider] = RateLimit(float(table.get("rate", base.rate)),
                                               float(table.get("burst", base.burst)))
+        values["extra_scenarios"] = check_scenarios(data.pop("scenarios", {}), str(config_file))
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"{config_file}: unknown setting(s) {', '.join(sorted(unknown))}")
         values.update(data)
-    for name in names - {"prices", "rate_limits"}:
+    for name in names - {"prices", "rate_limits", "extra_scenarios"}:
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None:
             values[name] = _from_text(name, raw)
@@ -106,7 +113,11 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
         if unknown:
             raise ValueError(f"unknown provider(s) {', '.join(sorted(unknown))}; "
                              f"choose from {', '.join(PROVIDERS)}")
-    return Settings(prices=prices, rate_limits=rate_limits, **values)
+    settings = Settings(prices=prices, rate_limits=rate_limits, **values)
+    if settings.scenario is not None and settings.scenario not in settings.scenarios():
+        raise ValueError(f"unknown scenario {settings.scenario!r}; choose from "
+                         f"{', '.join(sorted(settings.scenarios()))}")
+    return settings
 
 
 def _from_text(name: str, raw: str) -> Any:

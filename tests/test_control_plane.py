@@ -142,10 +142,12 @@ def test_non_loopback_callers_are_refused_without_a_token():
     from simulator.admin import admin_routes
     from simulator.config import load
     from simulator.core.engine import Engine
+    from simulator.metrics import Metrics
 
     def call(remote: str, token: str | None = None, header: str | None = None):
-        routes = admin_routes(Engine(clock_mode="manual"), load(env={}, admin_token=token),
-                              ["evolink"])
+        engine = Engine(clock_mode="manual")
+        routes = admin_routes(engine, load(env={}, admin_token=token), ["evolink"],
+                              Metrics(engine))
         health = next(r for r in routes if r.path == "/_sim/health")
         transport = mock.Mock()
         transport.get_extra_info.side_effect = lambda name, default=None: (

@@ -769,11 +769,14 @@ def test_a_failing_receiver_gets_four_retries_on_schedule(sim, key):
         assert first.valid and first.answered == 500
         task_id = json.loads(first.raw)["task_id"]
         time.sleep(0.2)  # let the simulator note the answer and schedule the retry
+        # Retry n is due its backoff after retry n-1 was due, on the simulated clock.
+        due = sim.admin("GET", "/clock").json()["now"]
         for number, wait in enumerate(BACKOFF, start=2):
+            due += wait
             _next_second(int(receiver.calls[-1].headers["X-Orux-Timestamp"]))
-            sim.advance(wait - 1)
+            sim.advance(due - 0.5 - sim.admin("GET", "/clock").json()["now"])
             receiver.quiet(number - 1, wait=0.3)
-            sim.advance(1.5)
+            sim.advance(1.0)
             calls = receiver.wait_for(number)
             assert len(calls) == number, (number, wait)
             time.sleep(0.2)

@@ -1,4 +1,5 @@
-"""The /_sim control plane: accounts, credits, the clock, tasks and the journal.
+"""The /_sim control plane: accounts, credits, the clock, tasks, the journal, faults,
+rate limits, webhook deliveries and metrics.
 
 Only loopback callers may use it, unless an admin token is set; then every call must
 carry it. Bodies are checked against specs/admin.yaml like any provider's.
@@ -17,8 +18,12 @@ from aiohttp import web
 from .. import __version__
 from ..config import Settings
 from ..core.engine import ClipNotFound, Engine, TaskFinished, TaskNotFound
+from ..core.faults import FaultError
+from ..core.journal import stats
 from ..core.ledger import InsufficientCredits
 from ..core.models import STATES
+from ..core.ratelimit import Limit
+from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from ..openapi import load_spec
 
 log = logging.getLogger(__name__)
@@ -45,7 +50,8 @@ def _is_loopback(remote: str | None) -> bool:
         return False
 
 
-def admin_routes(engine: Engine, settings: Settings, providers: list[str]) -> list[web.RouteDef]:
+def admin_routes(engine: Engine, settings: Settings, providers: list[str],
+                 metrics: Metrics) -> list[web.RouteDef]:
     spec = load_spec("admin")
     token = settings.admin_token
 
@@ -70,7 +76,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str]) -> li
     async def body(request: web.Request, path: str, method: str = "post") -> dict[str, Any]:
         raw = await request.read()
         try:
-            data = orjson.loads(raw) if raw.strip() else {}
+            data = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
             raise AdminError(400, "invalid_request", "body must be valid JSON") from None
         violation = spec.check_body(path, method, data)
@@ -206,19 +212,116 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str]) -> li
             raise AdminError(404, "not_found", f"no clip {clip_id!r}") from None
         return await get_clip(request)
 
-    async def journal(request):
-        entries = list(engine.journal.query(
+    def journal_entries(request: web.Request) -> list:
+        status = request.query.get("status")
+        if status is not None and not (status.isdigit() and 100 <= int(status) <= 599):
+            raise AdminError(400, "invalid_request", "status must be an HTTP status code")
+        faulted = request.query.get("faulted")
+        if faulted is not None and faulted not in ("true", "false"):
+            raise AdminError(400, "invalid_request", "faulted must be true or false")
+        return list(engine.journal.query(
             provider=request.query.get("provider") or None,
             method=request.query.get("method") or None,
             path=request.query.get("path") or None,
             api_key=request.query.get("api_key") or None,
-            since=number(request, "since"), until=number(request, "until")))
+            since=number(request, "since"), until=number(request, "until"),
+            status=int(status) if status else None,
+            body_contains=request.query.get("body_contains") or None,
+            faulted=None if faulted is None else faulted == "true"))
+
+    async def journal(request):
+        entries = journal_entries(request)
         limit = limit_of(request, 10_000)
         return _json({"entries": [e.to_dict() for e in entries[:limit]], "count": len(entries)})
+
+    async def journal_stats(request):
+        return _json(stats(journal_entries(request)))
 
     async def clear_journal(request):
         engine.journal.clear()
         return _json({"status": "cleared"})
+
+    # -- faults, scenarios, rate limits, webhooks, metrics ------------------------------
+    def rules_dict() -> dict[str, Any]:
+        return {"rules": [r.to_dict() for r in engine.faults.rules()],
+                "scenario": engine.scenario}
+
+    async def add_fault(request):
+        data = await body(request, "/_sim/faults")
+        provider = (data.get("match") or {}).get("provider")
+        if provider is not None and provider not in providers:
+            raise AdminError(400, "invalid_request", f"match.provider must be one of "
+                                                     f"{', '.join(providers)}")
+        try:
+            rule = engine.faults.add(data)
+        except FaultError as exc:
+            raise AdminError(400, "invalid_request", str(exc)) from None
+        return _json(rule.to_dict(), 201)
+
+    async def list_faults(request):
+        return _json(rules_dict())
+
+    async def clear_faults(request):
+        engine.faults.clear()
+        return _json(rules_dict())
+
+    async def delete_fault(request):
+        rule_id = request.match_info["fault_id"]
+        if not engine.faults.remove(rule_id):
+            raise AdminError(404, "not_found", f"no fault rule {rule_id!r}")
+        return _json(rules_dict())
+
+    async def list_scenarios(request):
+        return _json({"scenarios": [
+            {"name": name, "description": scenario.get("description", ""),
+             "rules": scenario["rules"]}
+            for name, scenario in sorted(engine.faults.scenarios.items())]})
+
+    async def use_scenario(request):
+        name = request.match_info["name"]
+        data = await body(request, "/_sim/scenarios/{name}")
+        provider = data.get("provider")
+        if provider is not None and provider not in providers:
+            raise AdminError(400, "invalid_request", f"provider must be one of "
+                                                     f"{', '.join(providers)}")
+        if name not in engine.faults.scenarios:
+            raise AdminError(404, "not_found", f"no scenario {name!r}; choose from "
+                                               f"{', '.join(sorted(engine.faults.scenarios))}")
+        if data.get("replace", True):
+            engine.faults.clear()
+        added = engine.faults.use_scenario(name, provider)
+        return _json({"scenario": name, "rules": [r.to_dict() for r in added]}, 201)
+
+    def limits_dict() -> dict[str, Any]:
+        return {"limits": {p: engine.rates.limit(p).to_dict() for p in providers},
+                "keys": [{"provider": p, "api_key": k, **limit.to_dict()}
+                         for (p, k), limit in engine.rates.per_key().items()]}
+
+    async def get_limits(request):
+        return _json(limits_dict())
+
+    async def put_limit(request):
+        provider = request.match_info["provider"]
+        if provider not in providers:
+            raise AdminError(404, "not_found", f"no provider {provider!r}")
+        data = await body(request, "/_sim/rate-limits/{provider}", "put")
+        if data.get("api_key") is not None:
+            account_or_404(data["api_key"])
+        engine.rates.configure(provider, Limit(float(data["rate"]), float(data.get("burst", 1))),
+                               data.get("api_key"))
+        return _json(limits_dict())
+
+    async def webhooks(request):
+        attempts = engine.webhooks.attempts(request.query.get("provider") or None,
+                                            request.query.get("task_id") or None,
+                                            request.query.get("url") or None)
+        limit = limit_of(request, 10_000)
+        return _json({"attempts": attempts[:limit], "count": len(attempts),
+                      "pending": engine.webhooks.pending()})
+
+    async def get_metrics(request):
+        return web.Response(body=metrics.exposition(),
+                            headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     table = [
         ("GET", "/_sim/health", health),
@@ -238,5 +341,16 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str]) -> li
         ("POST", "/_sim/clips/{clip_id}/expire-upstream", expire_upstream),
         ("GET", "/_sim/journal", journal),
         ("DELETE", "/_sim/journal", clear_journal),
+        ("GET", "/_sim/journal/stats", journal_stats),
+        ("POST", "/_sim/faults", add_fault),
+        ("GET", "/_sim/faults", list_faults),
+        ("DELETE", "/_sim/faults", clear_faults),
+        ("DELETE", "/_sim/faults/{fault_id}", delete_fault),
+        ("GET", "/_sim/scenarios", list_scenarios),
+        ("POST", "/_sim/scenarios/{name}", use_scenario),
+        ("GET", "/_sim/rate-limits", get_limits),
+        ("PUT", "/_sim/rate-limits/{provider}", put_limit),
+        ("GET", "/_sim/webhooks", webhooks),
+        ("GET", "/_sim/metrics", get_metrics),
     ]
     return [web.route(method, path, guarded(handler)) for method, path, handler in table]

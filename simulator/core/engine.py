@@ -22,7 +22,8 @@ from .ledger import InsufficientCredits, Ledger
 from .magic import NO_STEERING, Steering, read_steering
 from .models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Persona, Task
 from .recipes import Audio, Song
-from .ratelimit import Limit, RateLimiter
+from .faults import Faults, requested_steering
+from .ratelimit import Limit, RateLimiter, Verdict
 from .scheduler import Scheduler
 from .store import open_store
 from .webhooks import Policy, Signer, Webhooks
@@ -77,7 +78,9 @@ class Engine:
     def __init__(self, *, seed: int | None = None, clock_mode: str = "fast",
                  speed: float | None = None, state: str = "memory",
                  default_credits: float = 10_000.0, demo_key: str = "sk-musicsim-demo",
-                 journal_entries: int = 10_000, journal_body: int = 16_384):
+                 journal_entries: int = 10_000, journal_body: int = 16_384,
+                 rate_limits: dict[str, Limit] | None = None,
+                 scenarios: dict[str, dict] | None = None, scenario: str | None = None):
         self.ids = Ids(seed)
         self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
         self.scheduler = Scheduler(self.clock)
@@ -87,8 +90,12 @@ class Engine:
         self.store = open_store(state)
         self.ledger = Ledger(self.store, self.clock)
         self.journal = Journal(journal_entries, journal_body)
-        self.webhooks = Webhooks(self.scheduler, self.clock)
-        self.rates = RateLimiter()
+        self.rates = RateLimiter(rate_limits)
+        self.faults = Faults(seed, scenarios)
+        self.webhooks = Webhooks(self.scheduler, self.clock, self.faults)
+        self.scenario = scenario
+        if scenario:
+            self.faults.use_scenario(scenario)
         self.default_credits = default_credits
         self.demo_key = demo_key
         self._listeners: dict[str, list[Listener]] = {}
@@ -113,6 +120,9 @@ class Engine:
         self.journal.clear()
         self.webhooks.reset()
         self.rates.reset()
+        self.faults.reset()
+        if self.scenario:
+            self.faults.use_scenario(self.scenario)
         self.ids.reset()
         self._restore_defaults()
 
@@ -173,9 +183,9 @@ class Engine:
     def may_use_model(self, account: Account, model: str) -> bool:
         return account.models is None or model in account.models
 
-    def rate_limited(self, provider: str, api_key: str, limit: Limit) -> float | None:
-        """Seconds to wait before the next request, or None when it may go ahead."""
-        return self.rates.take(provider, api_key, limit)
+    def rate_limited(self, provider: str, api_key: str) -> Verdict:
+        """Spend one of the key's requests with that provider, if it has one left."""
+        return self.rates.take(provider, api_key)
 
     # -- tasks -------------------------------------------------------------------------
     def steering(self, *texts: object) -> Steering:
@@ -206,6 +216,7 @@ class Engine:
         dialect lets a task run: one still unfinished then fails with TIMED_OUT.
         """
         now = self.now()
+        steering = steering.merged(requested_steering())
         self.ledger.hold(api_key, task_id, cost)
         made = [self._clip(spec, clip_id, max_duration) for spec in clips]
         for clip in made:
@@ -397,9 +408,13 @@ class Engine:
             queue.put_nowait(event)
 
     # -- callbacks ---------------------------------------------------------------------
-    def deliver(self, url: str, body: bytes, policy: Policy, headers: dict[str, str] | None = None,
-                signer: Signer | None = None, **ref: Any) -> None:
-        self.webhooks.send(url, body, policy, headers, signer, **ref)
+    def deliver(self, task: Task, body: bytes, policy: Policy, stage: str,
+                headers: dict[str, str] | None = None, signer: Signer | None = None) -> None:
+        """Send one of the task's callbacks to its callback URL."""
+        if task.callback_url:
+            self.webhooks.send(task.callback_url, body, policy, provider=task.provider,
+                               task_id=task.id, api_key=task.api_key, stage=stage,
+                               headers=headers, signer=signer)
 
 
 _FAILURE_MESSAGES = {

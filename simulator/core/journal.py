@@ -8,7 +8,10 @@ nothing leaves the journal with a secret unmasked.
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
+import statistics
+import time as _time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -31,29 +34,35 @@ def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
 @dataclass(slots=True)
 class Entry:
     id: int
-    time: float
+    time: float       # simulated
+    wall_time: float  # the machine's: what a client's pacing is judged by
     provider: str | None
     method: str
     path: str
     query: str
     api_key: str | None
-    status: int
+    status: int | None  # None: the connection was dropped without an answer
     duration_ms: float
     request_headers: Mapping[str, str]
     request_body: bytes
+    response_headers: Mapping[str, str]
     response_body: bytes
     truncated: bool
+    faults: tuple[str, ...]
+    damage: str | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "time": self.time, "provider": self.provider, "method": self.method,
+            "id": self.id, "time": self.time, "wall_time": self.wall_time,
+            "provider": self.provider, "method": self.method,
             "path": self.path, "query": self.query,
             "api_key": mask_secret(self.api_key) if self.api_key else None,
             "status": self.status, "duration_ms": self.duration_ms,
             "request": {"headers": mask_headers(self.request_headers),
                         "body": self.request_body.decode("utf-8", "replace")},
-            "response": {"body": self.response_body.decode("utf-8", "replace")},
-            "truncated": self.truncated,
+            "response": {"headers": mask_headers(self.response_headers),
+                         "body": self.response_body.decode("utf-8", "replace")},
+            "truncated": self.truncated, "faults": list(self.faults), "damage": self.damage,
         }
 
 
@@ -64,19 +73,26 @@ class Journal:
         self._ids = itertools.count(1)
 
     def record(self, *, time: float, provider: str | None, method: str, path: str, query: str,
-               api_key: str | None, status: int, duration_ms: float,
+               api_key: str | None, status: int | None, duration_ms: float,
                request_headers: Mapping[str, str], request_body: bytes,
-               response_body: bytes) -> Entry:
+               response_body: bytes, response_headers: Mapping[str, str] | None = None,
+               faults: Iterable[str] = (), damage: str | None = None) -> Entry:
         bound = self.max_body
-        entry = Entry(next(self._ids), time, provider, method, path, query, api_key, status,
-                      round(duration_ms, 3), request_headers, request_body[:bound],
-                      response_body[:bound], len(request_body) > bound or len(response_body) > bound)
+        entry = Entry(next(self._ids), time, _time.time(), provider, method, path, query,
+                      api_key, status, round(duration_ms, 3), request_headers,
+                      request_body[:bound], dict(response_headers or {}), response_body[:bound],
+                      len(request_body) > bound or len(response_body) > bound, tuple(faults),
+                      damage)
         self._entries.append(entry)
         return entry
 
     def query(self, provider: str | None = None, method: str | None = None,
               path: str | None = None, api_key: str | None = None,
-              since: float | None = None, until: float | None = None) -> Iterable[Entry]:
+              since: float | None = None, until: float | None = None,
+              status: int | None = None, body_contains: str | None = None,
+              faulted: bool | None = None) -> Iterable[Entry]:
+        """Entries oldest first; ``since``/``until`` are simulated times, ``path`` an
+        exact path or a glob, ``body_contains`` text in the request body."""
         for e in self._entries:
             if provider and e.provider != provider:
                 continue
@@ -90,15 +106,38 @@ class Journal:
                 continue
             if until is not None and e.time > until:
                 continue
+            if status is not None and e.status != status:
+                continue
+            if body_contains and body_contains.encode() not in e.request_body:
+                continue
+            if faulted is not None and bool(e.faults) != faulted:
+                continue
             yield e
 
     def clear(self) -> None:
         self._entries.clear()
 
 
+def stats(entries: list[Entry]) -> dict[str, Any]:
+    """Counts and pacing of a set of entries: enough to say "polled five times, never
+    faster than once a second". Gaps are in wall seconds, between consecutive entries."""
+    by_status: dict[str, int] = {}
+    for e in entries:
+        name = "dropped" if e.status is None else str(e.status)
+        by_status[name] = by_status.get(name, 0) + 1
+    gaps = [b.wall_time - a.wall_time for a, b in zip(entries, entries[1:])]
+    return {
+        "count": len(entries), "by_status": by_status,
+        "first_wall_time": entries[0].wall_time if entries else None,
+        "last_wall_time": entries[-1].wall_time if entries else None,
+        "min_interval_s": round(min(gaps), 6) if gaps else None,
+        "mean_interval_s": round(statistics.fmean(gaps), 6) if gaps else None,
+        "max_interval_s": round(max(gaps), 6) if gaps else None,
+    }
+
+
 def _path_matches(pattern: str, path: str) -> bool:
-    """Exact path, or a glob with ``*`` when the pattern has one."""
-    if "*" in pattern:
-        import fnmatch
+    """Exact path, or a glob when the pattern has ``*``, ``?`` or ``[``."""
+    if any(c in pattern for c in "*?["):
         return fnmatch.fnmatchcase(path, pattern)
     return path == pattern

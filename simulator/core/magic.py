@@ -6,7 +6,7 @@ of failure can be tested end to end.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 MARKER = re.compile(r"\[sim:([a-z0-9_:-]+)\]", re.IGNORECASE)
 
@@ -24,9 +24,10 @@ MAGIC_VALUES = {
     "[sim:500]": "the submit answers 500 in the dialect's error shape; nothing is charged",
     "[sim:502]": "the submit answers 502 in the dialect's error shape; nothing is charged",
     "[sim:503]": "the submit answers 503 in the dialect's error shape; nothing is charged",
+    "[sim:504]": "the submit answers 504 in the dialect's error shape; nothing is charged",
 }
 
-HTTP_ERRORS = {"500": 500, "502": 502, "503": 503}
+HTTP_ERRORS = {"500": 500, "502": 502, "503": 503, "504": 504}
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ class Steering:
     stuck: bool = False
     upstream_expired: bool = False
     expire: bool = False
+
+    def merged(self, other: "Steering") -> "Steering":
+        """Both steerings at once; where both say something, ``other`` wins."""
+        if other == NO_STEERING:
+            return self
+        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other)
+                                if getattr(other, f.name) not in (None, False)})
 
 
 NO_STEERING = Steering()

@@ -1,7 +1,8 @@
 """Per-key token buckets, measured in wall time.
 
 Rate limits guard the client's real request rate, so they run on the wall clock even
-when simulated time is frozen or fast.
+when simulated time is frozen or fast. Each dialect has a default limit; the control
+plane can change a dialect's, or give one key its own.
 """
 
 from __future__ import annotations
@@ -16,27 +17,77 @@ class Limit:
     rate: float   # tokens per second; 0 disables the limit
     burst: float  # bucket size
 
+    @property
+    def off(self) -> bool:
+        return self.rate <= 0
+
+    def to_dict(self) -> dict[str, float]:
+        return {"rate": self.rate, "burst": self.burst}
+
+
+OFF = Limit(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One request's place in its bucket: what rate-limit headers report."""
+
+    allowed: bool
+    limit: Limit
+    remaining: int  # whole requests left in the bucket
+    wait: int       # whole seconds until the next request may go (0 when allowed)
+    full_in: float  # seconds until the bucket is full again
+
 
 class RateLimiter:
-    def __init__(self, monotonic=time.monotonic):
+    def __init__(self, limits: dict[str, Limit] | None = None, monotonic=time.monotonic):
         self._monotonic = monotonic
+        self._defaults = dict(limits or {})
+        self._limits = dict(self._defaults)
+        self._per_key: dict[tuple[str, str], Limit] = {}
         self._buckets: dict[tuple[str, str], list[float]] = {}
 
-    def take(self, scope: str, key: str, limit: Limit) -> float | None:
-        """Spend one token; None when allowed, else whole seconds to wait (≥ 1)."""
-        if limit.rate <= 0:
-            return None
+    def limit(self, scope: str, key: str | None = None) -> Limit:
+        if key is not None and (scope, key) in self._per_key:
+            return self._per_key[(scope, key)]
+        return self._limits.get(scope, OFF)
+
+    def limits(self) -> dict[str, Limit]:
+        return dict(self._limits)
+
+    def per_key(self) -> dict[tuple[str, str], Limit]:
+        return dict(self._per_key)
+
+    def configure(self, scope: str, limit: Limit, key: str | None = None) -> None:
+        """Change a dialect's limit, or one key's; the affected buckets start full."""
+        if key is None:
+            self._limits[scope] = limit
+            for bucket in [b for b in self._buckets if b[0] == scope]:
+                del self._buckets[bucket]
+        else:
+            self._per_key[(scope, key)] = limit
+            self._buckets.pop((scope, key), None)
+
+    def take(self, scope: str, key: str) -> Verdict:
+        """Spend one token if there is one."""
+        limit = self.limit(scope, key)
+        if limit.off:
+            return Verdict(True, limit, 0, 0, 0.0)
         now = self._monotonic()
         bucket = self._buckets.get((scope, key))
         if bucket is None:
             bucket = self._buckets[(scope, key)] = [limit.burst, now]
         tokens = min(limit.burst, bucket[0] + (now - bucket[1]) * limit.rate)
         bucket[1] = now
-        if tokens >= 1.0:
-            bucket[0] = tokens - 1.0
-            return None
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
         bucket[0] = tokens
-        return max(1, math.ceil((1.0 - tokens) / limit.rate))
+        wait = 0 if allowed else max(1, math.ceil((1.0 - tokens) / limit.rate))
+        return Verdict(allowed, limit, int(tokens), wait, (limit.burst - tokens) / limit.rate)
 
     def reset(self) -> None:
+        """Full buckets and the limits the simulator started with."""
         self._buckets.clear()
+        self._per_key.clear()
+        self._limits = dict(self._defaults)

@@ -1,5 +1,5 @@
 """Callback delivery: address rules, signatures, attempts with a timeout, retries with
-backoff.
+backoff, and a record of every attempt.
 
 Retries wait on the scheduler, in simulated time, so a manual-clock test decides when a
 retry happens; each attempt itself is a real HTTP POST with a wall-clock timeout.
@@ -14,6 +14,7 @@ import ipaddress
 import itertools
 import logging
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .clock import Clock
+from .faults import Faults
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -109,73 +111,132 @@ class Delivery:
     body: bytes
     headers: dict[str, str]
     policy: Policy
-    ref: dict[str, Any]
+    provider: str | None
+    task_id: str | None
+    api_key: str | None
+    stage: str | None
     signer: Signer | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    state: str = "pending"  # pending → delivered | failed
+    held: bool = False  # a delay fault already held it back once
 
 
 class Webhooks:
-    def __init__(self, scheduler: Scheduler, clock: Clock):
-        self.scheduler, self.clock = scheduler, clock
+    """The one delivery service: every dialect's callbacks go out, are retried and are
+    recorded here, and fault rules with ``target: webhook`` act on them."""
+
+    def __init__(self, scheduler: Scheduler, clock: Clock, faults: Faults,
+                 max_attempts: int = 10_000):
+        self.scheduler, self.clock, self.faults = scheduler, clock, faults
         self._pending: dict[int, Delivery] = {}
+        self._attempts: deque[dict[str, Any]] = deque(maxlen=max_attempts)
+        self._counts: Counter[tuple[str | None, str]] = Counter()
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: set[asyncio.Task] = set()
         scheduler.on("webhook", self._due)
 
-    def send(self, url: str, body: bytes, policy: Policy, headers: dict[str, str] | None = None,
-             signer: Signer | None = None, **ref: Any) -> Delivery:
+    def send(self, url: str, body: bytes, policy: Policy, *, provider: str | None = None,
+             task_id: str | None = None, api_key: str | None = None, stage: str | None = None,
+             headers: dict[str, str] | None = None, signer: Signer | None = None) -> Delivery:
         delivery = Delivery(next(self._ids), url, body,
-                            {"Content-Type": "application/json", **(headers or {})}, policy, ref,
-                            signer)
+                            {"Content-Type": "application/json", **(headers or {})}, policy,
+                            provider, task_id, api_key, stage, signer)
         self._pending[delivery.id] = delivery
-        self._launch(delivery)
+        self._launch(delivery, self.clock.now())
         return delivery
 
-    def _due(self, delivery_id: int, _due: float) -> None:
+    def attempts(self, provider: str | None = None, task_id: str | None = None,
+                 url: str | None = None) -> list[dict[str, Any]]:
+        """Every attempt made, oldest first."""
+        return [a for a in self._attempts
+                if (provider is None or a["provider"] == provider)
+                and (task_id is None or a["task_id"] == task_id)
+                and (url is None or a["url"] == url)]
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def counts(self) -> Counter[tuple[str | None, str]]:
+        """Attempts by provider and outcome (delivered, rejected, error, faulted)."""
+        return Counter(self._counts)
+
+    def _due(self, ref: tuple[int, float], _due: float) -> None:
+        delivery_id, due = ref
         delivery = self._pending.get(delivery_id)
         if delivery is not None:
-            self._launch(delivery)
+            self._launch(delivery, due)
 
-    def _launch(self, delivery: Delivery) -> None:
+    def _launch(self, delivery: Delivery, due: float) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self._attempt(delivery))
+        task = loop.create_task(self._attempt(delivery, due))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _attempt(self, delivery: Delivery) -> None:
+    async def _attempt(self, delivery: Delivery, due: float) -> None:
+        """One attempt, due at simulated time ``due``; a retry is scheduled from that
+        time, so one long clock advance runs every retry it covers, in order."""
+        fault = None if delivery.held else self.faults.for_webhook(
+            delivery.provider, delivery.url, delivery.api_key, delivery.stage, delivery.body)
+        if fault is not None and fault.delay:
+            delivery.held = True
+            self.scheduler.at(due + fault.delay, "webhook", (delivery.id, due + fault.delay))
+            return
+        if fault is not None and fault.latency:
+            await asyncio.sleep(fault.latency)
+        number = len([a for a in delivery.attempts if not a["duplicate"]]) + 1
+        result = await self._post(delivery, number, fault, duplicate=False)
+        if fault is not None and fault.duplicate:
+            await self._post(delivery, number, fault, duplicate=True)
+        if result["ok"] or number > delivery.policy.retries:
+            delivery.state = "delivered" if result["ok"] else "failed"
+            self._pending.pop(delivery.id, None)
+            return
+        backoff = delivery.policy.backoff
+        wait = backoff[min(number - 1, len(backoff) - 1)] if backoff else 0.0
+        self.scheduler.at(due + wait, "webhook", (delivery.id, due + wait))
+
+    async def _post(self, delivery: Delivery, number: int, fault, *,
+                    duplicate: bool) -> dict[str, Any]:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
-        number = len(delivery.attempts) + 1
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
         headers = dict(delivery.headers)
         if delivery.signer is not None:
             headers.update(delivery.signer.headers(delivery.body))
-        try:
-            async with self._session.post(
-                    delivery.url, data=delivery.body, headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=delivery.policy.timeout)) as response:
-                status = response.status
-                await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            error = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+        if fault is not None and fault.fail and not duplicate:
+            error = "fault: the delivery was made to fail"
+        else:
+            try:
+                async with self._session.post(
+                        delivery.url, data=delivery.body, headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=delivery.policy.timeout)) as response:
+                    status = response.status
+                    await response.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                error = type(exc).__name__ + (f": {exc}" if str(exc) else "")
         ok = status is not None and 200 <= status < 300
         signed = delivery.signer.signature_header if delivery.signer else None
-        delivery.attempts.append({
-            "attempt": number, "time": self.clock.now(), "status": status, "error": error,
+        attempt = {
+            "delivery": delivery.id, "attempt": number, "duplicate": duplicate,
+            "provider": delivery.provider, "task_id": delivery.task_id, "stage": delivery.stage,
+            "url": delivery.url, "time": self.clock.now(), "wall_time": time.time(),
+            "request_headers": headers, "payload": delivery.body.decode("utf-8", "replace"),
+            "status": status, "error": error, "ok": ok,
             "signature": headers.get(signed) if signed else None,
-            "latency_ms": round((time.monotonic() - started) * 1000, 3)})
-        if ok or number > delivery.policy.retries:
-            self._pending.pop(delivery.id, None)
-            return
-        backoff = delivery.policy.backoff
-        wait = backoff[min(number - 1, len(backoff) - 1)] if backoff else 0.0
-        self.scheduler.at(self.clock.now() + wait, "webhook", delivery.id)
+            "faults": list(fault.rules) if fault is not None else [],
+            "latency_ms": round((time.monotonic() - started) * 1000, 3)}
+        delivery.attempts.append(attempt)
+        self._attempts.append(attempt)
+        outcome = ("faulted" if error and error.startswith("fault:") else
+                   "delivered" if ok else "rejected" if status is not None else "error")
+        self._counts[(delivery.provider, outcome)] += 1
+        return attempt
 
     async def close(self) -> None:
         for task in list(self._inflight):
@@ -186,3 +247,5 @@ class Webhooks:
 
     def reset(self) -> None:
         self._pending.clear()
+        self._attempts.clear()
+        self._counts.clear()

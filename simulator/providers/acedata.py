@@ -39,11 +39,6 @@ ERROR_CODES = {
     405: "bad_request", 413: "bad_request", 429: "too_many_requests", 500: "api_error",
     502: "api_error", 503: "busy", 504: "timeout",
 }
-OUTAGES = {
-    500: ("api_error", "Internal server error."),
-    502: ("api_error", "fetch failed"),
-    503: ("busy", "api was throttled from upstream and is currently busy, please try again later."),
-}
 # How a failed task is answered, by the core's failure reason.
 FAILURES = {
     "content_moderation": (403, "forbidden", "Song Description flagged for moderation"),
@@ -191,12 +186,13 @@ class Acedata(Provider):
         return BadRequest(429, "You have exceeded the rate limit.",
                           headers={"Retry-After": str(wait)})
 
-    @staticmethod
-    def _refuse_outage(steering: Steering) -> None:
-        status = steering.http_status
-        if status in OUTAGES:
-            code, message = OUTAGES[status]
-            raise BadRequest(status, message, type=code)
+    outages = {500: "Internal server error.", 502: "fetch failed",
+               503: "api was throttled from upstream and is currently busy, please try again later.",
+               504: "timeout while waiting for the upstream api"}
+
+    def _refuse_outage(self, steering: Steering) -> None:
+        if steering.http_status:
+            raise self.outage(steering.http_status)
 
     def source(self, account: Account, audio_id: str) -> Clip:
         """A finished song or upload of this key; any other id is refused."""
@@ -478,8 +474,7 @@ class Acedata(Provider):
         if not task.callback_url or not is_end(event):
             return
         body = orjson.dumps(self.outcome(task, self.base_url))
-        self.engine.deliver(task.callback_url, body, CALLBACK_POLICY, provider=self.id,
-                            task_id=task.id, stage="complete")
+        self.engine.deliver(task, body, CALLBACK_POLICY, "complete")
 
 
 class Songs:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from http import HTTPStatus
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -16,13 +17,22 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
-from ..config import RateLimit, Settings
+from ..config import Settings
 from ..core.engine import Engine
+from ..core.faults import DEFAULT_RETRY_AFTER
 from ..core.models import SUCCEEDED, Account, Clip
-from ..core.ratelimit import Limit
+from ..core.ratelimit import Limit, Verdict
 from ..core.webhooks import CallbackRejected, check_callback_url
 from ..media.files import clip_id_in, media_path
 from ..openapi import Violation, load_spec
+
+
+# Where authenticate leaves the caller's rate-limit verdict, for the answer's headers.
+RATE = web.RequestKey("rate", Verdict)
+
+GENERIC_OUTAGES = {400: "Bad request", 402: "Insufficient credits", 403: "Forbidden",
+                   404: "Not found", 500: "Internal server error", 502: "Bad gateway",
+                   503: "Service temporarily unavailable", 504: "Gateway timeout"}
 
 
 class BadRequest(Exception):
@@ -42,8 +52,6 @@ class Provider(abc.ABC):
         # Where callbacks' media links point: the simulator as its callers reach it.
         self.base_url = settings.base_url
         self.spec = load_spec(self.id)
-        limit = settings.rate_limits.get(self.id, RateLimit(0.0, 1.0))
-        self.limit = Limit(limit.rate, limit.burst)
 
     @abc.abstractmethod
     def routes(self) -> list[web.RouteDef]:
@@ -79,6 +87,35 @@ class Provider(abc.ABC):
     def refuse_rate(self, wait: int) -> BadRequest:
         return BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)})
 
+    # What the dialect says when it, or the service behind it, fails: for magic values and
+    # injected faults. Statuses it has no words for get the generic ones below.
+    outages: ClassVar[dict[int, str]] = {}
+
+    def outage(self, status: int, retry_after: int | None = None,
+               message: str | None = None) -> BadRequest:
+        """The dialect's own answer for a failure of ``status`` it did not decide itself."""
+        if status == 429:
+            refusal = self.refuse_rate(retry_after or DEFAULT_RETRY_AFTER)
+        elif status == 401:
+            refusal = self.refuse_unknown_key()
+        else:
+            text = self.outages.get(status) or GENERIC_OUTAGES.get(status) or _phrase(status)
+            refusal = BadRequest(status, text, **self.outage_fields(status))
+        if message:
+            refusal.message = message
+        if retry_after is not None:
+            refusal.headers = {**(refusal.headers or {}), "Retry-After": str(retry_after)}
+        return refusal
+
+    def outage_fields(self, status: int) -> dict[str, Any]:
+        """Fields beyond the message that the dialect's error carries for an outage."""
+        return {}
+
+    def rate_headers(self, verdict: Verdict) -> dict[str, str]:
+        """Headers every answer carries about the caller's rate limit; most dialects
+        send none."""
+        return {}
+
     def authenticate(self, request: web.Request) -> Account:
         """The caller's account, after its key and its rate limit are checked; each
         refusal is the dialect's own (the refuse_* methods)."""
@@ -88,10 +125,14 @@ class Provider(abc.ABC):
         account = self.engine.authenticate(key)
         if account is None:
             raise self.refuse_unknown_key()
-        wait = self.retry_after(key)
-        if wait is not None:
-            raise self.refuse_rate(wait)
+        verdict = self.engine.rate_limited(self.id, key)
+        request[RATE] = verdict
+        if not verdict.allowed:
+            raise self.refuse_rate(verdict.wait)
         return account
+
+    def limit_of(self, api_key: str | None = None) -> Limit:
+        return self.engine.rates.limit(self.id, api_key)
 
     async def valid_body(self, request: web.Request, path: str, method: str = "post") -> Any:
         """The request's JSON body, checked against the spec's schema for ``path``."""
@@ -136,10 +177,6 @@ class Provider(abc.ABC):
             raise _refusal(violation)
         return values
 
-    def retry_after(self, api_key: str) -> int | None:
-        wait = self.engine.rate_limited(self.id, api_key, self.limit)
-        return None if wait is None else int(wait)
-
     @staticmethod
     def origin(request: web.Request) -> str:
         """The scheme and host the client used, so links work through any port mapping."""
@@ -170,6 +207,13 @@ def iso_time(seconds: float) -> str:
 async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
     """Run rendering or analysis in a worker thread, so the event loop keeps serving."""
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"Error {status}"
 
 
 def _refusal(violation: Violation) -> BadRequest:

@@ -26,14 +26,9 @@ ERROR_TYPES = {
     403: "permission_error", 404: "not_found_error", 405: "invalid_request_error",
     413: "request_too_large_error",
     429: "rate_limit_error", 500: "internal_server_error", 502: "upstream_error",
-    503: "service_unavailable_error",
+    503: "service_unavailable_error", 504: "gateway_timeout_error",
 }
 # The seed's own wording for the errors a magic value or an outage produces.
-OUTAGES = {
-    500: ("Internal server error", "try again later"),
-    502: ("Bad gateway", "try again later"),
-    503: ("Service temporarily unavailable", "retry after 30 seconds"),
-}
 CALLBACK_STAGES = {STAGE_PREFIX + "text": "text", STAGE_PREFIX + "first": "first", FINISH: "complete"}
 CALLBACK_POLICY = Policy(timeout=10.0, retries=3)
 VARIATIONS = 2
@@ -85,6 +80,13 @@ class Evolink(Provider):
         return BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)},
                           fallback_suggestion=f"retry after {wait} seconds")
 
+    outages = {500: "Internal server error", 502: "Bad gateway",
+               503: "Service temporarily unavailable", 504: "Gateway timeout"}
+
+    def outage_fields(self, status: int) -> dict[str, Any]:
+        return {"fallback_suggestion": "retry after 30 seconds" if status == 503
+                else "try again later"}
+
     def _start(self, request: web.Request, account: Account, body: dict[str, Any]) -> dict[str, Any]:
         model = body["model"]
         if not self.engine.may_use_model(account, model):
@@ -96,9 +98,8 @@ class Evolink(Provider):
         prompt = body.get("prompt") or ""
         steering = self.engine.steering(prompt, body.get("style"), body.get("title"),
                                         body.get("negative_tags"))
-        if steering.http_status in OUTAGES:
-            message, suggestion = OUTAGES[steering.http_status]
-            raise BadRequest(steering.http_status, message, fallback_suggestion=suggestion)
+        if steering.http_status:
+            raise self.outage(steering.http_status)
         if custom:
             spec = self.engine.compose(body["style"], title=body["title"], tags=body["style"],
                                        lyrics=prompt, instrumental=instrumental)
@@ -154,5 +155,4 @@ class Evolink(Provider):
         if stage is None:
             return
         payload = {**self.render(task, self.base_url), "callback_type": stage}
-        self.engine.deliver(task.callback_url, orjson.dumps(payload), CALLBACK_POLICY,
-                            provider=self.id, task_id=task.id, stage=stage)
+        self.engine.deliver(task, orjson.dumps(payload), CALLBACK_POLICY, stage)

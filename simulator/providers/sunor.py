@@ -7,6 +7,7 @@ success | failure | timeout. Errors are ``{"code": status, "message"}``.
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,7 @@ from ..core import derive, songwriter
 from ..core.engine import TIMED_OUT, ClipSpec, InsufficientCredits
 from ..core.ids import Ids
 from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Task
+from ..core.ratelimit import Verdict
 from ..media.files import AUDIO_MP3, COVER
 from .base import BadRequest, Provider, iso_time
 
@@ -31,9 +33,6 @@ TTL = 600.0
 TAKES = 2  # clips per music task, for both models
 JOBS = {"music": "song", "lyrics": "text", "upload": "export", "concat": "export"}
 MODEL_NAMES = {"suno": "chirp-fenix", "udio": "udio32-v1.5"}
-OUTAGES = {500: "Internal server error",
-           502: "Upstream provider error: the AI provider is temporarily unavailable",
-           503: "Service temporarily unavailable"}
 
 
 class Sunor(Provider):
@@ -59,6 +58,19 @@ class Sunor(Provider):
         return BadRequest(429, f"Rate limit exceeded. Try again in {wait} seconds.",
                           headers={"Retry-After": str(wait)})
 
+    def rate_headers(self, verdict: Verdict) -> dict[str, str]:
+        # Documented on every answer: the window's size, what is left, when it is full.
+        if verdict.limit.off:
+            return {}
+        return {"X-RateLimit-Limit": f"{verdict.limit.burst:g}",
+                "X-RateLimit-Remaining": str(verdict.remaining),
+                "X-RateLimit-Reset": str(int(time.time() + verdict.full_in + 0.999))}
+
+    outages = {500: "Internal server error",
+               502: "Upstream provider error: the AI provider is temporarily unavailable",
+               503: "Service temporarily unavailable",
+               504: "Upstream provider timed out"}
+
     # -- handlers ----------------------------------------------------------------------
     async def create(self, request: web.Request) -> web.Response:
         account = self.authenticate(request)
@@ -69,8 +81,8 @@ class Sunor(Provider):
         steering = self.engine.steering(*(given.get(name) for name in (
             "gpt_description_prompt", "prompt", "tags", "negative_tags", "title", "lyrics",
             "url")))
-        if steering.http_status in OUTAGES:
-            raise BadRequest(steering.http_status, OUTAGES[steering.http_status])
+        if steering.http_status:
+            raise self.outage(steering.http_status)
         clips = getattr(self, f"_{model}_{kind}")(account, given)
         price = self.settings.price(self.id, f"{model}-{kind}")
         meta = {"model": model, "type": kind, "seed": self.engine.ids.seed32()}

@@ -41,9 +41,6 @@ ERROR_CODES = {400: "invalid_request", 401: "invalid_api_key", 403: "insufficien
                404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
                429: "rate_limit_exceeded", 500: "upstream_error", 502: "upstream_error",
                503: "upstream_busy", 504: "upstream_timeout"}
-OUTAGES = {500: "upstream error: Internal Server Error",
-           502: "upstream error: bad gateway",
-           503: "upstream error: the Suno account pool is busy, please retry later"}
 
 
 class Openaihk(Provider):
@@ -332,10 +329,15 @@ class Openaihk(Provider):
         return BadRequest(429, "Rate limit reached for this key, please retry later",
                           headers={"Retry-After": str(wait)})
 
+    outages = {500: "upstream error: Internal Server Error",
+               502: "upstream error: bad gateway",
+               503: "upstream error: the Suno account pool is busy, please retry later",
+               504: "upstream error: timed out waiting for Suno"}
+
     def _steering(self, *texts: object) -> Steering:
         steering = self.engine.steering(*texts)
-        if steering.http_status in OUTAGES:
-            raise BadRequest(steering.http_status, OUTAGES[steering.http_status])
+        if steering.http_status:
+            raise self.outage(steering.http_status)
         return steering
 
     def _charge(self, account: Account, price: str) -> None:

@@ -46,9 +46,7 @@ ERRORS = {400: ("invalid_request_error", "invalid_request"),
           413: ("invalid_request_error", "request_too_large"),
           429: ("rate_limit_error", "rate_limit_exceeded"),
           500: ("api_error", "internal_error"), 502: ("api_error", "upstream_error"),
-          503: ("api_error", "service_unavailable")}
-OUTAGES = {500: "Internal server error", 502: "The upstream provider returned an error",
-           503: "Service temporarily unavailable, please retry later"}
+          503: ("api_error", "service_unavailable"), 504: ("api_error", "upstream_timeout")}
 
 
 class Orux(Provider):
@@ -80,10 +78,11 @@ class Orux(Provider):
         steering = self.engine.steering(*(body.get(name) for name in (
             "prompt", "lyrics", "text", "audio_url", "character_video_url",
             "driver_video_url")))
-        if steering.http_status in OUTAGES:
-            channel = UPSTREAM.get(body["model"], UPSTREAM["suno-v5"])[1]
-            raise BadRequest(steering.http_status, OUTAGES[steering.http_status],
-                             channel=channel if steering.http_status == 502 else None)
+        if steering.http_status:
+            refusal = self.outage(steering.http_status)
+            if steering.http_status == 502:
+                refusal.fields["channel"] = UPSTREAM.get(body["model"], UPSTREAM["suno-v5"])[1]
+            raise refusal
         hook = "webhook_url" if "webhook_url" in body else "callback_url"
         self.require_callback_url(body.get(hook), hook)
         plan = await Work(self, account, body).plan()
@@ -118,7 +117,11 @@ class Orux(Provider):
     def refuse_rate(self, wait: int) -> BadRequest:
         # The provider sets no Retry-After (nor any x-ratelimit-*) header.
         return BadRequest(429, f"You exceeded your current rate limit of "
-                               f"{self.limit.rate:g} requests per second.")
+                               f"{self.limit_of().rate:g} requests per second.")
+
+    outages = {500: "Internal server error", 502: "The upstream provider returned an error",
+               503: "Service temporarily unavailable, please retry later",
+               504: "The upstream provider did not answer in time"}
 
     def own_task(self, account: Account, task_id: str) -> Task | None:
         task = self.engine.task(task_id)
@@ -225,11 +228,10 @@ class Orux(Provider):
         if account is None:
             return
         payload = self.render(task, self.base_url)
-        self.engine.deliver(task.callback_url, orjson.dumps(payload), WEBHOOK_POLICY,
+        self.engine.deliver(task, orjson.dumps(payload), WEBHOOK_POLICY, payload["status"],
                             headers={EVENT_HEADER: payload["status"]},
                             signer=Signer(account.webhook_secret, TIMESTAMP_HEADER,
-                                          SIGNATURE_HEADER),
-                            provider=self.id, task_id=task.id, stage=payload["status"])
+                                          SIGNATURE_HEADER))
 
 
 # Error codes a handler may name, with the type each belongs to.

@@ -1,0 +1,189 @@
+"""The edge: the one place a provider request passes through on its way in and out.
+
+It applies fault rules, turns refusals and surprises into the dialect's error shape,
+adds the dialect's rate-limit headers, writes the request journal and counts the request
+for the metrics. Providers never see a fault; they only see fewer or stranger requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from .core.engine import Engine
+from .core.faults import AFTER, BEFORE, Decision, task_steering
+from .core.magic import NO_STEERING
+from .metrics import Metrics
+from .providers import Provider
+from .providers.base import RATE, BadRequest
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RESERVED = ("/_sim", "/media")
+# A trickled body goes out in this many pieces, spread over the rule's time.
+TRICKLE_PIECES = 10
+
+
+def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provider | None,
+                    metrics: Metrics):
+    def locate(request: web.Request) -> tuple[Provider | None, str]:
+        path = request.path
+        head, _, _rest = path[1:].partition("/")
+        if head in providers:
+            return providers[head], path[len(head) + 1:] or "/"
+        if root is not None and not path.startswith(RESERVED):
+            return root, path
+        return None, path
+
+    @web.middleware
+    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        provider, inner = locate(request)
+        if provider is None:
+            return await handler(request)
+        started = time.perf_counter()
+        try:
+            body = await request.read() if request.body_exists else b""
+        except web.HTTPException as exc:  # too large to read: refused, like any request
+            body, refused = b"", _http_error(provider, exc)
+        else:
+            refused = None
+        key = provider.api_key(request)
+        decision = engine.faults.for_request(provider.id, request.method, inner, key, body)
+        if decision is not None and decision.latency:
+            await asyncio.sleep(decision.latency)
+        response: web.StreamResponse | None = refused
+        if response is None and decision is not None and decision.phase == BEFORE:
+            response = _early(provider, decision)
+        if response is None:
+            with task_steering(decision.steering if decision else NO_STEERING):
+                response = await _answer(provider, request, handler)
+            if decision is not None and decision.phase == AFTER and decision.status:
+                response = _fault_answer(provider, decision)
+        dropped = decision is not None and decision.drop is not None
+        if not dropped and RATE in request:
+            response.headers.update(provider.rate_headers(request[RATE]))
+        seconds = time.perf_counter() - started
+        engine.journal.record(
+            time=engine.now(), provider=provider.id, method=request.method, path=inner,
+            query=request.query_string, api_key=key,
+            status=None if dropped else response.status, duration_ms=seconds * 1000,
+            request_headers=request.headers, request_body=body,
+            response_headers=response.headers, response_body=_body_of(response),
+            faults=decision.rules if decision else (), damage=_damage(decision))
+        metrics.request(provider.id, _route(request, provider, inner), request.method,
+                        "dropped" if dropped else str(response.status), seconds)
+        if dropped:
+            _close(request)
+            return web.Response()  # never sent: the connection is gone
+        if decision is not None and isinstance(response, web.Response) and not response.prepared:
+            if decision.truncate or decision.malformed or decision.trickle:
+                return await _damaged(request, response, decision)
+        return response
+
+    return edge
+
+
+async def _answer(provider: Provider, request: web.Request,
+                  handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return provider.error(exc.status, exc.message, exc.headers, **exc.fields)
+    except web.HTTPException as exc:
+        return _http_error(provider, exc)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return provider.error(500, "Internal server error",
+                              fallback_suggestion="try again later")
+
+
+def _http_error(provider: Provider, exc: web.HTTPException) -> web.Response:
+    message = "Not found" if exc.status == 404 else exc.reason
+    return provider.error(exc.status, message, {"Allow": exc.headers["Allow"]}
+                          if "Allow" in exc.headers else None)
+
+
+def _early(provider: Provider, decision: Decision) -> web.StreamResponse | None:
+    """The answer a fault gives before the request reaches the provider, if any."""
+    if decision.drop == BEFORE:
+        return web.Response()  # a placeholder; the connection is closed instead
+    if decision.status:
+        return _fault_answer(provider, decision)
+    return None
+
+
+def _fault_answer(provider: Provider, decision: Decision) -> web.Response:
+    """An injected error status, in the dialect's words and shape."""
+    refusal = provider.outage(decision.status, decision.retry_after, decision.message)
+    return provider.error(refusal.status, refusal.message, refusal.headers, **refusal.fields)
+
+
+def _damage(decision: Decision | None) -> str | None:
+    """What the client received instead of a whole answer, for the journal."""
+    if decision is None:
+        return None
+    if decision.drop:
+        return "dropped before the request was handled" if decision.drop == BEFORE \
+            else "dropped after the request was handled"
+    if decision.truncate:
+        return "truncated"
+    if decision.malformed:
+        return "malformed"
+    if decision.trickle:
+        return f"trickled over {decision.trickle:g} s"
+    return None
+
+
+async def _damaged(request: web.Request, response: web.Response,
+                   decision: Decision) -> web.StreamResponse:
+    """Send the answer broken as the rule asks: cut short (and the connection closed),
+    malformed (a whole HTTP message whose body does not parse) or trickled slowly."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    if decision.malformed:
+        response.body = body[:max(1, len(body) // 2)]
+        return response
+    stream = web.StreamResponse(status=response.status, reason=response.reason,
+                                headers=response.headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    try:
+        if decision.truncate:
+            await stream.write(body[:len(body) // 2])
+            _close(request)
+            return stream
+        step = max(1, -(-len(body) // TRICKLE_PIECES))
+        pause = decision.trickle / max(1, -(-len(body) // step))
+        for offset in range(0, len(body), step):
+            await asyncio.sleep(pause)
+            await stream.write(body[offset:offset + step])
+        await stream.write_eof()
+    except (ConnectionResetError, RuntimeError):
+        pass  # the client gave up waiting; nothing more to send
+    return stream
+
+
+def _close(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.close()
+
+
+def _route(request: web.Request, provider: Provider, inner: str) -> str:
+    """The matched route's template inside the provider, so metrics stay few."""
+    info = request.match_info
+    resource = info.route.resource if info.route is not None else None
+    canonical = resource.canonical if resource is not None else None
+    if canonical is None or info.http_exception is not None:
+        return "unmatched"
+    prefix = f"/{provider.id}"
+    return canonical[len(prefix):] if canonical.startswith(prefix + "/") else canonical
+
+
+def _body_of(response: web.StreamResponse) -> bytes:
+    """What the journal keeps of an answer; a streamed one has no body left to keep."""
+    body = getattr(response, "body", None)
+    return body if isinstance(body, bytes) else b""
