@@ -162,15 +162,22 @@ def test_the_stream_grows_with_simulated_time_and_ends_as_the_song(sim):
 
 
 def test_media_expires_after_the_dialects_retention(sim):
-    item = finished_item(sim)
+    task_id = submit(sim)
+    sim.advance(200)
+    item = task(sim, task_id)["result_data"][0]
     assert requests.get(item["audio_url"], timeout=30).status_code == 200
     sim.advance(HOURS_72 - 300)
     assert requests.get(media(item, "cover.jpeg"), timeout=30).status_code == 200
+    assert task(sim, task_id)["status"] == "completed"
     sim.advance(600)
     for name in ("audio.mp3", "stream.mp3", "cover.jpeg", "video.mp4"):
         gone = requests.get(media(item, name), timeout=30)
         assert gone.status_code == 410, name
         assert "expired" in gone.json()["error"]["message"]
+    # The dialect has no expired status: the task itself is gone, as the provider says.
+    poll = requests.get(f"{sim.base()}/v1/tasks/{task_id}", headers=bearer(), timeout=10)
+    assert poll.status_code == 404
+    assert poll.json()["error"]["message"] == "Task not found or expired"
 
 
 @pytest.mark.parametrize("provider,path,body,header", [

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..core.engine import InsufficientCredits
 from ..core.lifecycle import FINISH, STAGE_PREFIX, is_failure
-from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Task
+from ..core.models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Task
 from ..core.webhooks import Policy
 from .base import BadRequest, Provider
 
@@ -64,7 +64,10 @@ class Evolink(Provider):
         task_id = request.match_info["task_id"]
         self.require_valid_path(TASK, "get", {"task_id": task_id})
         task = self.engine.task(task_id)
-        if task is None or task.provider != self.id or task.api_key != account.api_key:
+        # The dialect has no word for expired: a task past its retention is gone, with
+        # the same answer as one that never was.
+        if task is None or task.provider != self.id or task.api_key != account.api_key \
+                or task.state(self.engine.now()) == EXPIRED:
             raise BadRequest(404, "Task not found or expired", param="task_id")
         return self.json(self.render(task, self.origin(request)))
 
