@@ -71,3 +71,38 @@ def test_serve_prints_base_urls_and_the_demo_key_and_serves():
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
     assert proc.returncode == 0
+
+
+def test_serve_with_a_scenario_starts_with_its_faults(tmp_path: Path):
+    unknown = run("serve", "--scenario", "nope", "--port", "0")
+    assert unknown.returncode == 2 and "unknown scenario 'nope'" in unknown.stderr
+    assert "outage" in unknown.stderr and "Traceback" not in unknown.stderr
+    listed = run("serve", "--help")
+    for name in ("flaky", "overloaded", "degraded-upstream", "outage"):
+        assert name in listed.stdout
+    config = tmp_path / "mine.toml"
+    config.write_text('[scenarios.slow-polls]\ndescription = "polls take a while"\n'
+                      'rules = [{ match = { method = "GET" }, action = { latency_ms = 200 } }]\n')
+    proc = subprocess.Popen([*MUSICSIM, "serve", "--port", "0", "--clock", "manual",
+                             "--config", str(config), "--scenario", "outage"],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("fault scenario" in l for l in lines):
+            lines.append(proc.stdout.readline())
+        assert any("fault scenario: outage" in l for l in lines), lines
+        base = next(l.split()[1] for l in lines if l.strip().startswith("evolink"))
+        root = base.rsplit("/", 1)[0]
+        down = requests.post(f"{base}/v1/audios/generations", timeout=10,
+                             headers={"Authorization": "Bearer sk-musicsim-demo"},
+                             json={"model": "suno-v5", "prompt": "cli"})
+        assert down.status_code == 503 and down.headers["Retry-After"] == "30"
+        assert down.json()["error"]["type"] == "service_unavailable_error"
+        names = [s["name"] for s in requests.get(f"{root}/_sim/scenarios", timeout=10).json()["scenarios"]]
+        assert "slow-polls" in names and "outage" in names
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+    assert proc.returncode == 0
