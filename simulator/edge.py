@@ -15,27 +15,32 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from .core.engine import Engine
-from .core.faults import AFTER, BEFORE, Decision, task_steering
+from .core.faults import AFTER, BEFORE, DEFAULT_RETRY_AFTER, Decision, task_steering
 from .core.magic import NO_STEERING
 from .metrics import Metrics
 from .providers import Provider
-from .providers.base import RATE, BadRequest
+from .media.files import MEDIA
+from .media.serve import media_error
+from .providers.base import GENERIC_OUTAGES, RATE, BadRequest
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RESERVED = ("/_sim", "/media")
+TEXT_TYPES = ("application/json", "application/x-ndjson", "application/xml")
 # A trickled body goes out in this many pieces, spread over the rule's time.
 TRICKLE_PIECES = 10
 
 
 def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provider | None,
                     metrics: Metrics):
-    def locate(request: web.Request) -> tuple[Provider | None, str]:
+    surfaces: dict[str, Surface] = {**providers, MEDIA: MediaSurface()}
+
+    def locate(request: web.Request) -> tuple[Surface | None, str]:
         path = request.path
         head, _, _rest = path[1:].partition("/")
-        if head in providers:
-            return providers[head], path[len(head) + 1:] or "/"
+        if head in surfaces:
+            return surfaces[head], path[len(head) + 1:] or "/"
         if root is not None and not path.startswith(RESERVED):
             return root, path
         return None, path
@@ -88,7 +93,7 @@ def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provid
     return edge
 
 
-async def _answer(provider: Provider, request: web.Request,
+async def _answer(provider: Surface, request: web.Request,
                   handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
@@ -102,13 +107,39 @@ async def _answer(provider: Provider, request: web.Request,
                               fallback_suggestion="try again later")
 
 
-def _http_error(provider: Provider, exc: web.HTTPException) -> web.Response:
+class MediaSurface:
+    """What the edge needs of the media server: a name, and errors in its one shape."""
+
+    id = MEDIA
+
+    def api_key(self, request: web.Request) -> None:
+        return None  # media links are open to whoever holds them
+
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None,
+              **_fields: object) -> web.Response:
+        return media_error(status, message, headers)
+
+    def outage(self, status: int, retry_after: int | None = None,
+               message: str | None = None) -> BadRequest:
+        if status == 429 and retry_after is None:
+            retry_after = DEFAULT_RETRY_AFTER
+        return BadRequest(status, message or GENERIC_OUTAGES.get(status) or f"Error {status}",
+                          {"Retry-After": str(retry_after)} if retry_after is not None else None)
+
+    def rate_headers(self, verdict: object) -> dict[str, str]:
+        return {}
+
+
+Surface = Provider | MediaSurface
+
+
+def _http_error(provider: Surface, exc: web.HTTPException) -> web.Response:
     message = "Not found" if exc.status == 404 else exc.reason
     return provider.error(exc.status, message, {"Allow": exc.headers["Allow"]}
                           if "Allow" in exc.headers else None)
 
 
-def _early(provider: Provider, decision: Decision) -> web.StreamResponse | None:
+def _early(provider: Surface, decision: Decision) -> web.StreamResponse | None:
     """The answer a fault gives before the request reaches the provider, if any."""
     if decision.drop == BEFORE:
         return web.Response()  # a placeholder; the connection is closed instead
@@ -117,7 +148,7 @@ def _early(provider: Provider, decision: Decision) -> web.StreamResponse | None:
     return None
 
 
-def _fault_answer(provider: Provider, decision: Decision) -> web.Response:
+def _fault_answer(provider: Surface, decision: Decision) -> web.Response:
     """An injected error status, in the dialect's words and shape."""
     refusal = provider.outage(decision.status, decision.retry_after, decision.message)
     return provider.error(refusal.status, refusal.message, refusal.headers, **refusal.fields)
@@ -172,7 +203,7 @@ def _close(request: web.Request) -> None:
         request.transport.close()
 
 
-def _route(request: web.Request, provider: Provider, inner: str) -> str:
+def _route(request: web.Request, provider: Surface, inner: str) -> str:
     """The matched route's template inside the provider, so metrics stay few."""
     info = request.match_info
     resource = info.route.resource if info.route is not None else None
@@ -184,6 +215,12 @@ def _route(request: web.Request, provider: Provider, inner: str) -> str:
 
 
 def _body_of(response: web.StreamResponse) -> bytes:
-    """What the journal keeps of an answer; a streamed one has no body left to keep."""
+    """What the journal keeps of an answer: text as it is, a file as a note of what it
+    was; a streamed answer has no body left to keep."""
     body = getattr(response, "body", None)
-    return body if isinstance(body, bytes) else b""
+    if not isinstance(body, bytes):
+        return b""
+    kind = response.content_type
+    if kind.startswith("text/") or kind in TEXT_TYPES:
+        return body
+    return f"<{len(body)} bytes of {kind}>".encode()

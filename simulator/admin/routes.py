@@ -23,6 +23,7 @@ from ..core.journal import stats
 from ..core.ledger import InsufficientCredits
 from ..core.models import STATES
 from ..core.ratelimit import Limit
+from ..media.files import MEDIA
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from ..openapi import load_spec
 
@@ -249,9 +250,9 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
     async def add_fault(request):
         data = await body(request, "/_sim/faults")
         provider = (data.get("match") or {}).get("provider")
-        if provider is not None and provider not in providers:
+        if provider is not None and provider not in (*providers, MEDIA):
             raise AdminError(400, "invalid_request", f"match.provider must be one of "
-                                                     f"{', '.join(providers)}")
+                                                     f"{', '.join((*providers, MEDIA))}")
         try:
             rule = engine.faults.add(data)
         except FaultError as exc:
@@ -281,9 +282,9 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         name = request.match_info["name"]
         data = await body(request, "/_sim/scenarios/{name}")
         provider = data.get("provider")
-        if provider is not None and provider not in providers:
+        if provider is not None and provider not in (*providers, MEDIA):
             raise AdminError(400, "invalid_request", f"provider must be one of "
-                                                     f"{', '.join(providers)}")
+                                                     f"{', '.join((*providers, MEDIA))}")
         if name not in engine.faults.scenarios:
             raise AdminError(404, "not_found", f"no scenario {name!r}; choose from "
                                                f"{', '.join(sorted(engine.faults.scenarios))}")

@@ -25,6 +25,8 @@ FILE_NAMES = tuple(CONTENT_TYPES)
 COVER_SIZES = {COVER: 512, COVER_LARGE: 1024}
 
 
+# The name media downloads go by where requests are journaled and faults are matched.
+MEDIA = "media"
 ROUTE = "/media/{clip_id}/{name}"
 _PATH = re.compile(r"^/media/([^/]+)/([^/]+)$")
 

@@ -105,9 +105,14 @@ def _made(task, now: float) -> float:
     return min(1.0, max(0.0, (now - began) / (task.eta - began)))
 
 
+def media_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """The media server's one error shape, whatever went wrong."""
+    return web.Response(body=orjson.dumps({"error": {"code": status, "message": message}}),
+                        status=status, headers=headers, content_type="application/json")
+
+
 def _not_found(message: str) -> web.Response:
-    return web.Response(body=orjson.dumps({"error": {"code": 404, "message": message}}),
-                        status=404, content_type="application/json")
+    return media_error(404, message)
 
 
 class MediaServer:
@@ -128,10 +133,8 @@ class MediaServer:
             return _not_found("media not found")
         task, clip = found
         if task.expired(self.engine.now()):
-            return web.Response(
-                body=orjson.dumps({"error": {"code": 410, "message": "media expired: the task's "
-                                             "results have passed their retention"}}),
-                status=410, content_type="application/json")
+            return media_error(410, "media expired: the task's results have passed their "
+                                    "retention")
         streaming = name in WHILE_STREAMING and task.stage is not None and not task.terminal
         if task.clips.index(clip) >= task.ready_clips and not streaming:
             return _not_found("media not ready yet")
