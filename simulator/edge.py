@@ -63,32 +63,39 @@ def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provid
             await asyncio.sleep(decision.latency)
         response: web.StreamResponse | None = refused
         if response is None and decision is not None and decision.phase == BEFORE:
-            response = _early(provider, decision)
+            response = _early(provider, decision, key)
         if response is None:
             with task_steering(decision.steering if decision else NO_STEERING):
                 response = await _answer(provider, request, handler)
-            if decision is not None and decision.phase == AFTER and decision.status:
-                response = _fault_answer(provider, decision)
-        dropped = decision is not None and decision.drop is not None
-        if not dropped and RATE in request:
+        # A streamed answer (NDJSON, a progressive download) went out as it was made:
+        # nothing that happens after the handler can change it, so nothing is claimed.
+        streamed = response.prepared
+        if decision is not None and not streamed and decision.phase == AFTER \
+                and decision.status:
+            response = _fault_answer(provider, decision, key)
+        damage = None if streamed else _damage(decision)
+        dropped = decision is not None and decision.drop is not None and not streamed
+        if not streamed and not dropped and RATE in request:
             response.headers.update(provider.rate_headers(request[RATE]))
+        kept = _body_of(response)  # the whole answer, whatever part of it is sent
+        if dropped:
+            _close(request)
+            sent: web.StreamResponse = web.Response()  # never sent: the connection is gone
+        elif damage is not None and isinstance(response, web.Response):
+            sent = await _damaged(request, response, decision)
+        else:
+            sent = response
         seconds = time.perf_counter() - started
         engine.journal.record(
             time=engine.now(), provider=provider.id, method=request.method, path=inner,
             query=request.query_string, api_key=key,
             status=None if dropped else response.status, duration_ms=seconds * 1000,
             request_headers=request.headers, request_body=body,
-            response_headers=response.headers, response_body=_body_of(response),
-            faults=decision.rules if decision else (), damage=_damage(decision))
+            response_headers=response.headers, response_body=kept,
+            faults=decision.rules if decision else (), damage=damage)
         metrics.request(provider.id, _route(request, provider, inner), request.method,
                         "dropped" if dropped else str(response.status), seconds)
-        if dropped:
-            _close(request)
-            return web.Response()  # never sent: the connection is gone
-        if decision is not None and isinstance(response, web.Response) and not response.prepared:
-            if decision.truncate or decision.malformed or decision.trickle:
-                return await _damaged(request, response, decision)
-        return response
+        return sent
 
     return edge
 
@@ -119,8 +126,8 @@ class MediaSurface:
               **_fields: object) -> web.Response:
         return media_error(status, message, headers)
 
-    def outage(self, status: int, retry_after: int | None = None,
-               message: str | None = None) -> BadRequest:
+    def outage(self, status: int, retry_after: int | None = None, message: str | None = None,
+               api_key: str | None = None) -> BadRequest:
         if status == 429 and retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
         return BadRequest(status, message or GENERIC_OUTAGES.get(status) or f"Error {status}",
@@ -139,18 +146,19 @@ def _http_error(provider: Surface, exc: web.HTTPException) -> web.Response:
                           if "Allow" in exc.headers else None)
 
 
-def _early(provider: Surface, decision: Decision) -> web.StreamResponse | None:
+def _early(provider: Surface, decision: Decision,
+           api_key: str | None) -> web.StreamResponse | None:
     """The answer a fault gives before the request reaches the provider, if any."""
     if decision.drop == BEFORE:
         return web.Response()  # a placeholder; the connection is closed instead
     if decision.status:
-        return _fault_answer(provider, decision)
+        return _fault_answer(provider, decision, api_key)
     return None
 
 
-def _fault_answer(provider: Surface, decision: Decision) -> web.Response:
+def _fault_answer(provider: Surface, decision: Decision, api_key: str | None) -> web.Response:
     """An injected error status, in the dialect's words and shape."""
-    refusal = provider.outage(decision.status, decision.retry_after, decision.message)
+    refusal = provider.outage(decision.status, decision.retry_after, decision.message, api_key)
     return provider.error(refusal.status, refusal.message, refusal.headers, **refusal.fields)
 
 

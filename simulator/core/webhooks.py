@@ -118,7 +118,7 @@ class Delivery:
     signer: Signer | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
     state: str = "pending"  # pending → delivered | failed
-    held: bool = False  # a delay fault already held it back once
+    held_by: list[str] = field(default_factory=list)  # the delay rules that held it back
 
 
 class Webhooks:
@@ -179,10 +179,10 @@ class Webhooks:
     async def _attempt(self, delivery: Delivery, due: float) -> None:
         """One attempt, due at simulated time ``due``; a retry is scheduled from that
         time, so one long clock advance runs every retry it covers, in order."""
-        fault = None if delivery.held else self.faults.for_webhook(
+        fault = None if delivery.held_by else self.faults.for_webhook(
             delivery.provider, delivery.url, delivery.api_key, delivery.stage, delivery.body)
         if fault is not None and fault.delay:
-            delivery.held = True
+            delivery.held_by = list(fault.rules)
             self.scheduler.at(due + fault.delay, "webhook", (delivery.id, due + fault.delay))
             return
         if fault is not None and fault.latency:
@@ -229,7 +229,7 @@ class Webhooks:
             "request_headers": headers, "payload": delivery.body.decode("utf-8", "replace"),
             "status": status, "error": error, "ok": ok,
             "signature": headers.get(signed) if signed else None,
-            "faults": list(fault.rules) if fault is not None else [],
+            "faults": [*delivery.held_by, *(fault.rules if fault is not None else ())],
             "latency_ms": round((time.monotonic() - started) * 1000, 3)}
         delivery.attempts.append(attempt)
         self._attempts.append(attempt)

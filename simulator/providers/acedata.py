@@ -21,6 +21,7 @@ from ..core.engine import DEADLINE, ClipSpec, InsufficientCredits
 from ..core.lifecycle import FINISH, is_end
 from ..core.magic import Steering
 from ..core.models import FAILED, QUEUED, SUCCEEDED, Account, Clip, Task
+from ..core.ratelimit import Limit
 from ..core.webhooks import Policy
 from ..media import facts
 from ..media.render import parts_of
@@ -182,7 +183,7 @@ class Acedata(Provider):
     def refuse_unknown_key(self) -> BadRequest:
         return BadRequest(401, "The specified token is invalid or wrong.")
 
-    def refuse_rate(self, wait: int) -> BadRequest:
+    def refuse_rate(self, wait: int, limit: Limit) -> BadRequest:
         return BadRequest(429, "You have exceeded the rate limit.",
                           headers={"Retry-After": str(wait)})
 

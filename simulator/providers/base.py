@@ -84,30 +84,31 @@ class Provider(abc.ABC):
     def refuse_unknown_key(self) -> BadRequest:
         return BadRequest(401, "Invalid API key")
 
-    def refuse_rate(self, wait: int) -> BadRequest:
+    def refuse_rate(self, wait: int, limit: Limit) -> BadRequest:
         return BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)})
 
     # What the dialect says when it, or the service behind it, fails: for magic values and
     # injected faults. Statuses it has no words for get the generic ones below.
     outages: ClassVar[dict[int, str]] = {}
 
-    def outage(self, status: int, retry_after: int | None = None,
-               message: str | None = None) -> BadRequest:
+    def outage(self, status: int, retry_after: int | None = None, message: str | None = None,
+               api_key: str | None = None) -> BadRequest:
         """The dialect's own answer for a failure of ``status`` it did not decide itself."""
         if status == 429:
-            refusal = self.refuse_rate(retry_after or DEFAULT_RETRY_AFTER)
+            wait = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
+            refusal = self.refuse_rate(wait, self.limit_of(api_key))
         elif status == 401:
             refusal = self.refuse_unknown_key()
         else:
             text = self.outages.get(status) or GENERIC_OUTAGES.get(status) or _phrase(status)
-            refusal = BadRequest(status, text, **self.outage_fields(status))
+            refusal = BadRequest(status, text, **self.outage_fields(status, retry_after))
         if message:
             refusal.message = message
         if retry_after is not None:
             refusal.headers = {**(refusal.headers or {}), "Retry-After": str(retry_after)}
         return refusal
 
-    def outage_fields(self, status: int) -> dict[str, Any]:
+    def outage_fields(self, status: int, retry_after: int | None) -> dict[str, Any]:
         """Fields beyond the message that the dialect's error carries for an outage."""
         return {}
 
@@ -128,7 +129,7 @@ class Provider(abc.ABC):
         verdict = self.engine.rate_limited(self.id, key)
         request[RATE] = verdict
         if not verdict.allowed:
-            raise self.refuse_rate(verdict.wait)
+            raise self.refuse_rate(verdict.wait, verdict.limit)
         return account
 
     def limit_of(self, api_key: str | None = None) -> Limit:

@@ -14,6 +14,7 @@ from aiohttp import web
 from ..core.engine import InsufficientCredits
 from ..core.lifecycle import FINISH, STAGE_PREFIX, is_failure
 from ..core.models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Task
+from ..core.ratelimit import Limit
 from ..core.webhooks import Policy
 from .base import BadRequest, Provider
 
@@ -79,14 +80,16 @@ class Evolink(Provider):
     def refuse_unknown_key(self) -> BadRequest:
         return BadRequest(401, "Invalid authentication credentials")
 
-    def refuse_rate(self, wait: int) -> BadRequest:
+    def refuse_rate(self, wait: int, limit: Limit) -> BadRequest:
         return BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)},
                           fallback_suggestion=f"retry after {wait} seconds")
 
     outages = {500: "Internal server error", 502: "Bad gateway",
                503: "Service temporarily unavailable", 504: "Gateway timeout"}
 
-    def outage_fields(self, status: int) -> dict[str, Any]:
+    def outage_fields(self, status: int, retry_after: int | None) -> dict[str, Any]:
+        if retry_after is not None:
+            return {"fallback_suggestion": f"retry after {retry_after} seconds"}
         return {"fallback_suggestion": "retry after 30 seconds" if status == 503
                 else "try again later"}
 

@@ -18,7 +18,7 @@ from ..core import derive, songwriter
 from ..core.engine import TIMED_OUT, ClipSpec, InsufficientCredits
 from ..core.ids import Ids
 from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Task
-from ..core.ratelimit import Verdict
+from ..core.ratelimit import Limit, Verdict
 from ..media.files import AUDIO_MP3, COVER
 from .base import BadRequest, Provider, iso_time
 
@@ -54,7 +54,7 @@ class Sunor(Provider):
     def refuse_unknown_key(self) -> BadRequest:
         return BadRequest(401, "Invalid API key")
 
-    def refuse_rate(self, wait: int) -> BadRequest:
+    def refuse_rate(self, wait: int, limit: Limit) -> BadRequest:
         return BadRequest(429, f"Rate limit exceeded. Try again in {wait} seconds.",
                           headers={"Retry-After": str(wait)})
 

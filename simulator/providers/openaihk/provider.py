@@ -17,6 +17,7 @@ from ...core import derive, songwriter
 from ...core.engine import ClipSpec, InsufficientCredits
 from ...core.magic import Steering
 from ...core.models import FAILED, SUCCEEDED, Account, Clip, Persona, Task
+from ...core.ratelimit import Limit
 from ...media import facts
 from ...media.files import AUDIO_M4A, AUDIO_WAV, VIDEO_MP4
 from ..base import BadRequest, Provider, off_loop
@@ -325,7 +326,7 @@ class Openaihk(Provider):
         return BadRequest(401, "No API key provided; send Authorization: Bearer hk-…",
                           type="missing_api_key")
 
-    def refuse_rate(self, wait: int) -> BadRequest:
+    def refuse_rate(self, wait: int, limit: Limit) -> BadRequest:
         return BadRequest(429, "Rate limit reached for this key, please retry later",
                           headers={"Retry-After": str(wait)})
 

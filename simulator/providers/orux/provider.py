@@ -17,6 +17,7 @@ from aiohttp import web
 from ...core.engine import TIMED_OUT, InsufficientCredits
 from ...core.lifecycle import FINISH, is_failure
 from ...core.models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Task
+from ...core.ratelimit import Limit
 from ...core.webhooks import Policy, Signer
 from ...media.files import AUDIO_MP3, AUDIO_WAV, COVER, COVER_LARGE, VIDEO_MP4
 from ..base import BadRequest, Provider, iso_time
@@ -114,14 +115,20 @@ class Orux(Provider):
     def refuse_unknown_key(self) -> BadRequest:
         return BadRequest(401, "Invalid API key")
 
-    def refuse_rate(self, wait: int) -> BadRequest:
+    def refuse_rate(self, wait: int, limit: Limit) -> BadRequest:
         # The provider sets no Retry-After (nor any x-ratelimit-*) header.
+        if limit.off:  # an injected refusal, with no limit in force to quote
+            return BadRequest(429, "You exceeded your current rate limit.")
         return BadRequest(429, f"You exceeded your current rate limit of "
-                               f"{self.limit_of().rate:g} requests per second.")
+                               f"{limit.rate:g} requests per second.")
 
     outages = {500: "Internal server error", 502: "The upstream provider returned an error",
                503: "Service temporarily unavailable, please retry later",
                504: "The upstream provider did not answer in time"}
+
+    def outage_fields(self, status: int, retry_after: int | None) -> dict[str, Any]:
+        # A 502 names the upstream channel that failed; Suno's unless the model says.
+        return {"channel": UPSTREAM["suno-v5"][1]} if status == 502 else {}
 
     def own_task(self, account: Account, task_id: str) -> Task | None:
         task = self.engine.task(task_id)
