@@ -117,7 +117,6 @@ class Delivery:
     stage: str | None
     signer: Signer | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
-    state: str = "pending"  # pending → delivered | failed
     held_by: list[str] = field(default_factory=list)  # the delay rules that held it back
 
 
@@ -192,7 +191,6 @@ class Webhooks:
         if fault is not None and fault.duplicate:
             await self._post(delivery, number, fault, duplicate=True)
         if result["ok"] or number > delivery.policy.retries:
-            delivery.state = "delivered" if result["ok"] else "failed"
             self._pending.pop(delivery.id, None)
             return
         backoff = delivery.policy.backoff
