@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RESERVED = ("/_sim", "/media")
-TEXT_TYPES = ("application/json", "application/x-ndjson", "application/xml")
+TEXT_TYPES = ("application/json", "application/x-ndjson", "application/xml", "text/")
 # A trickled body goes out in this many pieces, spread over the rule's time.
 TRICKLE_PIECES = 10
 
@@ -64,9 +64,11 @@ def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provid
         response: web.StreamResponse | None = refused
         if response is None and decision is not None and decision.phase == BEFORE:
             response = _early(provider, decision, key)
-        if response is None:
-            with task_steering(decision.steering if decision else NO_STEERING):
+        if response is None and decision is not None and decision.steering != NO_STEERING:
+            with task_steering(decision.steering):
                 response = await _answer(provider, request, handler)
+        elif response is None:
+            response = await _answer(provider, request, handler)
         # A streamed answer (NDJSON, a progressive download) went out as it was made:
         # nothing that happens after the handler can change it, so nothing is claimed.
         streamed = response.prepared
@@ -93,7 +95,7 @@ def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provid
             request_headers=request.headers, request_body=body,
             response_headers=response.headers, response_body=kept,
             faults=decision.rules if decision else (), damage=damage)
-        metrics.request(provider.id, _route(request, provider, inner), request.method,
+        metrics.request(provider.id, request.match_info.route, request.method,
                         "dropped" if dropped else str(response.status), seconds)
         return sent
 
@@ -211,24 +213,13 @@ def _close(request: web.Request) -> None:
         request.transport.close()
 
 
-def _route(request: web.Request, provider: Surface, inner: str) -> str:
-    """The matched route's template inside the provider, so metrics stay few."""
-    info = request.match_info
-    resource = info.route.resource if info.route is not None else None
-    canonical = resource.canonical if resource is not None else None
-    if canonical is None or info.http_exception is not None:
-        return "unmatched"
-    prefix = f"/{provider.id}"
-    return canonical[len(prefix):] if canonical.startswith(prefix + "/") else canonical
-
-
 def _body_of(response: web.StreamResponse) -> bytes:
     """What the journal keeps of an answer: text as it is, a file as a note of what it
     was; a streamed answer has no body left to keep."""
     body = getattr(response, "body", None)
     if not isinstance(body, bytes):
         return b""
-    kind = response.content_type
-    if kind.startswith("text/") or kind in TEXT_TYPES:
+    kind = response.headers.get("Content-Type", "")
+    if kind.startswith(TEXT_TYPES):
         return body
-    return f"<{len(body)} bytes of {kind}>".encode()
+    return f"<{len(body)} bytes of {kind.split(';')[0]}>".encode()

@@ -168,6 +168,8 @@ class Faults:
     # -- deciding ----------------------------------------------------------------------
     def for_request(self, provider: str, method: str, path: str, api_key: str | None,
                     body: bytes) -> Decision | None:
+        if not self._rules:  # every request asks: the usual answer must cost nothing
+            return None
         decision = None
         for rule in self._firing(REQUEST, self._request_rng, provider=provider, method=method,
                                  path=path, api_key=api_key, body=body):
@@ -180,6 +182,8 @@ class Faults:
 
     def for_webhook(self, provider: str | None, url: str, api_key: str | None,
                     event: str | None, body: bytes) -> WebhookDecision | None:
+        if not self._rules:
+            return None
         decision = None
         for rule in self._firing(WEBHOOK, self._webhook_rng, provider=provider, url=url,
                                  api_key=api_key, event=event, body=body):

@@ -57,7 +57,7 @@ class Entry:
             "provider": self.provider, "method": self.method,
             "path": self.path, "query": self.query,
             "api_key": mask_secret(self.api_key) if self.api_key else None,
-            "status": self.status, "duration_ms": self.duration_ms,
+            "status": self.status, "duration_ms": round(self.duration_ms, 3),
             "request": {"headers": mask_headers(self.request_headers),
                         "body": self.request_body.decode("utf-8", "replace")},
             "response": {"headers": mask_headers(self.response_headers),
@@ -79,8 +79,8 @@ class Journal:
                faults: Iterable[str] = (), damage: str | None = None) -> Entry:
         bound = self.max_body
         entry = Entry(next(self._ids), time, _time.time(), provider, method, path, query,
-                      api_key, status, round(duration_ms, 3), request_headers,
-                      request_body[:bound], dict(response_headers or {}), response_body[:bound],
+                      api_key, status, duration_ms, request_headers,
+                      request_body[:bound], response_headers or {}, response_body[:bound],
                       len(request_body) > bound or len(response_body) > bound, tuple(faults),
                       damage)
         self._entries.append(entry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Limit:
 OFF = Limit(0.0, 1.0)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """One request's place in its bucket: what rate-limit headers report."""
+class Verdict(NamedTuple):
+    """One request's place in its bucket: what rate-limit headers report. (A tuple:
+    every request makes one.)"""
 
     allowed: bool
     limit: Limit
