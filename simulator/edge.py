@@ -17,11 +17,11 @@ from aiohttp import web
 from .core.engine import Engine
 from .core.faults import AFTER, BEFORE, DEFAULT_RETRY_AFTER, Decision, task_steering
 from .core.magic import NO_STEERING
-from .metrics import Metrics
-from .providers import Provider
 from .media.files import MEDIA
 from .media.serve import media_error
-from .providers.base import GENERIC_OUTAGES, RATE, BadRequest
+from .metrics import Metrics
+from .providers import Provider
+from .providers.base import RATE, BadRequest, generic_outage
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class MediaSurface:
                api_key: str | None = None) -> BadRequest:
         if status == 429 and retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
-        return BadRequest(status, message or GENERIC_OUTAGES.get(status) or f"Error {status}",
+        return BadRequest(status, message or generic_outage(status),
                           {"Retry-After": str(retry_after)} if retry_after is not None else None)
 
     def rate_headers(self, verdict: object) -> dict[str, str]:

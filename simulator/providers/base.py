@@ -100,8 +100,8 @@ class Provider(abc.ABC):
         elif status == 401:
             refusal = self.refuse_unknown_key()
         else:
-            text = self.outages.get(status) or GENERIC_OUTAGES.get(status) or _phrase(status)
-            refusal = BadRequest(status, text, **self.outage_fields(status, retry_after))
+            refusal = BadRequest(status, self.outages.get(status) or generic_outage(status),
+                                 **self.outage_fields(status, retry_after))
         if message:
             refusal.message = message
         if retry_after is not None:
@@ -210,7 +210,10 @@ async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
-def _phrase(status: int) -> str:
+def generic_outage(status: int) -> str:
+    """Words for a failure of ``status`` when a dialect has none of its own."""
+    if status in GENERIC_OUTAGES:
+        return GENERIC_OUTAGES[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:
