@@ -619,7 +619,7 @@ def test_match_path_and_method(sim, dialect):
     assert hits == {unused["id"]: 0, on_get["id"]: int(dialect.poll_method == "GET")}
 
 
-# --- 1. edge cases: waits of zero, streamed answers, per-key limits ---------------------------------------------------
+# --- 1. edge cases: waits of zero, streamed answers, per-key limits ----------------------
 
 
 @pytest.mark.parametrize("dialect", [BY_ID["sunor"], BY_ID["evolink"]], ids=lambda d: d.id)
