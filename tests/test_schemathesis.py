@@ -17,9 +17,21 @@ from simulator.config import RateLimit
 from conftest import Receiver, bearer, start_sim
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-evolink = schemathesis.openapi.from_path(SPECS / "evolink.yaml")
+
+
+def load(name: str):
+    """A dialect's spec to fuzz. Like most servers, the dialects ignore query parameters
+    an operation does not define, and the tests send their own Authorization header in
+    place of a mutated one; a case whose faults were an extra parameter and the header
+    would reach the provider valid and be reported as accepted negative data."""
+    schema = schemathesis.openapi.from_path(SPECS / f"{name}.yaml")
+    schema.config.generation.update(allow_extra_parameters=False)
+    return schema
+
+
+evolink = load("evolink")
 admin = schemathesis.openapi.from_path(SPECS / "admin.yaml")
-acedata = schemathesis.openapi.from_path(SPECS / "acedata.yaml")
+acedata = load("acedata")
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                        HealthCheck.function_scoped_fixture])
@@ -89,7 +101,7 @@ def test_admin_spec(case, admin_sim):
     case.call_and_validate(base_url=admin_sim.url)
 
 
-openaihk = schemathesis.openapi.from_path(SPECS / "openaihk.yaml")
+openaihk = load("openaihk")
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +120,8 @@ def test_openaihk_spec(case, openaihk_sim):
                            excluded_checks=[positive_data_acceptance])
 
 
-sunor = schemathesis.openapi.from_path(SPECS / "sunor.yaml")
-orux = schemathesis.openapi.from_path(SPECS / "orux.yaml")
+sunor = load("sunor")
+orux = load("orux")
 
 
 @pytest.fixture(scope="module")
