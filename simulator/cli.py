@@ -128,8 +128,10 @@ def _run(app, host: str, port: int, banner) -> int:
 
     from aiohttp import web
 
+    from .app import runner as serving
+
     async def main_async() -> None:
-        runner = web.AppRunner(app, access_log=None)
+        runner = serving(app)
         await runner.setup()
         # A long-lived server holding many tasks: keep start-up objects out of every
         # collection, and collect the young generation less often than the default.

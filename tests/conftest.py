@@ -20,6 +20,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from simulator.app import build_app, listening
+from simulator.app import runner as serving
 from simulator.config import RateLimit, load
 from simulator.core.engine import Engine
 
@@ -74,7 +75,7 @@ def start_sim(**overrides: Any) -> Sim:
     box: dict[str, Any] = {}
 
     async def boot() -> None:
-        runner = web.AppRunner(app, access_log=None)
+        runner = serving(app)
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()

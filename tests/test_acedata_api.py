@@ -275,6 +275,15 @@ def test_persona_create_list_delete_and_use(ace):
              400, "bad_request")
 
 
+def test_a_query_longer_than_a_default_request_line_is_refused_in_the_dialects_shape(sim):
+    """9 KiB of query is past what an HTTP server reads by default (8 KiB); it still
+    reaches the dialect, which refuses it in its own words."""
+    long_id = "ü" * 3000  # 6000 bytes, 18 KiB once percent-encoded
+    answer = requests.get(f"{sim.base(ACE)}/suno/persona", params={"user_id": long_id},
+                          headers=bearer(), timeout=10)
+    assert "user_id" in error_of(answer, 400, "bad_request")["error"]["message"]
+
+
 def test_vox_extracts_a_short_window_of_vocals(ace):
     source = songs(ace, PROMPT)[0]
     vox = call(ace, "/suno/vox", {"audio_id": source["id"], "vocal_start": 5, "vocal_end": 20})
