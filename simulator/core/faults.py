@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import fnmatch
 import itertools
 import random
 import tomllib
@@ -20,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from .journal import path_matches
 from .magic import NO_STEERING, Steering, read_steering
 
 REQUEST, WEBHOOK = "request", "webhook"
@@ -264,8 +264,8 @@ def _matches(name: str, expected: Any, actual: Any) -> bool:
         return False
     if name == "method":
         return str(actual).upper() == str(expected).upper()
-    if name in ("path", "url") and any(c in str(expected) for c in "*?["):
-        return fnmatch.fnmatchcase(str(actual), str(expected))
+    if name in ("path", "url"):
+        return path_matches(str(expected), str(actual))
     return actual == expected
 
 

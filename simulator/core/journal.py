@@ -98,7 +98,7 @@ class Journal:
                 continue
             if method and e.method != method.upper():
                 continue
-            if path and not _path_matches(path, e.path):
+            if path and not path_matches(path, e.path):
                 continue
             if api_key and e.api_key != api_key:
                 continue
@@ -136,8 +136,9 @@ def stats(entries: list[Entry]) -> dict[str, Any]:
     }
 
 
-def _path_matches(pattern: str, path: str) -> bool:
-    """Exact path, or a glob when the pattern has ``*``, ``?`` or ``[``."""
+def path_matches(pattern: str, path: str) -> bool:
+    """Exact path, or a glob when the pattern has ``*``, ``?`` or ``[``: how the journal's
+    filters and fault rules read a path or URL pattern."""
     if any(c in pattern for c in "*?["):
         return fnmatch.fnmatchcase(path, pattern)
     return path == pattern
