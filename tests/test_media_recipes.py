@@ -14,7 +14,7 @@ import pytest
 
 from simulator.core.recipes import (INSTRUMENTAL, INSTRUMENTS, VOCALS, Concat, Excerpt, Extension,
                                     Infill, Mashup, Overlay, Remaster, Song, Stem)
-from simulator.core import songwriter
+from simulator.core import derive, songwriter
 from simulator.core.engine import Engine
 from simulator.media import audio, facts, formats, render
 from simulator.media import files as media_files
@@ -473,3 +473,21 @@ def test_a_clips_song_takes_its_form_from_its_lyrics():
     # The audio follows it: the same song with the usual form sounds different.
     usual = Song(recipe.seed, recipe.duration, recipe.tags, recipe.instrumental)
     assert render.render(recipe).tobytes() != render.render(usual).tobytes()
+
+
+@pytest.mark.parametrize("at, seconds", [(3.0, 7.715), (2.5, 4.705), (1.23, 5.005)])
+def test_concat_of_a_clips_extension_chain_has_the_extensions_samples(at, seconds):
+    """A clip's duration is stated to 10 ms; the concat must still end where the
+    extension's audio does, not a sample of silence past it."""
+    engine = Engine(seed=4, clock_mode="manual")
+    made = engine.submit("evolink", engine.demo_key, "song", task_id="s", params={}, cost=0,
+                         clips=[engine.compose("x", title="t", tags="pop", lyrics=None,
+                                               instrumental=True)], max_duration=12.0)
+    source = made.clips[0]
+    extended = engine.submit("evolink", engine.demo_key, "song", task_id="e", params={},
+                             cost=0, clips=[derive.extension(engine, source, at,
+                                                             seconds=seconds)]).clips[0]
+    whole = engine.submit("evolink", engine.demo_key, "song", task_id="c", params={}, cost=0,
+                          clips=[derive.concat(engine, extended)]).clips[0]
+    assert extended.duration != extended.recipe.duration  # the stated figure is rounded
+    assert np.array_equal(mix(whole.recipe), mix(extended.recipe))

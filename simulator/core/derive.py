@@ -76,8 +76,10 @@ def concat(engine: Engine, last: Clip) -> ClipSpec:
     links = chain(engine, last)
     parts, history = [], []
     for index, (clip, start) in enumerate(links):
-        end = links[index + 1][1] if index + 1 < len(links) else clip.duration
-        parts.append(clip.recipe if (start, end) == (0, clip.duration)
+        # The recipe's own length, not the clip's rounded duration: a last part that
+        # ran past the audio would end the whole song in a sample of silence.
+        end = links[index + 1][1] if index + 1 < len(links) else clip.recipe.duration
+        parts.append(clip.recipe if (start, end) == (0, clip.recipe.duration)
                      else Excerpt(clip.recipe, start, end))
         entry: dict[str, Any] = {"id": clip.id}
         if index + 1 < len(links):

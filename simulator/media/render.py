@@ -46,6 +46,17 @@ def samples(seconds: float) -> int:
     return round(seconds * SR)
 
 
+def length(recipe: Audio) -> int:
+    """How many samples the recipe renders. An excerpt runs between its bounds' samples
+    and a concat is its pieces end to end, so pieces cut from one clip at the same times
+    add back up to that clip's exact length (rounding each piece's duration would not)."""
+    if isinstance(recipe, Excerpt):
+        return max(0, samples(recipe.end) - samples(recipe.start))
+    if isinstance(recipe, Concat):
+        return sum(length(part) for part in recipe.parts)
+    return samples(recipe.duration)
+
+
 def stem_parts(part: str) -> frozenset[str]:
     """Which separated parts a stem name takes from its source."""
     if part == INSTRUMENTAL:
@@ -114,7 +125,7 @@ def clear_cache() -> None:
 
 
 def render_parts(recipe: Audio) -> Parts:
-    """The recipe's audio separated into parts, each exactly samples(recipe.duration) long.
+    """The recipe's audio separated into parts, each exactly length(recipe) long.
 
     The arrays are shared with the cache and read-only; copy before changing one.
     """
@@ -123,7 +134,7 @@ def render_parts(recipe: Audio) -> Parts:
     if hit is not None:
         return dict(hit.parts)
     parts = _make(recipe)
-    n = samples(recipe.duration)
+    n = length(recipe)
     parts = {p: _fit(parts[p], n) for p in _ordered(parts)}
     assert tuple(parts) == parts_of(recipe), (tuple(parts), parts_of(recipe))
     for x in parts.values():
@@ -135,7 +146,7 @@ def render_parts(recipe: Audio) -> Parts:
 
 def render(recipe: Audio) -> np.ndarray:
     """The recipe's mix: the sum of its parts, float32 mono at SAMPLE_RATE."""
-    return mix_parts(render_parts(recipe), samples(recipe.duration))
+    return mix_parts(render_parts(recipe), length(recipe))
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
@@ -198,9 +209,9 @@ def _make(recipe: Audio) -> Parts:
     if isinstance(recipe, Extension):
         return _extension(recipe)
     if isinstance(recipe, Concat):
-        return _joined([(render_parts(s), samples(s.duration)) for s in recipe.parts])
+        return _joined([(render_parts(s), length(s)) for s in recipe.parts])
     if isinstance(recipe, Excerpt):
-        start, n = samples(recipe.start), samples(recipe.duration)
+        start, n = samples(recipe.start), length(recipe)
         return {p: _window(x, start, n) for p, x in render_parts(recipe.source).items()}
     if isinstance(recipe, Stem):
         keep = stem_parts(recipe.part)
