@@ -1,4 +1,4 @@
-"""The musicsim command: ``serve`` and ``specs``."""
+"""The musicsim command: ``serve``, ``conformance`` and ``specs``."""
 
 from __future__ import annotations
 
@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="warning",
                        choices=("debug", "info", "warning", "error"), help="default warning")
 
+    _conformance_parser(commands)
+
     specs = commands.add_parser("specs", help="list or export the OpenAPI specs",
                                 description="The OpenAPI 3.1 documents that define every wire shape.")
     specs_commands = specs.add_subparsers(dest="specs_command", metavar="ACTION", required=True)
@@ -80,11 +82,127 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+EPILOG_GATEWAY = """\
+examples:
+  musicsim conformance gateway --provider evolink --base-url http://127.0.0.1:8000/evolink \\
+      --api-key sk-musicsim-demo
+  musicsim conformance gateway --provider sunor --base-url https://gateway.example/sunor \\
+      --api-key $KEY --upstream-admin http://127.0.0.1:8000/_sim --junit report.xml
+  musicsim conformance gateway --provider orux ... --cases 'auth.*' --cases 'orux.callbacks.*'
+
+Cases whose needs the run cannot meet (a second key, the upstream simulator's control
+plane, a budget) are reported as skipped with the reason. The exit status is 0 only when
+no selected case failed; 1 when one did; 2 for bad arguments.
+"""
+
+EPILOG_CLIENT = """\
+examples:
+  musicsim conformance client --provider evolink -- python my_client.py
+  musicsim conformance client --provider orux --scenario failing-tasks -- ./client.sh
+
+The client runs with MUSICSIM_BASE_URL (the provider's base URL), MUSICSIM_API_KEY (a
+fresh key with credits), MUSICSIM_PROVIDER and MUSICSIM_CALLBACK_SECRET (orux's webhook
+secret) in its environment, against a simulator on a fast clock started for the run.
+It is then graded from the simulator's journal.
+"""
+
+
+def _conformance_parser(commands) -> None:
+    from conformance.dialects import DIALECTS
+
+    conformance = commands.add_parser(
+        "conformance", help="check a gateway or a client against a dialect",
+        description="Run the conformance catalog against a gateway, or grade a client.")
+    kinds = conformance.add_subparsers(dest="conformance_command", metavar="ACTION", required=True)
+
+    gateway = kinds.add_parser(
+        "gateway", help="run the case catalog against a server that speaks a dialect",
+        epilog=EPILOG_GATEWAY, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the dialect's case catalog against BASE-URL: the simulator, a real "
+                    "provider, or a gateway in front of either.")
+    gateway.add_argument("--provider", required=True, choices=DIALECTS, metavar="ID",
+                         help=f"the dialect ({', '.join(DIALECTS)})")
+    gateway.add_argument("--base-url", required=True, metavar="URL",
+                         help="where the dialect's paths start, e.g. http://127.0.0.1:8000/evolink")
+    gateway.add_argument("--api-key", required=True, metavar="KEY")
+    gateway.add_argument("--cases", action="append", metavar="GLOB",
+                         help="run only cases whose id matches (repeatable; e.g. 'auth.*')")
+    gateway.add_argument("--upstream-admin", metavar="URL",
+                         help="control plane of the simulator behind the gateway "
+                              "(http://HOST:PORT/_sim): enables the upstream-fault cases")
+    gateway.add_argument("--admin-token", metavar="T", help="bearer token for that control plane")
+    gateway.add_argument("--second-api-key", metavar="KEY",
+                         help="another key of the same service, for the isolation cases "
+                              "(made automatically when the target is a simulator)")
+    gateway.add_argument("--max-credits", type=float, metavar="N",
+                         help="spend at most N credits; cases past it are skipped")
+    gateway.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    gateway.add_argument("--json", dest="json_report", metavar="FILE", help="write a JSON report")
+    gateway.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                         help="how long a task may take to finish (default 600)")
+    gateway.add_argument("--poll-every", type=float, default=2.0, metavar="S",
+                         help="seconds between polls of a task (default 2)")
+    gateway.add_argument("--concurrency", type=int, default=4, metavar="N",
+                         help="cases run at once (default 4)")
+    gateway.add_argument("--receiver-host", default="127.0.0.1", metavar="HOST",
+                         help="address of the callback receiver the target posts to")
+
+    client = kinds.add_parser(
+        "client", help="run a client against a simulator and grade what it did",
+        epilog=EPILOG_CLIENT, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Start a simulator, run COMMAND against it, and grade the client from "
+                    "the request journal.")
+    client.add_argument("--provider", required=True, choices=DIALECTS, metavar="ID",
+                        help=f"the dialect the client speaks ({', '.join(DIALECTS)})")
+    client.add_argument("--scenario", metavar="NAME",
+                        help="a fault scenario in force while the client runs (see "
+                             "'musicsim serve --help')")
+    client.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                        help="how long the client may run (default 300)")
+    client.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    client.add_argument("--json", dest="json_report", metavar="FILE", help="write a JSON report")
+    client.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS…]")
+
+    listing = kinds.add_parser("list", help="print a dialect's case catalog")
+    listing.add_argument("--provider", required=True, choices=DIALECTS, metavar="ID")
+    listing.add_argument("--cases", action="append", metavar="GLOB")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "conformance":
+        return _conformance(args)
     return _specs(args)
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    if args.conformance_command == "list":
+        from conformance.dialects import catalog
+
+        for case in catalog(args.provider).select(args.cases):
+            needs = f"  [needs {', '.join(sorted(case.needs))}]" if case.needs else ""
+            print(f"{case.id:<48} {case.title}{needs}")
+        return 0
+    if args.conformance_command == "gateway":
+        from conformance import gateway
+
+        options = gateway.GatewayCheck(
+            args.provider, args.base_url, args.api_key, cases=args.cases or [],
+            upstream_admin=args.upstream_admin, admin_token=args.admin_token,
+            second_api_key=args.second_api_key, max_credits=args.max_credits,
+            timeout=args.timeout, poll_every=args.poll_every, concurrency=args.concurrency,
+            receiver_host=args.receiver_host)
+        return gateway.main(options, args.junit, args.json_report)
+    from conformance import client
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        print("musicsim: conformance client needs a command after --", file=sys.stderr)
+        return 2
+    return client.main(args.provider, command, scenario=args.scenario, timeout=args.timeout,
+                       junit=args.junit, json_path=args.json_report)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+import re
+
 import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator
@@ -64,6 +66,70 @@ class Spec:
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
         self._fast: dict[tuple[str, str], Any] = {}
         self._param_validators: dict[tuple[str, str], Draft202012Validator] = {}
+        self._answers: dict[tuple[str, str, str], Draft202012Validator | None] = {}
+        self._routes = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+                                    + "/?$"), template, tuple(operations))
+                        for template, operations in self.document.get("paths", {}).items()]
+        # A literal path outranks a template that also matches it (/suno/persona/create/
+        # before /suno/persona/{id}): fewer braces first.
+        self._routes.sort(key=lambda route: route[1].count("{"))
+
+    def operation_for(self, method: str, path: str) -> str | None:
+        """The spec's path template that ``method path`` is an operation of, or None."""
+        method = method.lower()
+        for pattern, template, operations in self._routes:
+            if method in operations and pattern.match(path):
+                return template
+        return None
+
+    def check_answer(self, template: str, method: str, status: int, body: Any) -> list[str]:
+        """Why an answer breaks the spec: an undocumented status, or a JSON body that does
+        not fit the documented schema ([] when it conforms). The response for a status
+        is the exact code, then its class (``5XX``), then ``default``."""
+        responses = self.document["paths"][template][method.lower()].get("responses", {})
+        code = next((c for c in (str(status), f"{str(status)[0]}XX", "default")
+                     if c in responses), None)
+        if code is None:
+            return [f"status {status} is not documented for {method.upper()} {template} "
+                    f"(documented: {', '.join(sorted(responses))})"]
+        key = (template, method.lower(), code)
+        if key not in self._answers:
+            self._answers[key] = self._answer_validator(template, method.lower(), code)
+        validator = self._answers[key]
+        if validator is None:
+            return []
+        return [f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
+                for e in validator.iter_errors(body)][:5]
+
+    def check_component(self, name: str, document: Any) -> list[str]:
+        """Why a document breaks ``components/schemas/<name>`` ([] when it conforms):
+        for bodies no operation answers with, such as callback payloads."""
+        key = ("#components", name, "")
+        if key not in self._answers:
+            self._answers[key] = Draft202012Validator(
+                {"$ref": f"{self._uri}#/components/schemas/{_escape(name)}"},
+                registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return [f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
+                for e in self._answers[key].iter_errors(document)][:5]
+
+    def _answer_validator(self, template: str, method: str,
+                          code: str) -> Draft202012Validator | None:
+        pointer = ["paths", template, method, "responses", code]
+        response = self.document["paths"][template][method]["responses"][code]
+        while "$ref" in response:  # a shared response under components/responses
+            ref = response["$ref"]
+            pointer = [part.replace("~1", "/").replace("~0", "~")
+                       for part in ref.lstrip("#/").split("/")]
+            response = self.document
+            for part in pointer:
+                response = response[part]
+        content = response.get("content") or {}
+        kind = next((k for k in content if "json" in k), None)
+        if kind is None or "schema" not in content[kind]:
+            return None
+        target = "/".join(_escape(p) for p in (*pointer, "content", kind, "schema"))
+        return Draft202012Validator({"$ref": f"{self._uri}#/{target}"}, registry=self._registry,
+                                    format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     def body_validator(self, path: str, method: str) -> Draft202012Validator:
         key = (path, method.lower())

@@ -1,0 +1,98 @@
+"""Cases and their outcomes: what a catalog entry is, and how a check fails.
+
+A case is an async function of a :class:`~conformance.context.Context` that raises
+:class:`CaseFailed` when the target breaks the dialect, and :class:`Skipped` when it
+cannot be run here (a need unmet, a budget spent).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
+
+if TYPE_CHECKING:
+    from .context import Context
+
+# What a case may need beyond a key: the run knows which it has.
+CREDITS = "credits"            # it submits paid work
+SECOND_KEY = "second_key"      # a second API key of the same service
+UPSTREAM_ADMIN = "upstream_admin"  # the control plane of the simulator serving the tasks
+RECEIVER = "receiver"          # a callback receiver the target can reach
+SIMULATOR = "simulator"        # magic values reach a simulator (directly or upstream)
+NEEDS = (CREDITS, SECOND_KEY, UPSTREAM_ADMIN, RECEIVER, SIMULATOR)
+
+AREAS = ("auth", "validation", "scenarios", "states", "shapes", "media", "chains", "credits",
+         "ids", "rate-limits", "callbacks", "upstream", "client")
+
+
+class CaseFailed(AssertionError):
+    """The target broke the dialect; the message says where."""
+
+
+class Skipped(Exception):
+    """The case cannot run here; the message says why."""
+
+
+def expect(condition: object, message: str) -> None:
+    if not condition:
+        raise CaseFailed(message)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    title: str
+    seed: str  # the passage of the seed the case checks
+    area: str
+    run: Callable[["Context"], Awaitable[None]] = field(repr=False, compare=False)
+    needs: frozenset[str] = frozenset()
+    cost: float = 0.0  # songs' worth of credits the case may spend
+    exclusive: bool = False  # changes provider-wide settings: runs alone
+
+
+class Catalog:
+    """The cases of one dialect, registered with :meth:`case`."""
+
+    def __init__(self, provider: str):
+        self.provider = provider
+        self.cases: list[Case] = []
+
+    def case(self, name: str, title: str, *, seed: str, area: str,
+             needs: Iterable[str] = (), cost: float = 0.0, exclusive: bool = False):
+        if area not in AREAS:
+            raise ValueError(f"unknown area {area!r}")
+        unknown = set(needs) - set(NEEDS)
+        if unknown:
+            raise ValueError(f"unknown needs {sorted(unknown)}")
+
+        def register(run: Callable[["Context"], Awaitable[None]]):
+            case_id = f"{self.provider}.{area}.{name}"
+            if any(c.id == case_id for c in self.cases):
+                raise ValueError(f"duplicate case id {case_id}")
+            self.cases.append(Case(case_id, title, seed, area, run, frozenset(needs), cost,
+                                   exclusive))
+            return run
+
+        return register
+
+    def select(self, patterns: Iterable[str] | None) -> list[Case]:
+        """The cases whose id matches any glob (all of them when there is none)."""
+        patterns = [p for p in (patterns or ()) if p]
+        if not patterns:
+            return list(self.cases)
+        return [c for c in self.cases
+                if any(fnmatch.fnmatchcase(c.id, p) or fnmatch.fnmatchcase(c.id, f"*.{p}")
+                       for p in patterns)]
+
+
+@dataclass
+class Result:
+    case: Case
+    outcome: str  # passed | failed | skipped | error
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("passed", "skipped")

@@ -1,0 +1,135 @@
+"""A dialect as a client sees it: how to authenticate, submit a song, poll it, read its
+status and results. Each dialect module subclasses :class:`Driver`; the shared cases in
+:mod:`conformance.common` run on any driver, so a dialect adds only its own rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .case import expect
+
+if TYPE_CHECKING:
+    from .context import Answer, Context
+
+
+@dataclass(frozen=True)
+class Media:
+    url: str
+    kind: str  # audio | image | video
+    duration: float | None = None  # what the API claims, for audio and video
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A request body the seed says must be refused, and with which status."""
+
+    name: str
+    body: Any
+    status: int = 400
+    rule: str = ""  # the seed's words for the rule
+    path: str | None = None  # another operation than the song request's
+
+
+class Driver:
+    provider = ""
+    seed = ""  # which seed document describes the dialect
+    # Status words, each with its place in the lifecycle: a task's status never moves
+    # to a lower place, nor across to another word of the same place.
+    ranks: dict[str, int] = {}
+    succeeded = ""
+    failed: frozenset[str] = frozenset()
+    expired: frozenset[str] = frozenset()
+    price = 0.0  # credits one song request costs
+    callback_stages: tuple[str, ...] = ()  # in the order they are sent, for one song
+    optional_stages: frozenset[str] = frozenset()  # stages the dialect may skip
+    unknown_status = 404  # polling an id the key does not own
+    unknown_id = "no-such-task-0000"
+    rate_headers: tuple[str, ...] = ("Retry-After",)  # on every 429
+    callback_schema: str | None = None  # components/schemas entry of a callback payload
+    insufficient_status = 402  # the answer to a key without enough credits
+    expires = False  # results are kept for a limited time
+
+    @property
+    def terminal(self) -> frozenset[str]:
+        return frozenset({self.succeeded, *self.failed, *self.expired})
+
+    def auth(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    # --- requests ----------------------------------------------------------------------
+
+    def song_request(self, prompt: str, callback_url: str | None = None) -> tuple[str, str, Any]:
+        """(method, path, body) of the smallest request that makes a song."""
+        raise NotImplementedError
+
+    def poll_request(self, task_id: str) -> tuple[str, str, Any]:
+        raise NotImplementedError
+
+    def task_id_of(self, data: Any) -> str:
+        raise NotImplementedError
+
+    def status_of(self, data: Any) -> str:
+        raise NotImplementedError
+
+    def media_of(self, data: Any) -> list[Media]:
+        """Every media link a finished task's answer names."""
+        raise NotImplementedError
+
+    def callback_stage(self, payload: Any) -> str:
+        """Which stage a callback delivery reports."""
+        raise NotImplementedError
+
+    def invalid_requests(self) -> list[Invalid]:
+        return []
+
+    async def submit(self, ctx: "Context", prompt: str, *, key: Any = None,
+                     callback_url: str | None = None) -> str:
+        method, path, body = self.song_request(prompt, callback_url)
+        answer = await ctx.call(method, path, json=body, **({} if key is None else {"key": key}))
+        expect(200 <= answer.status < 300, f"submitting a song: {answer}")
+        task_id = self.task_id_of(answer.data)
+        expect(isinstance(task_id, str) and task_id, f"no task id in {answer}")
+        ctx.observe(task_id, self.status_of(answer.data))
+        return task_id
+
+    async def poll(self, ctx: "Context", task_id: str, *, key: Any = None,
+                   patient: bool = True) -> "Answer":
+        method, path, body = self.poll_request(task_id)
+        kwargs: dict[str, Any] = {"patient": patient, **({} if key is None else {"key": key})}
+        if body is not None:
+            kwargs["json"] = body
+        return await ctx.call(method, path, **kwargs)
+
+    async def balance(self, ctx: "Context", key: Any = None) -> float | None:
+        """The key's balance where the dialect shows one; None where it does not."""
+        return None
+
+    async def wait_expired(self, ctx: "Context", task_id: str) -> bool:
+        """Poll a succeeded task until the dialect says its results are gone."""
+        import asyncio
+        import time
+        deadline = time.monotonic() + ctx.run.timeout
+        while time.monotonic() < deadline:
+            answer = await self.poll(ctx, task_id)
+            if answer.status == self.unknown_status:
+                return True
+            if answer.status == 200:
+                ctx.observe(task_id, self.status_of(answer.data))
+                if self.status_of(answer.data) in self.expired:
+                    return True
+            await asyncio.sleep(ctx.run.poll_every)
+        return False
+
+    async def webhook_secret(self, ctx: "Context") -> str | None:
+        """The secret callbacks are signed with, for dialects that sign them."""
+        return None
+
+    def check_callback(self, ctx: "Context", payload: Any) -> list[str]:
+        if self.callback_schema is None:
+            return []
+        return ctx.run.spec.check_component(self.callback_schema, payload)
+
+    def verify(self, secret: str | None, raw: bytes, headers: dict[str, str]) -> str | None:
+        """Why a delivery's signature is wrong, or None (also for unsigned dialects)."""
+        return None
