@@ -115,6 +115,7 @@ class Run:
     timeout: float = 600.0  # how long a task may take to finish
     poll_every: float = 2.0
     callback_wait: float = 60.0  # how long after a task ends its last callback may take
+    webhook_secret: str | None = None  # what the target signs callbacks with, if it says
     budget: Budget = field(default_factory=lambda: Budget(None))
 
     @classmethod

@@ -35,6 +35,7 @@ class GatewayCheck:
     callback_wait: float = 60.0
     concurrency: int = 4
     receiver_host: str = "127.0.0.1"
+    webhook_secret: str | None = None
 
 
 async def _own_admin(session: aiohttp.ClientSession, base_url: str,
@@ -70,7 +71,8 @@ async def check(options: GatewayCheck, on_start=None, on_result=None) -> list[Re
                   driver(options.provider), session, load_spec(options.provider),
                   second_key=second, admin=admin, receiver=receiver, direct=own is not None,
                   timeout=options.timeout, poll_every=options.poll_every,
-                  callback_wait=options.callback_wait, budget=Budget(options.max_credits))
+                  callback_wait=options.callback_wait, budget=Budget(options.max_credits),
+                  webhook_secret=options.webhook_secret)
         if on_start is not None:
             on_start(cases)
         from .runner import run_cases

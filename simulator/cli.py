@@ -134,6 +134,9 @@ def _conformance_parser(commands) -> None:
     gateway.add_argument("--second-api-key", metavar="KEY",
                          help="another key of the same service, for the isolation cases "
                               "(made automatically when the target is a simulator)")
+    gateway.add_argument("--webhook-secret", metavar="S",
+                         help="the secret the target signs callbacks with (orux; read from "
+                              "the simulator when the target is one)")
     gateway.add_argument("--max-credits", type=float, metavar="N",
                          help="spend at most N credits; cases past it are skipped")
     gateway.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
@@ -193,7 +196,7 @@ def _conformance(args: argparse.Namespace) -> int:
             upstream_admin=args.upstream_admin, admin_token=args.admin_token,
             second_api_key=args.second_api_key, max_credits=args.max_credits,
             timeout=args.timeout, poll_every=args.poll_every, concurrency=args.concurrency,
-            receiver_host=args.receiver_host)
+            receiver_host=args.receiver_host, webhook_secret=args.webhook_secret)
         return gateway.main(options, args.junit, args.json_report)
     from conformance import client
 
