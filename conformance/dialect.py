@@ -49,6 +49,7 @@ class Driver:
     callback_schema: str | None = None  # components/schemas entry of a callback payload
     insufficient_status = 402  # the answer to a key without enough credits
     expires = False  # results are kept for a limited time
+    signs = False  # callbacks carry a signature the receiver must check
 
     @property
     def terminal(self) -> frozenset[str]:

@@ -164,7 +164,7 @@ def _conformance_parser(commands) -> None:
                         help="how long the client may run (default 300)")
     client.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     client.add_argument("--json", dest="json_report", metavar="FILE", help="write a JSON report")
-    client.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS…]")
+    client.add_argument("client_command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS…]")
 
     listing = kinds.add_parser("list", help="print a dialect's case catalog")
     listing.add_argument("--provider", required=True, choices=DIALECTS, metavar="ID")
@@ -200,7 +200,8 @@ def _conformance(args: argparse.Namespace) -> int:
         return gateway.main(options, args.junit, args.json_report)
     from conformance import client
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.client_command
+    command = command[1:] if command[:1] == ["--"] else command
     if not command:
         print("musicsim: conformance client needs a command after --", file=sys.stderr)
         return 2

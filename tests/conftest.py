@@ -19,9 +19,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from simulator.app import build_app, listening
-from simulator.app import runner as serving
-from simulator.config import RateLimit, load
+from simulator.background import Background
+from simulator.config import RateLimit
 from simulator.core.engine import Engine
 
 DEMO_KEY = "sk-musicsim-demo"
@@ -35,7 +34,7 @@ class Sim:
     url: str
     engine: Engine
     loop: asyncio.AbstractEventLoop
-    _runner: web.AppRunner
+    _server: Background
 
     def base(self, provider: str = "evolink") -> str:
         return f"{self.url}/{provider}"
@@ -56,44 +55,16 @@ class Sim:
 
     def call(self, fn, *args):
         """Run ``fn(*args)`` on the server's loop and return its result."""
-        async def wrapped():
-            return fn(*args)
-        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(10)
+        return self._server.call(fn, *args)
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._server.stop()
 
 
 def start_sim(**overrides: Any) -> Sim:
     overrides.setdefault("clock", "manual")
-    overrides.setdefault("port", 0)
-    settings = load(env={}, **overrides)
-    app = build_app(settings)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def boot() -> None:
-        runner = serving(app)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        box["runner"], box["port"] = runner, runner.addresses[0][1]
-        listening(app, settings, box["port"])
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(boot())
-        finally:
-            ready.set()
-        loop.run_forever()
-
-    threading.Thread(target=run, daemon=True, name="musicsim-test").start()
-    ready.wait(10)
-    from simulator.app import ENGINE
-    return Sim(f"http://127.0.0.1:{box['port']}", app[ENGINE], loop, box["runner"])
+    server = Background(**overrides).start()
+    return Sim(server.url, server.engine, server.loop, server)
 
 
 @pytest.fixture(scope="session")

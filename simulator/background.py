@@ -1,0 +1,67 @@
+"""A simulator served from a thread of this process, on a free loopback port: what the
+tests, the pytest plugin and ``musicsim conformance client`` run against."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from aiohttp import web
+
+from .app import ENGINE, build_app, listening, runner
+from .config import load
+from .core.engine import Engine
+
+
+class Background:
+    """Start with :meth:`start`; ``url`` is then the server's origin."""
+
+    def __init__(self, **settings: Any):
+        settings.setdefault("port", 0)
+        self.settings = load(env={}, **settings)
+        self.app = build_app(self.settings)
+        self.engine: Engine = self.app[ENGINE]
+        self.loop = asyncio.new_event_loop()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    def start(self, timeout: float = 10.0) -> "Background":
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def boot() -> None:
+            self._runner = runner(self.app)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
+            port = self._runner.addresses[0][1]
+            listening(self.app, self.settings, port)
+            self.url = f"http://{self.settings.host}:{port}"
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(boot())
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                return
+            finally:
+                ready.set()
+            self.loop.run_forever()
+
+        threading.Thread(target=serve, daemon=True, name="musicsim").start()
+        if not ready.wait(timeout) or failure:
+            raise RuntimeError(f"the simulator did not start: {failure[0] if failure else 'timeout'}")
+        return self
+
+    def call(self, fn, *args):
+        """``fn(*args)`` on the server's loop (the engine is not thread-safe)."""
+        async def wrapped():
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(10)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(10)
+            self._runner = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
