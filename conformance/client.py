@@ -187,11 +187,13 @@ def grade(seen: Observed) -> list[Result]:
 
 
 def run_client(provider: str, command: list[str], *, scenario: str | None = None,
-               timeout: float = 300.0, clock: str = "fast") -> Observed:
-    """Start a simulator, run the client against it, and collect what it did."""
+               timeout: float = 300.0, speed: float | None = None) -> Observed:
+    """Start a simulator (on the fast clock, or ``speed`` times real time), run the
+    client against it, and collect what it did."""
     from simulator.background import Background
 
-    server = Background(clock=clock, allow_local_callbacks=True, providers=[provider],
+    clock = {"clock": "fast"} if speed is None else {"clock": "scaled", "speed": speed}
+    server = Background(**clock, allow_local_callbacks=True, providers=[provider],
                         scenario=scenario).start()
     try:
         sim = MusicSim(server.url, server.settings.demo_key)
