@@ -134,12 +134,13 @@ class Context:
         self.states: dict[str, list[str]] = {}
         self.token = secrets.token_hex(4)
         self.cleanups: list[Any] = []
+        self.own_key: str | None = None  # a key of the case's own, against a simulator
 
     # --- the target ---------------------------------------------------------------------
 
     @property
     def api_key(self) -> str:
-        return self.run.api_key
+        return self.own_key or self.run.api_key
 
     @property
     def admin(self) -> Admin:
@@ -158,9 +159,10 @@ class Context:
         """A call to the target with the dialect's auth (``key=None``: none), its answer
         checked against the spec. A patient call waits out 429s as a good client does;
         cases about rate limits make impatient ones."""
-        for _ in range(RATE_LIMIT_PATIENCE if patient else 1):
+        attempts = RATE_LIMIT_PATIENCE if patient else 1
+        for attempt in range(attempts):
             answer = await self._call(method, path, key, json, raw, headers, params, check)
-            if answer.status != 429:
+            if answer.status != 429 or attempt == attempts - 1:
                 break
             await asyncio.sleep(retry_after(answer))
         return answer

@@ -12,6 +12,7 @@ from .case import (RECEIVER, SECOND_KEY, SIMULATOR, UPSTREAM_ADMIN, Case, CaseFa
                    Skipped)
 from .context import Context, Run
 
+OWN_KEY_CREDITS = 1_000_000
 MISSING = {
     SECOND_KEY: "needs a second API key (--second-api-key)",
     UPSTREAM_ADMIN: "needs the upstream simulator's control plane (--upstream-admin URL)",
@@ -36,6 +37,11 @@ async def run_case(run: Run, case: Case) -> Result:
         return Result(case, "skipped", reason)
     ctx = Context(run, case)
     try:
+        if run.direct and run.admin is not None:
+            # Against a simulator each case pays with a key of its own: balances stay
+            # exact and one case's requests do not spend another's rate limit.
+            account = await run.admin.call("POST", "/accounts", {"credits": OWN_KEY_CREDITS})
+            ctx.own_key = account["api_key"]
         await asyncio.wait_for(case.run(ctx), run.timeout * 2 + 60)
     except CaseFailed as exc:
         return Result(case, "failed", _with_violations(str(exc), ctx),
