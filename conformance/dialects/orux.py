@@ -70,6 +70,7 @@ class Orux(Driver):
     rate_headers = ()  # orux sends no Retry-After nor x-ratelimit-* on a 429
     insufficient_status = 429  # quota_exceeded: orux answers no 402
     expires = True  # results are kept 24 h; [sim:expire] makes it one simulated minute
+    signs = True  # webhooks carry X-Orux-Signature
     callback_schema = "Task"  # a webhook is the task exactly as GET shows it
 
     def song_request(self, prompt: str, callback_url: str | None = None):
