@@ -34,7 +34,7 @@ def scores(results: list[Result]) -> dict[str, dict[str, int]]:
 
 def print_report(console: Console, title: str, results: list[Result]) -> None:
     table = Table(title=title, show_lines=False)
-    table.add_column("case")
+    table.add_column("case", overflow="fold")
     table.add_column("result")
     table.add_column("s", justify="right")
     table.add_column("detail", overflow="fold")
