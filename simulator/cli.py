@@ -145,6 +145,8 @@ def _conformance_parser(commands) -> None:
                          help="how long a task may take to finish (default 600)")
     gateway.add_argument("--poll-every", type=float, default=2.0, metavar="S",
                          help="seconds between polls of a task (default 2)")
+    gateway.add_argument("--callback-wait", type=float, default=60.0, metavar="S",
+                         help="how long after a task ends its last callback may take (default 60)")
     gateway.add_argument("--concurrency", type=int, default=4, metavar="N",
                          help="cases run at once (default 4)")
     gateway.add_argument("--receiver-host", default="127.0.0.1", metavar="HOST",
@@ -196,6 +198,7 @@ def _conformance(args: argparse.Namespace) -> int:
             upstream_admin=args.upstream_admin, admin_token=args.admin_token,
             second_api_key=args.second_api_key, max_credits=args.max_credits,
             timeout=args.timeout, poll_every=args.poll_every, concurrency=args.concurrency,
+            callback_wait=args.callback_wait,
             receiver_host=args.receiver_host, webhook_secret=args.webhook_secret)
         return gateway.main(options, args.junit, args.json_report)
     from conformance import client

@@ -23,6 +23,7 @@ class Evolink(Driver):
     optional_stages = frozenset({"text", "first"})
     unknown_id = "task-unified-1700000000-zzzzzzzz"
     expires = True  # audio links are valid for 72 hours
+    callback_schema = "TaskCallback"
 
     def song_request(self, prompt: str, callback_url: str | None = None):
         body: dict[str, Any] = {"model": "suno-v4", "custom_mode": False, "instrumental": False,
