@@ -4,6 +4,7 @@ provider's shape, credits, and the companion endpoints working on the same songs
 from __future__ import annotations
 
 import io
+import re
 
 import av
 import orjson
@@ -45,7 +46,7 @@ def test_async_returns_the_task_id_and_tasks_retrieve_follows_it(sim):
     task = retrieve(sim, answer["task_id"])
     assert task["id"] == answer["task_id"] and task["type"] == "audios"
     assert task["request"] == {**PROMPT, "async": True}
-    assert len(task["_id"]) == 24 and isinstance(task["created_at"], float)
+    assert re.fullmatch(r"[0-9a-f]{24}", task["_id"]) and isinstance(task["created_at"], float)
     assert "response" not in task and "finished_at" not in task
     sim.advance(30)
     running = retrieve(sim, answer["task_id"])

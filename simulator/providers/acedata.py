@@ -209,7 +209,7 @@ class Acedata(Provider):
         callback = body.get("callback_url")
         self.require_callback_url(callback)
         task_meta = {"type": kind_name, "trace_id": self.engine.ids.uuid(),
-                     "record_id": self.engine.ids.token(24).lower(), **(meta or {})}
+                     "record_id": self.engine.ids.token(24, "0123456789abcdef"), **(meta or {})}
         try:
             return self.engine.submit(
                 self.id, account.api_key, job, task_id=self.engine.ids.uuid(), params=body,
