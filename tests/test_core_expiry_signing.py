@@ -65,6 +65,12 @@ def test_sim_expire_shortens_the_retention():
     assert task.expires_at == pytest.approx(task.finished_at + EXPIRE_SOON)
 
 
+def test_sim_expire_leaves_results_kept_forever():
+    engine, task = engine_with_task("[sim:expire]")
+    engine.advance(10 ** 7)
+    assert task.expires_at is None and task.state(engine.now()) == SUCCEEDED
+
+
 def test_tasks_without_retention_never_expire():
     engine, task = engine_with_task()
     engine.advance(10 ** 7)

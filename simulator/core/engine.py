@@ -212,7 +212,8 @@ class Engine:
         """Hold the credits and start a task; raises InsufficientCredits, charging nothing.
 
         ``retention`` is how long the dialect keeps a succeeded task's results (None:
-        forever); ``[sim:expire]`` shortens it to EXPIRE_SOON. ``ttl`` is how long the
+        forever); ``[sim:expire]`` shortens a limited one to EXPIRE_SOON (results kept
+        forever stay so, as the magic value's description says). ``ttl`` is how long the
         dialect lets a task run: one still unfinished then fails with TIMED_OUT.
         """
         now = self.now()
@@ -224,7 +225,8 @@ class Engine:
         task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
                     callback_url=callback_url,
                     plan=lifecycle.plan(kind, self.ids, steering), meta=meta or {},
-                    retention=EXPIRE_SOON if steering.expire else retention)
+                    retention=EXPIRE_SOON if steering.expire and retention is not None
+                    else retention)
         task.history.append((now, "submitted"))
         self.store.put_task(task)
         self._schedule_next(task)
