@@ -27,14 +27,17 @@ def refused(answer: "Answer", status: int, what: str) -> None:
 def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
     seed = driver.seed
 
-    @catalog.case("missing-key", "A request without a key is refused with 401",
+    @catalog.case("missing-key",
+                  f"A request without a key is refused with {driver.missing_key_status}",
                   seed=f"{seed}: authentication", area="auth")
     async def missing_key(ctx: "Context") -> None:
+        status = driver.missing_key_status
         method, path, body = driver.song_request(ctx.marker())
-        refused(await ctx.call(method, path, json=body, key=None), 401, "submit without a key")
+        refused(await ctx.call(method, path, json=body, key=None), status,
+                "submit without a key")
         method, path, body = driver.poll_request(driver.unknown_id)
         extra = {} if body is None else {"json": body}
-        refused(await ctx.call(method, path, key=None, **extra), 401, "poll without a key")
+        refused(await ctx.call(method, path, key=None, **extra), status, "poll without a key")
 
     @catalog.case("wrong-key", "A request with an unknown key is refused with 401",
                   seed=f"{seed}: authentication", area="auth")

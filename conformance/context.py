@@ -183,7 +183,8 @@ class Context:
                                 {k.lower(): v for k, v in response.headers.items()}, content)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise CaseFailed(f"{method} {url}: no answer ({exc.__class__.__name__}: {exc})")
-        if content and "json" in answer.headers.get("content-type", "json"):
+        kind = answer.headers.get("content-type", "application/json")
+        if content and "json" in kind and "ndjson" not in kind:  # a stream is read by lines
             try:
                 answer.data = orjson.loads(content)
             except orjson.JSONDecodeError:

@@ -44,6 +44,7 @@ class Driver:
     callback_stages: tuple[str, ...] = ()  # in the order they are sent, for one song
     optional_stages: frozenset[str] = frozenset()  # stages the dialect may skip
     unknown_status = 404  # polling an id the key does not own
+    missing_key_status = 401  # a request with no key at all
     unknown_id = "no-such-task-0000"
     rate_headers: tuple[str, ...] = ("Retry-After",)  # on every 429
     callback_schema: str | None = None  # components/schemas entry of a callback payload
