@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from simulator.openapi import Spec, load_spec
+from simulator.openapi import Spec
 
 from .case import Case, CaseFailed, Skipped, expect
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .dialect import Driver
     from .receiver import Receiver
 
-_DEFAULT = object()
+CASE_KEY = object()  # as a ``key`` argument: the key the case runs with
 RATE_LIMIT_PATIENCE = 10  # 429s in a row a poll waits out before it counts as a failure
 
 
@@ -118,9 +118,23 @@ class Run:
     webhook_secret: str | None = None  # what the target signs callbacks with, if it says
     budget: Budget = field(default_factory=lambda: Budget(None))
 
-    @classmethod
-    def spec_of(cls, provider: str) -> Spec:
-        return load_spec(provider)
+    shared: dict[str, "asyncio.Future[Any]"] = field(default_factory=dict)
+
+    async def once(self, name: str, make) -> Any:
+        """``await make()`` the first time a case asks for ``name``; every case asking
+        after (or meanwhile) gets the same result. A failure is not kept: the next case
+        to ask tries again."""
+        future = self.shared.get(name)
+        if future is None:
+            future = self.shared[name] = asyncio.get_running_loop().create_future()
+            try:
+                future.set_result(await make())
+            except BaseException as exc:
+                del self.shared[name]
+                future.set_exception(exc)
+                future.exception()  # retrieved here; the waiting cases get it raised
+                raise
+        return await asyncio.shield(future)
 
 
 class Context:
@@ -152,7 +166,7 @@ class Context:
         """Prompt text unique to this case, so its tasks and faults touch nothing else."""
         return f"conformance {self.case.id} {self.token} {text}".strip()
 
-    async def call(self, method: str, path: str, *, key: Any = _DEFAULT, json: Any = _DEFAULT,
+    async def call(self, method: str, path: str, *, key: Any = CASE_KEY, json: Any = CASE_KEY,
                    raw: bytes | None = None, headers: dict[str, str] | None = None,
                    params: dict[str, str] | None = None, check: bool = True,
                    patient: bool = True) -> Answer:
@@ -168,10 +182,10 @@ class Context:
         return answer
 
     async def _call(self, method, path, key, json, raw, headers, params, check) -> Answer:
-        key = self.api_key if key is _DEFAULT else key
+        key = self.api_key if key is CASE_KEY else key
         sent = {**(self.driver.auth(key) if key is not None else {}), **(headers or {})}
         body = raw
-        if json is not _DEFAULT:
+        if json is not CASE_KEY:
             body = orjson.dumps(json)
             sent.setdefault("Content-Type", "application/json")
         url = self.run.base_url + path
@@ -231,13 +245,13 @@ class Context:
         if not seen or seen[-1] != word:
             seen.append(word)
 
-    async def poll(self, task_id: str, *, key: Any = _DEFAULT) -> Answer:
+    async def poll(self, task_id: str, *, key: Any = CASE_KEY) -> Answer:
         answer = await self.driver.poll(self, task_id, key=key)
         expect(answer.status == 200, f"polling task {task_id}: {answer}")
         self.observe(task_id, self.driver.status_of(answer.data))
         return answer
 
-    async def settle(self, task_id: str, *, key: Any = _DEFAULT, until: frozenset[str] | None = None,
+    async def settle(self, task_id: str, *, key: Any = CASE_KEY, until: frozenset[str] | None = None,
                      timeout: float | None = None, poll_every: float | None = None) -> Answer:
         """Poll until the task reaches a terminal status (or one of ``until``)."""
         until = until or self.driver.terminal
@@ -252,7 +266,7 @@ class Context:
                                  f"(seen: {' -> '.join(self.states.get(task_id, []))})")
             await asyncio.sleep(poll_every or self.run.poll_every)
 
-    async def song(self, text: str = "", *, key: Any = _DEFAULT, **extra: Any) -> Answer:
+    async def song(self, text: str = "", *, key: Any = CASE_KEY, **extra: Any) -> Answer:
         """A song made end to end: submitted, settled, and succeeded."""
         self.spend()
         task_id = await self.driver.submit(self, self.marker(text), key=key, **extra)

@@ -39,6 +39,14 @@ _ANSWER_DROP = {"content-length", "transfer-encoding", "connection", "keep-alive
 _UNSET = object()
 
 
+def _parsed(body: bytes) -> Any:
+    """A body as JSON; None when it is empty or not JSON."""
+    try:
+        return orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None
+
+
 @dataclass
 class Outgoing:
     """A caller's request on its way upstream; ``path`` is relative to the provider."""
@@ -53,10 +61,7 @@ class Outgoing:
     @property
     def json(self) -> Any:
         if self._json is _UNSET:
-            try:
-                self._json = orjson.loads(self.body) if self.body else None
-            except orjson.JSONDecodeError:
-                self._json = None
+            self._json = _parsed(self.body)
         return self._json
 
     def set_json(self, data: Any) -> None:
@@ -78,10 +83,7 @@ class Reply:
     @property
     def data(self) -> Any:
         if self._json is _UNSET:
-            try:
-                self._json = orjson.loads(self.body) if self.body else None
-            except orjson.JSONDecodeError:
-                self._json = None
+            self._json = _parsed(self.body)
         return self._json
 
     def set_data(self, data: Any) -> None:

@@ -10,21 +10,10 @@ import numpy as np
 import pytest
 
 from acedata_client import fetch, wav_samples
+from conformance.dialects.openaihk import WORK  # the seed's example lyrics
 from openaihk_client import (assert_real_clip, feed, finished, generate, get, key, ok, post,
                              songs, upload)
 
-WORK = ("[Verse]\nBusy days one after another\nFiles piling up with no end in sight\n"
-        "Dreams tucked away in a drawer\nCoffee cup already gone cold\n\n[Verse 2]\n"
-        "Clock in at eight every morning\nTired eyes with no spark left\n"
-        "Small talk with colleagues feels pointless\nJust waiting for time to speed by\n\n"
-        "[Chorus]\nWork work the boss keeps calling\nFinish up finish up then we're safe\n"
-        "Overtime overtime just to earn a little\nDreams dreams when will they come true\n\n"
-        "[Verse 3]\nLunch break eating a bento box\nWatching sunshine pour through the window\n"
-        "Life feels so far from the dream\nAll I see is the desk and chair\n\n[Bridge]\n"
-        "The boss's footsteps sound like thunder\nHeartbeat quickening with the rhythm\n"
-        "A mountain of files on the desk\nThe sound of complaints slowly fades\n\n[Chorus]\n"
-        "Work work the boss keeps calling\nFinish up finish up then we're safe\n"
-        "Overtime overtime just to earn a little\nDreams dreams when will they come true")
 CUSTOM = {"prompt": WORK, "mv": "chirp-v3-5", "title": "Work", "tags": " edm"}
 UPLOAD_URL = "http://cdnimg.exbapp.com/ai/2024-06-18/d416d9c3c34eb22c7d8c094831d8dbd0.mp3"
 

@@ -27,7 +27,7 @@ from typing import Any
 from ..case import (CREDITS, SECOND_KEY, SIMULATOR, UPSTREAM_ADMIN, CaseFailed, Catalog, Skipped,
                     expect)
 from ..common import check_media
-from ..context import _DEFAULT  # "the run's key", as Context.call takes it
+from ..context import CASE_KEY
 from ..dialect import Driver, Invalid, Media
 
 GENERATE = "/sunoapi/generate"
@@ -268,7 +268,7 @@ def refused(answer, status: int, code: str | None, what: str) -> None:
                                            f"expected {code!r}: {answer}")
 
 
-async def submit(ctx, body: dict[str, Any], *, key: Any = _DEFAULT, path: str = GENERATE,
+async def submit(ctx, body: dict[str, Any], *, key: Any = CASE_KEY, path: str = GENERATE,
                  songs: float = 1.0) -> tuple[dict[str, Any], str]:
     """A generate-type request: its answer and the task (clip ids) to poll."""
     ctx.spend(songs)
@@ -282,7 +282,7 @@ async def submit(ctx, body: dict[str, Any], *, key: Any = _DEFAULT, path: str = 
     return answer.data, task_id
 
 
-async def finish(ctx, task_id: str, *, key: Any = _DEFAULT) -> list[dict[str, Any]]:
+async def finish(ctx, task_id: str, *, key: Any = CASE_KEY) -> list[dict[str, Any]]:
     """The task's clips once every one is complete, in the order asked."""
     final = await ctx.settle(task_id, key=key, poll_every=max(ctx.run.poll_every, POLL_AT_LEAST))
     word = DRIVER.status_of(final.data)
@@ -293,13 +293,13 @@ async def finish(ctx, task_id: str, *, key: Any = _DEFAULT) -> list[dict[str, An
     return clips
 
 
-async def made(ctx, body: dict[str, Any], *, key: Any = _DEFAULT, path: str = GENERATE,
+async def made(ctx, body: dict[str, Any], *, key: Any = CASE_KEY, path: str = GENERATE,
                songs: float = 1.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     answer, task_id = await submit(ctx, body, key=key, path=path, songs=songs)
     return answer, await finish(ctx, task_id, key=key)
 
 
-async def uploaded(ctx, url: str = UPLOAD_URL, *, key: Any = _DEFAULT) -> dict[str, Any]:
+async def uploaded(ctx, url: str = UPLOAD_URL, *, key: Any = CASE_KEY) -> dict[str, Any]:
     answer = await ctx.call("POST", UPLOAD, json={"url": url}, key=key)
     expect(answer.status == 200, f"uploading {url}: {answer}")
     data = answer.data
@@ -350,7 +350,7 @@ async def own_key(ctx) -> Any:
     """
     key = await fresh_key(ctx, 100_000_000)
     if key is None:
-        return _DEFAULT
+        return CASE_KEY
     await ctx.run.admin.call("PUT", f"/rate-limits/{DRIVER.provider}",
                              {"api_key": key, "rate": 500, "burst": 1000})
     return key
@@ -384,40 +384,36 @@ class Library:
 async def library(ctx) -> Library:
     """One per run, made by the first case that needs it, with a key of its own (see
     own_key); the cases that build on it share it, so each chain costs one step less."""
-    run = ctx.run
-    future = getattr(run, "_openaihk_library", None)
-    if future is None:
-        future = asyncio.get_running_loop().create_future()
-        run._openaihk_library = future
-        try:
-            key = await own_key(ctx)
-            body = {"prompt": LYRICS, "mv": "chirp-v3-5", "title": "Work", "tags": " edm",
-                    "negative_tags": ctx.marker("library")}
-            (_, songs), upload = await asyncio.gather(made(ctx, body, key=key),
-                                                      uploaded(ctx, key=key))
-            future.set_result(Library(key, songs, upload))
-        except asyncio.CancelledError:
-            run._openaihk_library = None
-            future.cancel()
-            raise
-        except Exception as exc:
-            run._openaihk_library = None
-            future.set_exception(exc)
-            future.exception()  # retrieved: the cases waiting on it get it raised
-            raise
+    async def make() -> Library:
+        key = await own_key(ctx)
+        body = {"prompt": LYRICS, "mv": "chirp-v3-5", "title": "Work", "tags": " edm",
+                "negative_tags": ctx.marker("library")}
+        (_, songs), upload = await asyncio.gather(made(ctx, body, key=key),
+                                                  uploaded(ctx, key=key))
+        return Library(key, songs, upload)
+
     try:
-        return await asyncio.shield(future)
+        return await ctx.run.once("openaihk.library", make)
     except CaseFailed as exc:
         raise CaseFailed(f"making the shared song and upload: {exc}") from exc
 
 
-async def act(ctx, path: str, *, key: Any = _DEFAULT) -> Any:
+def stem_request(ctx, source: dict[str, Any], task: str) -> dict[str, Any]:
+    """The seed's gen_stem body (scenario 17) for ``two`` or ``twelve`` stems."""
+    return {"task": "gen_stem", "generation_type": "TEXT", "title": "Safety String",
+            "negative_tags": ctx.marker(), "mv": "chirp-auk", "prompt": "",
+            "make_instrumental": True, "continue_clip_id": source["id"],
+            "continued_aligned_prompt": None, "continue_at": None, "stem_type_id": 91,
+            "stem_type_group_name": task.capitalize(), "stem_task": task}
+
+
+async def act(ctx, path: str, *, key: Any = CASE_KEY) -> Any:
     answer = await ctx.call("GET", path, key=key)
     expect(answer.status == 200, f"GET {path}: {answer}")
     return answer.data
 
 
-async def until(ctx, path: str, ready, *, key: Any = _DEFAULT, tries: int = 200) -> Any:
+async def until(ctx, path: str, ready, *, key: Any = CASE_KEY, tries: int = 200) -> Any:
     """Ask again until the answer is ready (wav, midi)."""
     for _ in range(tries):
         data = await act(ctx, path, key=key)
@@ -806,11 +802,7 @@ def _chain_cases(catalog: Catalog, driver: Openaihk) -> None:
     async def stems_two(ctx) -> None:
         lib = await library(ctx)
         source, key = lib.song, lib.key
-        body = {"task": "gen_stem", "generation_type": "TEXT", "title": "Safety String",
-                "negative_tags": ctx.marker(), "mv": "chirp-auk", "prompt": "",
-                "make_instrumental": True, "continue_clip_id": source["id"],
-                "continued_aligned_prompt": None, "continue_at": None, "stem_type_id": 91,
-                "stem_type_group_name": "Two", "stem_task": "two"}
+        body = stem_request(ctx, source, "two")
         answer, stems = await made(ctx, body, key=key)
         expect(len(stems) == 2, f"two stems expected, got {len(stems)}")
         for clip in stems:
@@ -844,11 +836,7 @@ def _chain_cases(catalog: Catalog, driver: Openaihk) -> None:
     async def stems_twelve(ctx) -> None:
         lib = await library(ctx)
         source, key = lib.song, lib.key
-        body = {"task": "gen_stem", "generation_type": "TEXT", "title": "Safety String",
-                "negative_tags": ctx.marker(), "mv": "chirp-auk", "prompt": "",
-                "make_instrumental": True, "continue_clip_id": source["id"],
-                "continued_aligned_prompt": None, "continue_at": None, "stem_type_id": 91,
-                "stem_type_group_name": "Twelve", "stem_task": "twelve"}
+        body = stem_request(ctx, source, "twelve")
         answer, clips = await made(ctx, body, songs=5, key=key)
         expect(len(clips) == 24, f"twelve stems answer 24 clips, got {len(clips)}")
         first = answer["clips"][0]
