@@ -307,9 +307,17 @@ def main(provider: str, command: list[str], *, scenario: str | None = None,
          console: Console | None = None) -> int:
     console = console or Console()
     suite = f"musicsim conformance client {provider}"
-    with console.status(f"running {' '.join(command)} against a {provider} simulator"
-                        + (f" (scenario {scenario})" if scenario else "")):
-        seen = run_client(provider, command, scenario=scenario, timeout=timeout)
+    try:
+        with console.status(f"running {' '.join(command)} against a {provider} simulator"
+                            + (f" (scenario {scenario})" if scenario else "")):
+            seen = run_client(provider, command, scenario=scenario, timeout=timeout)
+    except ValueError as exc:  # an unknown scenario
+        console.print(f"musicsim: {exc}", style="red", markup=False)
+        return 2
+    except OSError as exc:  # the command cannot be started
+        console.print(f"musicsim: cannot run {command[0]}: {exc.strerror or exc}", style="red",
+                      markup=False)
+        return 2
     results = grade(seen)
     report.print_report(console, suite, results)
     if junit:

@@ -91,3 +91,17 @@ def test_the_command_line_grades_and_reports(tmp_path, behaviour, status):
     assert ("client.retry-after" in failing) is (status == 1)
     assert "client.retry-after" in junit.read_text()
     assert "score per area" in done.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--scenario", "no-such-scenario", "--", "true"], "unknown scenario 'no-such-scenario'"),
+    (["--", "/no/such/client"], "cannot run /no/such/client"),
+    ([], "needs a command after --"),
+])
+def test_bad_arguments_get_a_clear_message_and_status_2(args, words):
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "conformance", "client",
+                           "--provider", "evolink", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert words in " ".join((done.stdout + done.stderr).split())
+    assert "Traceback" not in done.stdout + done.stderr
