@@ -67,14 +67,17 @@ class Catalog:
             raise ValueError(f"unknown needs {sorted(unknown)}")
 
         def register(run: Callable[["Context"], Awaitable[None]]):
-            case_id = f"{self.provider}.{area}.{name}"
-            if any(c.id == case_id for c in self.cases):
-                raise ValueError(f"duplicate case id {case_id}")
-            self.cases.append(Case(case_id, title, seed, area, run, frozenset(needs), cost,
-                                   exclusive))
+            self.add(Case(f"{self.provider}.{area}.{name}", title, seed, area, run,
+                          frozenset(needs), cost, exclusive))
             return run
 
         return register
+
+    def add(self, case: Case) -> None:
+        """Append a case (cases start in catalog order: long ones are best added first)."""
+        if any(c.id == case.id for c in self.cases):
+            raise ValueError(f"duplicate case id {case.id}")
+        self.cases.append(case)
 
     def select(self, patterns: Iterable[str] | None) -> list[Case]:
         """The cases whose id matches any glob (all of them when there is none)."""

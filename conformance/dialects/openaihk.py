@@ -447,11 +447,8 @@ def add_cases(catalog: Catalog, driver: Openaihk) -> None:
     _other_cases(own, driver)
     rank = {f"{catalog.provider}.{name}": index for index, name in enumerate(FIRST)}
     ordered = sorted(own.cases, key=lambda case: rank.get(case.id, len(rank)))
-    taken = {case.id for case in catalog.cases}
     for case in ordered:
-        if case.id in taken:
-            raise ValueError(f"duplicate case id {case.id}")
-        catalog.cases.append(case)
+        catalog.add(case)
 
 
 def _scenario_cases(catalog: Catalog, driver: Openaihk) -> None:
