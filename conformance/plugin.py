@@ -88,7 +88,8 @@ class MusicSim:
         return self.admin("GET", f"/accounts/{api_key or self.api_key}")["credits"]
 
     def grant(self, api_key: str, credits: float) -> dict[str, Any]:
-        return self.admin("POST", f"/accounts/{api_key}/credits", {"credits": credits})
+        """Add credits to a key (negative to withdraw); the account after."""
+        return self.admin("POST", f"/accounts/{api_key}/credits", {"delta": credits})
 
     # --- faults -------------------------------------------------------------------------
 

@@ -40,12 +40,28 @@ def test_helpers_drive_the_simulator_and_a_broken_client_fails(pytester):
             key = musicsim.account(credits=100)
             task_id = submit(musicsim, key, "hello")
             assert musicsim.balance(key) == 80  # 20 held for the song
+            assert musicsim.grant(key, 5)["credits"] == 85
             before = musicsim.clock.now()
             musicsim.clock.advance(400)
             assert musicsim.clock.now() == before + 400
             assert poll(musicsim, task_id, key)["status"] == "completed"
             assert [t["id"] for t in musicsim.tasks(provider="evolink")] == [task_id]
             assert len(musicsim.journal(provider="evolink", method="POST")) == 1
+
+        def test_faults_scenarios_outcomes_and_webhooks(musicsim):
+            rule = musicsim.fault(match={"provider": "evolink"}, action={"status": 503})
+            assert rule.startswith("fault_")
+            musicsim.clear_faults()
+            assert musicsim.admin("GET", "/faults")["rules"] == []
+            musicsim.scenario("outage", provider="sunor")
+            assert musicsim.admin("GET", "/faults")["rules"]
+            task_id = submit(musicsim, musicsim.api_key, "settled by hand")
+            musicsim.settle(task_id, "fail", reason="content_moderation")
+            assert musicsim.task(task_id)["status"] == "failed"
+            assert poll(musicsim, task_id, musicsim.api_key)["status"] == "failed"
+            stats = musicsim.journal_stats(provider="evolink")
+            assert stats["count"] == 2
+            assert musicsim.webhooks() == []
 
         def test_each_test_starts_clean(musicsim):
             assert musicsim.tasks() == [] and musicsim.journal() == []
@@ -58,6 +74,6 @@ def test_helpers_drive_the_simulator_and_a_broken_client_fails(pytester):
             assert poll(musicsim, task_id, musicsim.api_key)["status"] == "completed"
     ''')
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*test_a_client_that_ignores_failure*",
                                  "*AssertionError*"])
