@@ -8,6 +8,7 @@ import asyncio
 import io
 from typing import TYPE_CHECKING
 
+from . import audio
 from .case import (CREDITS, RECEIVER, SECOND_KEY, SIMULATOR, UPSTREAM_ADMIN, Catalog,
                    CaseFailed, Skipped, expect)
 
@@ -205,7 +206,7 @@ async def check_media(ctx: "Context", item) -> None:
     expect(length is not None and int(length) == len(answer.body) and answer.body,
            f"{item.url}: Content-Length {length} for {len(answer.body)} bytes")
     if item.kind in ("audio", "video") and item.duration:
-        measured = await asyncio.to_thread(media_seconds, answer.body)
+        measured = await asyncio.to_thread(audio.seconds, answer.body)
         expect(measured is not None, f"{item.url} does not decode as {kind}")
         expect(abs(measured - item.duration) <= AUDIO_TOLERANCE_S,
                f"{item.url} plays {measured:.2f} s, the API says {item.duration:g} s")
@@ -215,20 +216,3 @@ async def check_media(ctx: "Context", item) -> None:
             Image.open(io.BytesIO(answer.body)).verify()
         except Exception as exc:  # any decoder complaint means it is not an image
             raise CaseFailed(f"{item.url} is not a readable image: {exc}")
-
-
-def media_seconds(data: bytes) -> float | None:
-    """How long an audio or video file plays, by decoding it (PyAV), or None."""
-    import av
-    try:
-        with av.open(io.BytesIO(data)) as container:
-            stream = next((s for s in container.streams if s.type == "audio"), None)
-            if stream is None:
-                return None
-            end = 0.0
-            for frame in container.decode(stream):
-                if frame.time is not None:
-                    end = max(end, frame.time + frame.samples / frame.sample_rate)
-            return end
-    except (av.FFmpegError, OSError, ValueError):
-        return None

@@ -162,6 +162,17 @@ class Context:
             raise Skipped("needs the simulator's control plane (--upstream-admin)")
         return self.run.admin
 
+    async def new_key(self, credits: float, *, rate: float | None = None,
+                      burst: float | None = None) -> str:
+        """A new key of the simulator serving the tasks, with ``credits`` (and its own
+        rate limit, if given): for cases that need an exact balance or a key alone.
+        Skipped when the run has no control plane."""
+        key = (await self.admin.call("POST", "/accounts", {"credits": credits}))["api_key"]
+        if rate is not None:
+            limit = {"api_key": key, "rate": rate, **({"burst": burst} if burst else {})}
+            await self.admin.call("PUT", f"/rate-limits/{self.driver.provider}", limit)
+        return key
+
     def marker(self, text: str = "") -> str:
         """Prompt text unique to this case, so its tasks and faults touch nothing else."""
         return f"conformance {self.case.id} {self.token} {text}".strip()

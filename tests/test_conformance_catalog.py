@@ -106,3 +106,18 @@ def test_unmet_needs_are_skipped_with_the_reason(fast_sim):
         "skipped", "needs a second API key (--second-api-key)")
     assert outcomes["evolink.upstream.stuck-task"][0] == "skipped"
     assert "--upstream-admin" in outcomes["evolink.upstream.stuck-task"][1]
+
+
+def test_the_runners_ear_decodes_measures_and_compares():
+    from conformance import audio
+    from simulator.core.recipes import Song
+    from simulator.media import formats, render
+
+    song, other = Song(5, 7.3, "pop", False), Song(6, 7.3, "pop", False)
+    samples, rate = audio.decode(formats.wav(song))
+    assert rate == 22050 and len(samples) == round(7.3 * rate)
+    assert audio.likeness(samples, render.render(song)) > 0.999
+    assert abs(audio.likeness(samples, audio.decode(formats.wav(other))[0])) < 0.5
+    assert abs(audio.seconds(formats.mp3(song)) - 7.3) < 0.1
+    assert audio.seconds(b"not audio at all") is None
+    assert len(audio.window(samples, rate, 1.0, 2.5)) == round(1.5 * rate)

@@ -20,7 +20,8 @@ import orjson
 from simulator.resources import resource_dir
 from ..case import (CREDITS, RECEIVER, SIMULATOR, UPSTREAM_ADMIN, Catalog,
                     CaseFailed, Skipped, expect)
-from ..common import check_media, media_seconds
+from ..audio import seconds as media_seconds
+from ..common import check_media
 from ..dialect import Driver, Invalid, Media
 
 TASKS = "/api/v1/tasks"
