@@ -163,11 +163,16 @@ class Context:
         return self.run.admin
 
     async def new_key(self, credits: float, *, rate: float | None = None,
-                      burst: float | None = None) -> str:
+                      burst: float | None = None, models: list[str] | None = None) -> str:
         """A new key of the simulator serving the tasks, with ``credits`` (and its own
-        rate limit, if given): for cases that need an exact balance or a key alone.
-        Skipped when the run has no control plane."""
-        key = (await self.admin.call("POST", "/accounts", {"credits": credits}))["api_key"]
+        rate limit, or only some models, if given): for cases that need an exact
+        balance or a key alone.
+        Skipped unless the target is the simulator itself: a key made upstream of a
+        gateway is not one the gateway accepts."""
+        if not self.run.direct:
+            raise Skipped("needs its own key: the target must be the simulator itself")
+        account = {"credits": credits, **({"models": models} if models is not None else {})}
+        key = (await self.admin.call("POST", "/accounts", account))["api_key"]
         if rate is not None:
             limit = {"api_key": key, "rate": rate, **({"burst": burst} if burst else {})}
             await self.admin.call("PUT", f"/rate-limits/{self.driver.provider}", limit)
