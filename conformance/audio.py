@@ -39,12 +39,16 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
 
 
 def seconds(data: bytes) -> float | None:
-    """How long an audio or video file plays, by decoding it; None when it does not."""
+    """How long an audio or video file plays, by decoding its sound (the samples are
+    counted, not converted); None when it does not decode."""
+    count, rate = 0, 0
     try:
-        samples, rate = decode(data)
-    except ValueError:
+        with av.open(io.BytesIO(data)) as container:
+            for frame in container.decode(audio=0):
+                count, rate = count + frame.samples, frame.sample_rate
+    except (av.FFmpegError, OSError, IndexError):
         return None
-    return len(samples) / rate if rate else None
+    return count / rate if rate else None
 
 
 async def fetch_samples(ctx, url: str) -> tuple[np.ndarray, int]:

@@ -125,8 +125,6 @@ def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
         answer = await driver.poll(ctx, task_id, key=ctx.run.second_key)
         expect(answer.status in (driver.unknown_status, 403),
                f"another key polled task {task_id}: {answer}")
-        expect(task_id not in answer.body.decode("utf-8", "replace") or answer.status >= 400,
-               f"another key was shown task {task_id}: {answer}")
         await ctx.settle(task_id)
 
     @catalog.case("burst", "Past the rate limit, a 429 in the dialect's shape and headers",

@@ -1,4 +1,5 @@
-"""One module per dialect: its :class:`~conformance.dialect.Driver` and its own cases.
+"""One module (or package) per dialect: its :class:`~conformance.dialect.Driver` and its
+own cases.
 
 :func:`catalog` builds a dialect's whole catalog: the shared cases on its driver, the
 upstream cases, then the dialect's own.
