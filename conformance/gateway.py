@@ -54,11 +54,25 @@ async def _own_admin(session: aiohttp.ClientSession, base_url: str,
     return admin if isinstance(health, dict) and "providers" in health else None
 
 
+class Unreachable(Exception):
+    """Nothing answers at the base URL: no case could say anything about it."""
+
+
+async def _reachable(session: aiohttp.ClientSession, base_url: str) -> None:
+    try:
+        async with session.get(base_url, allow_redirects=False):
+            pass
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        raise Unreachable(f"nothing answers at {base_url}: "
+                          f"{exc.__class__.__name__}: {exc}") from None
+
+
 async def check(options: GatewayCheck, on_start=None, on_result=None) -> list[Result]:
     """Run the selected cases; ``on_start(cases)`` and ``on_result(result)`` report progress."""
     cases = catalog(options.provider).select(options.cases)
     timeout = aiohttp.ClientTimeout(total=120, connect=15)
     async with aiohttp.ClientSession(timeout=timeout) as session:
+        await _reachable(session, options.base_url)
         own = await _own_admin(session, options.base_url, options.admin_token)
         admin = (Admin(session, options.upstream_admin, options.admin_token)
                  if options.upstream_admin else own)
@@ -96,8 +110,12 @@ def main(options: GatewayCheck, junit: str | None, json_path: str | None,
     def finished(result: Result) -> None:
         bar.update(handle["task"], advance=1, last=f"{result.case.id}: {result.outcome}")
 
-    with bar:
-        results = asyncio.run(check(options, started, finished))
+    try:
+        with bar:
+            results = asyncio.run(check(options, started, finished))
+    except Unreachable as exc:
+        console.print(f"musicsim: {exc}", style="red", markup=False)
+        return 2
     report.print_report(console, suite, results)
     if junit:
         report.write_junit(junit, suite, results)

@@ -320,3 +320,21 @@ def test_a_bad_key_answered_200_is_caught(upstream, provider):
     caught = not_ok(results)
     assert f"{provider}.auth.wrong-key" in caught, summary(results)
     assert f"{provider}.auth.missing-key" not in caught, summary(results)
+
+
+def test_a_base_url_where_nothing_answers_is_a_clear_error():
+    done = musicsim("conformance", "gateway", "--provider", "evolink", "--base-url",
+                    "http://127.0.0.1:1/evolink", "--api-key", "k")
+    assert done.returncode == 2
+    assert "nothing answers at http://127.0.0.1:1/evolink" in " ".join(done.stdout.split())
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_list_prints_the_catalog_with_needs():
+    done = musicsim("conformance", "list", "--provider", "orux", "--cases", "upstream.*",
+                    "--cases", "orux.auth.wrong-key")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("orux.auth.wrong-key ")
+    assert len(lines) == 1 + 8 and all("[needs credits, upstream_admin]" in line
+                                       for line in lines[1:])
