@@ -42,6 +42,13 @@ class Observed:
     forged: list[tuple[str, int | None]] = field(default_factory=list)  # url, answer
 
 
+def verdict(problems: list[str], passed: str) -> tuple[str, str]:
+    """Failed with the first few problems, or passed with what was seen."""
+    if problems:
+        return "failed", "; ".join(problems[:5])
+    return "passed", passed
+
+
 CHECKS: list[tuple[Case, Callable[[Observed], tuple[str, str]]]] = []
 
 
@@ -91,9 +98,7 @@ def valid_requests(seen: Observed) -> tuple[str, str]:
         if entry["status"] in REFUSED_AS_CALLERS_FAULT and not entry["faults"]:
             problems.append(f"{entry['method']} {entry['path']} was refused with "
                             f"{entry['status']}: {entry['response']['body'][:160]}")
-    if problems:
-        return "failed", "; ".join(problems[:5])
-    return "passed", ""
+    return verdict(problems, "")
 
 
 @check("polling", "Polls are no faster than twice a second and stop at a terminal status",
@@ -115,9 +120,7 @@ def polling(seen: Observed) -> tuple[str, str]:
         if ended is not None and ended < len(entries) - 1:
             problems.append(f"task {task_id} was polled {len(entries) - 1 - ended} more times "
                             f"after it was reported {_status(driver, entries[ended])!r}")
-    if problems:
-        return "failed", "; ".join(problems[:5])
-    return "passed", f"{sum(len(e) for e in polls.values())} polls of {len(polls)} tasks"
+    return verdict(problems, f"{sum(len(e) for e in polls.values())} polls of {len(polls)} tasks")
 
 
 @check("retry-after", "After a 429 or 503 with Retry-After, the client waits as told",
@@ -138,9 +141,7 @@ def retry_after(seen: Observed) -> tuple[str, str]:
             problems.append(f"told to wait {wait:g} s after {entry['status']} on "
                             f"{entry['method']} {entry['path']}, the client came back after "
                             f"{later[0]['wall_time'] - entry['wall_time']:.2f} s")
-    if problems:
-        return "failed", "; ".join(problems[:5])
-    return "passed", f"waited as told {len(told)} times"
+    return verdict(problems, f"waited as told {len(told)} times")
 
 
 @check("failures-surfaced", "A failed task is reported: a non-zero exit or a message",

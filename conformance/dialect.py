@@ -4,6 +4,7 @@ status and results. Each dialect module subclasses :class:`Driver`; the shared c
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ class Invalid:
     path: str | None = None  # another operation than the song request's
 
 
-class Driver:
+class Driver(ABC):
     provider = ""
     seed = ""  # which seed document describes the dialect
     # Status words, each with its place in the lifecycle: a task's status never moves
@@ -61,26 +62,29 @@ class Driver:
 
     # --- requests ----------------------------------------------------------------------
 
+    @abstractmethod
     def song_request(self, prompt: str, callback_url: str | None = None) -> tuple[str, str, Any]:
         """(method, path, body) of the smallest request that makes a song."""
-        raise NotImplementedError
 
+    @abstractmethod
     def poll_request(self, task_id: str) -> tuple[str, str, Any]:
-        raise NotImplementedError
+        """(method, path, body or None) of the request that reads a task."""
 
+    @abstractmethod
     def task_id_of(self, data: Any) -> str:
-        raise NotImplementedError
+        """The task id a submit answer gives."""
 
+    @abstractmethod
     def status_of(self, data: Any) -> str:
-        raise NotImplementedError
+        """The status word of a task answer (or a submit answer)."""
 
+    @abstractmethod
     def media_of(self, data: Any) -> list[Media]:
         """Every media link a finished task's answer names."""
-        raise NotImplementedError
 
+    @abstractmethod
     def callback_stage(self, payload: Any) -> str:
         """Which stage a callback delivery reports."""
-        raise NotImplementedError
 
     def invalid_requests(self) -> list[Invalid]:
         return []
