@@ -7,9 +7,11 @@ from typing import Any
 
 from simulator.resources import resource_dir
 from ..case import CREDITS, Catalog, expect
+from ..common import check_media
 from ..dialect import Driver, Invalid, Media
 
 GENERATE = "/v1/audios/generations"
+MOST_PER_REQUEST = 30.0  # the dearest model's price (suno-v5), for the budget
 
 
 class Evolink(Driver):
@@ -86,3 +88,45 @@ def add_cases(catalog: Catalog, driver: Evolink) -> None:
     async def task_id_format(ctx) -> None:
         answer = await ctx.call("GET", "/v1/tasks/not-a-task-id")
         expect(answer.status == 400, f"a malformed task id: {answer}")
+
+    # The seed's own examples of its two other modes, as printed there.
+    lyrics = ("[Verse 1]\nDriving down the highway, windows down\nThe sun is shining on this "
+              "little town\nRadio playing our favorite song\nNothing could ever go wrong\n"
+              "[Chorus]\nSummer dreams, summer nights\nChasing stars and city lights\n"
+              "With you by my side\nI feel so alive")
+    modes = {
+        "custom-lyrics": ("Custom mode: the given lyrics, style and title make the songs",
+                          {"model": "suno-v4.5", "custom_mode": True, "instrumental": False,
+                           "style": "pop, electronic, upbeat, female vocals, 120bpm",
+                           "title": "Summer Dreams", "prompt": lyrics,
+                           "negative_tags": "heavy metal, screaming, sad", "vocal_gender": "f"}),
+        "instrumental": ("Instrumental mode: style and title alone make songs without words",
+                         {"model": "suno-v4.5plus", "custom_mode": True, "instrumental": True,
+                          "style": "lo-fi, chill, ambient, piano, soft drums",
+                          "title": "Rainy Afternoon"}),
+    }
+    for name, (title, body) in modes.items():
+        _mode_case(catalog, driver, name, title, body)
+
+
+def _mode_case(catalog: Catalog, driver: Evolink, name: str, title: str,
+               body: dict[str, Any]) -> None:
+    @catalog.case(name, title, seed="seed 004: request examples", area="scenarios",
+                  needs=[CREDITS], cost=MOST_PER_REQUEST / driver.price)
+    async def mode(ctx) -> None:
+        ctx.spend(MOST_PER_REQUEST / driver.price)
+        sent = {**body, "negative_tags": ctx.marker(body.get("negative_tags", ""))}
+        answer = await ctx.call("POST", GENERATE, json=sent)
+        expect(answer.status == 200, f"the seed's {name} example: {answer}")
+        expect(answer.data.get("model") == body["model"],
+               f"the task names model {answer.data.get('model')!r}, not {body['model']!r}")
+        final = await ctx.settle(driver.task_id_of(answer.data))
+        expect(driver.status_of(final.data) == driver.succeeded, f"ended {final}")
+        items = final.data.get("result_data") or []
+        expect(len(items) == 2, f"expected 2 results, got {len(items)}")
+        for item in items:
+            expect(item.get("title") == body["title"],
+                   f"a result titled {item.get('title')!r}, not {body['title']!r}")
+            expect(item.get("tags") == body["style"],
+                   f"a result styled {item.get('tags')!r}, not {body['style']!r}")
+        await check_media(ctx, driver.media_of(final.data)[0])
