@@ -77,6 +77,10 @@ class Admin:
         async with self.session.delete(f"{self.url}/faults/{rule_id}", headers=self.headers):
             pass
 
+    async def account(self, api_key: str) -> dict[str, Any]:
+        """The simulator's account of a key: credits, held, spent, webhook_secret."""
+        return await self.call("GET", f"/accounts/{api_key}")
+
     async def tasks_with(self, text: str, provider: str) -> list[dict[str, Any]]:
         """The simulator's tasks of a provider whose request mentioned ``text``."""
         tasks = await self.call("GET", f"/tasks?provider={provider}&limit=10000")
@@ -147,7 +151,6 @@ class Context:
         self.violations: list[str] = []
         self.states: dict[str, list[str]] = {}
         self.token = secrets.token_hex(4)
-        self.cleanups: list[Any] = []
         self.own_key: str | None = None  # a key of the case's own, against a simulator
 
     # --- the target ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ async def exact_key(ctx: "Context", credits: float) -> str:
 
 async def balance(ctx: "Context", key: str) -> float:
     """The key's credits, as the control plane counts them."""
-    return float((await ctx.admin.call("GET", f"/accounts/{key}"))["credits"])
+    return float((await ctx.admin.account(key))["credits"])
 
 
 def add_credit_cases(catalog: Catalog, driver: Acedata) -> None:

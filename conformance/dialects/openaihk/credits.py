@@ -21,7 +21,7 @@ async def wallet(ctx, credits: float) -> str:
 
 async def balance(ctx, key: str) -> dict[str, float]:
     """A key's account: its credits, and what is held and spent."""
-    return await ctx.admin.call("GET", f"/accounts/{key}")
+    return await ctx.admin.account(key)
 
 
 def add_cases(catalog: Catalog, driver: Openaihk) -> None:

@@ -100,4 +100,4 @@ async def fetched(ctx, url: str, kind: str) -> bytes:
 
 async def account(ctx, key: str) -> dict[str, Any]:
     """The simulator's account of a key: credits, held, spent, webhook_secret."""
-    return await ctx.admin.call("GET", f"/accounts/{key}")
+    return await ctx.admin.account(key)

@@ -180,7 +180,7 @@ class Orux(Driver):
         if ctx.run.admin is None:
             return None
         try:
-            account = await ctx.run.admin.call("GET", f"/accounts/{ctx.api_key}")
+            account = await ctx.run.admin.account(ctx.api_key)
         except CaseFailed:  # the key is not the simulator's own (a gateway's key)
             return None
         secret = account.get("webhook_secret") if isinstance(account, dict) else None
