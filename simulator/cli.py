@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import shutil
 import signal
 import sys
 import textwrap
@@ -77,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="The OpenAPI 3.1 documents that define every wire shape.")
     specs_commands = specs.add_subparsers(dest="specs_command", metavar="ACTION", required=True)
     specs_commands.add_parser("list", help="print each spec's id, title and path")
-    export = specs_commands.add_parser("export", help="copy every spec into DIR")
+    export = specs_commands.add_parser("export", help="write every spec, as served, into DIR")
     export.add_argument("directory", metavar="DIR")
     return parser
 
@@ -287,7 +286,7 @@ def _run(app, host: str, port: int, banner) -> int:
 def _specs(args: argparse.Namespace) -> int:
     import yaml
 
-    from .openapi import spec_ids
+    from .openapi import load_spec, spec_ids
     from .resources import resource_dir
 
     folder = resource_dir("specs")
@@ -300,7 +299,9 @@ def _specs(args: argparse.Namespace) -> int:
     target = Path(args.directory)
     target.mkdir(parents=True, exist_ok=True)
     for sid in spec_ids():
-        shutil.copyfile(folder / f"{sid}.yaml", target / f"{sid}.yaml")
+        # As served: with what the document's own extensions imply (nullable optionals).
+        served = yaml.safe_dump(load_spec(sid).served, sort_keys=False, allow_unicode=True)
+        (target / f"{sid}.yaml").write_text(served, encoding="utf-8")
         print(target / f"{sid}.yaml")
     return 0
 

@@ -194,10 +194,18 @@ class Engine:
     def compose(self, description: str = "", *, title: str | None = None,
                 tags: str | None = None, lyrics: str | None = None,
                 instrumental: bool = False, derive: Callable[[Song], Audio] | None = None,
-                lineage: dict[str, Any] | None = None) -> ClipSpec:
-        """A song request; whatever the caller left out is written from its description."""
-        return ClipSpec(title, tags, lyrics, instrumental, description, self.ids.seed32(),
-                        derive, lineage)
+                lineage: dict[str, Any] | None = None, avoid: str | None = None) -> ClipSpec:
+        """A song request; whatever the caller left out is written from its description.
+
+        ``avoid`` (negative tags) keeps the styles it names out of the song's tags,
+        given or written, and so out of the music made from them.
+        """
+        text_seed = self.ids.seed32()
+        if avoid:
+            tags = songwriter.tags_from(description, text_seed, avoid) if tags is None \
+                else songwriter.without_avoided(tags, avoid)
+        return ClipSpec(title, tags, lyrics, instrumental, description, text_seed, derive,
+                        lineage)
 
     def subscribe(self, provider: str, listener: Listener) -> None:
         """Call ``listener(task, event)`` after each state change of that provider's tasks."""
@@ -266,19 +274,42 @@ class Engine:
     def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
         return self.store.find_clip(clip_id)
 
+    def clip_of(self, api_key: str, clip_id: str,
+                provider: str | None = None) -> tuple[Task, Clip] | None:
+        """A clip the key made (with that provider, if named), in whatever state, and its
+        task; None for a clip of another key: songs are private to the key that paid."""
+        found = self.store.find_clip(clip_id)
+        if found is None:
+            return None
+        task, _ = found
+        if task.api_key != api_key or (provider and task.provider != provider):
+            return None
+        return found
+
     def own_clip(self, api_key: str, clip_id: str, provider: str | None = None) -> Clip | None:
         """A finished clip the key made (with that provider, if named); None otherwise.
 
         Songs are private to the key that paid for them, and only finished ones can be
-        built on.
+        built on; a clip is finished when its own media is, even while a sibling of the
+        same task is still being made.
         """
+        found = self.clip_of(api_key, clip_id, provider)
+        return found[1] if found is not None and found[0].clip_ready(found[1]) else None
+
+    def finished_clip(self, clip_id: str) -> Clip | None:
+        """The clip, if it exists and is finished, whoever made it."""
         found = self.store.find_clip(clip_id)
-        if found is None:
-            return None
-        task, clip = found
-        if task.api_key != api_key or (provider and task.provider != provider):
-            return None
-        return clip if task.status == SUCCEEDED else None
+        return found[1] if found is not None and found[0].clip_ready(found[1]) else None
+
+    def annotate(self, task_id: str, **meta: Any) -> Task:
+        """Record a dialect's own bookkeeping on a task through the store, so every
+        reader sees it on its next read (raises TaskNotFound)."""
+        task = self.store.get_task(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        task.meta.update(meta)
+        self.store.put_task(task)
+        return task
 
     def expire_upstream(self, clip_id: str) -> Clip:
         """Let the upstream account that made the clip expire (raises ClipNotFound)."""

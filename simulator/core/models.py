@@ -177,6 +177,11 @@ class Task:
             return min(1, len(self.clips))
         return 0
 
+    def clip_ready(self, clip: Clip) -> bool:
+        """Whether one clip is finished: usable by every action from the moment its own
+        state reads so, whatever its siblings' states."""
+        return self.clips.index(clip) < self.ready_clips
+
     def progress(self, now: float) -> int:
         """0–100, rising with simulated time while running; derived, never stored."""
         if self.status == SUCCEEDED:

@@ -40,15 +40,38 @@ _STYLE_WORDS = re.compile("|".join(re.escape(w) for w in sorted(_STYLE_ORDER, ke
 
 
 @lru_cache(maxsize=4096)
-def tags_from(prompt: str, seed: int) -> str:
+def tags_from(prompt: str, seed: int, avoid: str = "") -> str:
+    """Style tags for a description: the styles it mentions, plus a genre and a mood when
+    it names none; nothing that ``avoid`` (negative tags) rules out."""
     rng = random.Random(seed)
+    banned = _banned(avoid)
     mentioned = set(_STYLE_WORDS.findall(prompt.lower()))
-    found = [w for w in _STYLE_ORDER if w in mentioned]
-    if mentioned.isdisjoint(GENRES):
-        found.insert(0, rng.choice(GENRES))
-    if mentioned.isdisjoint(MOODS):
-        found.append(rng.choice(MOODS))
+    found = [w for w in _STYLE_ORDER if w in mentioned and not _hits(w, banned)]
+    if not any(w in GENRES for w in found):
+        found.insert(0, rng.choice(_allowed(GENRES, banned)))
+    if not any(w in MOODS for w in found):
+        found.append(rng.choice(_allowed(MOODS, banned)))
     return ", ".join(found)
+
+
+def without_avoided(tags: str, avoid: str) -> str:
+    """Given style tags less every tag a negative tag rules out."""
+    banned = _banned(avoid)
+    return ", ".join(t.strip() for t in tags.split(",") if t.strip() and not _hits(t, banned))
+
+
+def _banned(avoid: str) -> frozenset[str]:
+    """The words negative tags rule out: "heavy metal, screaming" bans any tag with
+    "heavy", "metal" or "screaming" in it."""
+    return frozenset(re.findall(r"[a-z]+", avoid.lower())) - _STOP
+
+
+def _hits(tag: str, banned: frozenset[str]) -> bool:
+    return not banned.isdisjoint(re.findall(r"[a-z]+", tag.lower()))
+
+
+def _allowed(choices: tuple[str, ...], banned: frozenset[str]) -> tuple[str, ...]:
+    return tuple(c for c in choices if not _hits(c, banned)) or choices if banned else choices
 
 
 _SECTIONS = (("Verse 1", 4), ("Chorus", 0), ("Verse 2", 4), ("Chorus", 0), ("Bridge", 2),

@@ -20,7 +20,7 @@ from aiohttp import web
 from ..config import Settings
 from ..core.engine import Engine
 from ..core.faults import DEFAULT_RETRY_AFTER
-from ..core.models import SUCCEEDED, Account, Clip
+from ..core.models import Account, Clip
 from ..core.ratelimit import Limit, Verdict
 from ..core.webhooks import CallbackRejected, check_callback_url
 from ..media.files import clip_id_in, media_path
@@ -46,6 +46,10 @@ class BadRequest(Exception):
 
 class Provider(abc.ABC):
     id: ClassVar[str]
+    # Rules a dialect has only where its seed states them: callbacks over HTTPS only, and
+    # request bodies declared as JSON (anything else is refused, not guessed at).
+    callbacks_https_only: ClassVar[bool] = False
+    json_content_type_only: ClassVar[bool] = False
 
     def __init__(self, engine: Engine, settings: Settings):
         self.engine, self.settings = engine, settings
@@ -143,11 +147,20 @@ class Provider(abc.ABC):
 
     # -- request helpers ---------------------------------------------------------------
     async def json_body(self, request: web.Request) -> Any:
+        """The body as JSON. Where the spec says ``x-null-means-absent``, every null member
+        is left out: an optional field sent as null means "not given", as clients that
+        serialize their unset fields expect."""
         raw = await request.read()
+        if self.json_content_type_only and raw.strip() and \
+                request.content_type not in ("application/json", "application/x-ndjson"):
+            said = request.headers.get("Content-Type")
+            raise BadRequest(400, "Request body must be application/json (the request said "
+                                  + (f"Content-Type: {said})" if said else "no Content-Type)"))
         try:
-            return orjson.loads(raw) if raw.strip() else None
+            body = orjson.loads(raw) if raw.strip() else None
         except orjson.JSONDecodeError:
             raise BadRequest(400, "Request body must be valid JSON") from None
+        return without_nulls(body) if self.spec.document.get("x-null-means-absent") else body
 
     def require_valid_body(self, path: str, method: str, body: Any) -> None:
         """Refuse a body that breaks the spec, in the words and status the spec gives."""
@@ -161,13 +174,15 @@ class Provider(abc.ABC):
             raise _refusal(violation)
 
     def require_callback_url(self, url: str | None, name: str = "callback_url") -> None:
-        """Refuse a callback URL the simulator would not call (or, without
-        --allow-local-callbacks, one that is not HTTPS or points inside a network)."""
+        """Refuse a callback URL the simulator would not call: one pointing inside a
+        network, or plain HTTP where the dialect's seed asks for HTTPS; both rules are
+        lifted by --allow-local-callbacks."""
         if not url:
             return
         local = self.settings.allow_local_callbacks
         try:
-            check_callback_url(url, https_only=not local, allow_internal=local, name=name)
+            check_callback_url(url, https_only=self.callbacks_https_only and not local,
+                               allow_internal=local, name=name)
         except CallbackRejected as exc:
             raise BadRequest(400, str(exc), param=name) from None
 
@@ -195,8 +210,7 @@ class Provider(abc.ABC):
         except ValueError:  # not a URL a client could fetch, so not one of ours
             return None
         clip_id = clip_id_in(path)
-        found = self.engine.find_clip(clip_id) if clip_id else None
-        return found[1] if found and found[0].status == SUCCEEDED else None
+        return self.engine.finished_clip(clip_id) if clip_id else None
 
 
 def iso_time(seconds: float) -> str:
@@ -208,6 +222,16 @@ def iso_time(seconds: float) -> str:
 async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
     """Run rendering or analysis in a worker thread, so the event loop keeps serving."""
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with the null members of its objects (at any depth) left out; nulls
+    inside arrays stay, since an array's items are not optional fields."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
 
 
 def generic_outage(status: int) -> str:

@@ -40,6 +40,7 @@ RETENTION = 72 * 3600.0
 
 class Evolink(Provider):
     id = "evolink"
+    callbacks_https_only = True  # the seed: HTTPS callbacks only
 
     def __init__(self, engine, settings):
         super().__init__(engine, settings)

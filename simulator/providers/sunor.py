@@ -37,6 +37,7 @@ MODEL_NAMES = {"suno": "chirp-fenix", "udio": "udio32-v1.5"}
 
 class Sunor(Provider):
     id = "sunor"
+    json_content_type_only = True  # the seed: "Must be application/json."
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(TASK, self.create), web.get(TASK_ID, self.detail),

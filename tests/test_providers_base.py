@@ -1,0 +1,76 @@
+"""What every dialect shares: a JSON null for an optional field means "not given", in all
+five, and a wrong type is named as one."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from conftest import DEMO_KEY, Sim, bearer
+
+SUNOR_KEY = {"x-api-key": DEMO_KEY}
+
+# One valid request per dialect, every optional field it lists sent as null.
+WITH_NULLS = {
+    "evolink": ("/v1/audios/generations", bearer(), {
+        "model": "suno-v4.5", "prompt": "A cheerful song", "callback_url": None,
+        "negative_tags": None, "vocal_gender": None, "style_weight": None}),
+    "acedata": ("/suno/audios", bearer(), {
+        "action": "generate", "prompt": "A cheerful song", "callback_url": None,
+        "style": None, "title": None, "model": None, "async": True}),
+    "openaihk": ("/sunoapi/generate", bearer(), {
+        "gpt_description_prompt": "A cheerful song", "mv": "chirp-v4",
+        "continue_clip_id": None, "continue_at": None, "infill_start_s": None,
+        "infill_end_s": None, "make_instrumental": None}),
+    "sunor": ("/api/v1/task", SUNOR_KEY, {
+        "model": "suno", "task_type": "music",
+        "input": {"gpt_description_prompt": "A cheerful song", "make_instrumental": None,
+                  "negative_tags": None}}),
+    "orux": ("/api/v1/tasks", bearer(), {
+        "model": "suno-v5", "prompt": "A cheerful song", "lyrics": None, "webhook_url": None,
+        "parent_task_id": None, "duration": None}),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(WITH_NULLS))
+def test_null_optional_fields_are_taken_as_not_given(sim: Sim, provider: str):
+    path, headers, body = WITH_NULLS[provider]
+    response = requests.post(sim.base(provider) + path, json=body, headers=headers, timeout=30)
+    assert response.status_code in (200, 201, 202), response.text
+    tasks = sim.admin("GET", "/tasks", params={"provider": provider}).json()["tasks"]
+    assert len(tasks) == 1
+    params = tasks[0]["params"]
+    nested = params.get("input", {})
+    assert None not in params.values() and None not in nested.values(), params
+
+
+@pytest.mark.parametrize("provider", sorted(WITH_NULLS))
+def test_a_null_required_field_is_missing(sim: Sim, provider: str):
+    path, headers, body = WITH_NULLS[provider]
+    field = {"evolink": "model", "acedata": "prompt", "openaihk": "gpt_description_prompt",
+             "sunor": "task_type", "orux": "model"}[provider]
+    response = requests.post(sim.base(provider) + path, json={**body, field: None},
+                             headers=headers, timeout=30)
+    assert 400 <= response.status_code < 500, response.text
+    assert field in response.text
+
+
+def test_null_inside_an_array_is_still_a_wrong_type(sim: Sim):
+    response = requests.post(sim.base("acedata") + "/suno/audios", headers=bearer(), json={
+        "action": "mashup", "mashup_audio_ids": ["a-song", None]}, timeout=30)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "mashup_audio_ids.1 must be a string"
+
+
+@pytest.mark.parametrize("provider, path, headers, body, param", [
+    ("evolink", "/v1/audios/generations", bearer(),
+     {"model": "suno-v4.5", "prompt": 42}, "prompt"),
+    ("sunor", "/api/v1/task", SUNOR_KEY,
+     {"model": "suno", "task_type": "music", "input": {"gpt_description_prompt": ["x"]}},
+     "input.gpt_description_prompt"),
+    ("orux", "/api/v1/tasks", bearer(), {"model": "suno-v5", "prompt": {"a": 1}}, "prompt"),
+])
+def test_a_wrong_type_names_the_type_expected(sim: Sim, provider, path, headers, body, param):
+    response = requests.post(sim.base(provider) + path, json=body, headers=headers, timeout=30)
+    assert response.status_code == 400, response.text
+    assert f"{param} must be a string" in response.text
