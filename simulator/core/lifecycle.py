@@ -55,6 +55,12 @@ PROFILES: dict[str, JobProfile] = {
     "short": JobProfile(queued=1.0, stages=(), finish=20.0),
     # A generated video: queued behind other renders, then made in one pass.
     "video": JobProfile(queued=5.0, stages=(), finish=60.0),
+    # A finished song's music video, made when a client asks for it: exactly 30 s, so a
+    # client's wait-and-retry on the link can be tested to the second.
+    "video-export": JobProfile(queued=0.0, stages=(), finish=30.0, jitter=0.0),
+    # A custom model learning from reference tracks: the tracks are fetched, then it trains.
+    "training": JobProfile(queued=5.0, stages=(("uploading", 20.0), ("training", 60.0)),
+                           finish=300.0),
 }
 
 

@@ -20,7 +20,7 @@ from ..core import derive, songwriter
 from ..core.engine import DEADLINE, ClipSpec, InsufficientCredits
 from ..core.lifecycle import FINISH, is_end
 from ..core.magic import Steering
-from ..core.models import FAILED, QUEUED, SUCCEEDED, Account, Clip, Task
+from ..core.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Task
 from ..core.ratelimit import Limit
 from ..core.webhooks import Policy
 from ..media import facts
@@ -28,6 +28,7 @@ from ..media.render import parts_of
 from .base import BadRequest, Provider, iso_time, off_loop
 
 AUDIOS, TASKS, PERSONA = "/suno/audios", "/suno/tasks", "/suno/persona"
+AVAILABILITY, CUSTOM_MODELS = "/suno/availability", "/suno/custom-models"
 NDJSON = "application/x-ndjson"
 # A request that waits for its songs gives up after this many simulated seconds.
 SYNC_TIMEOUT = 600.0
@@ -52,9 +53,14 @@ NO_SONG = "The song id does not exist or has been taken offline."
 UPSTREAM_MODEL = {
     "chirp-v3-0": "chirp-v3", "chirp-v3-5": "chirp-v3.5", "chirp-v4": "chirp-v4",
     "chirp-v4-5": "chirp-auk", "chirp-v4-5-plus": "chirp-bluejay", "chirp-v5": "chirp-v5",
-    "chirp-v5-5": "chirp-v5-5",
+    "chirp-v5-5": "chirp-v5-5", "chirp-v6": "chirp-v6", "chirp-v6-wild": "chirp-v6-wild",
+    "chirp-v6-mini": "chirp-v6-mini",
 }
 MAX_SECONDS = {"chirp-v3-0": 120.0, "chirp-v3-5": 120.0, "chirp-v4": 150.0, "chirp-v4-5": 240.0}
+# A custom model is trained on the provider's latest published model; its songs show it.
+CUSTOM_MODEL_BASE = "chirp-v5-5"
+MODEL_SLOTS = 3  # custom models a key may hold; archiving does not free a slot
+NO_MODEL = "The custom model does not exist."
 LONGEST = 480.0
 STEM_LABELS = {
     "vocals": "Vocals", "backing_vocals": "Backing Vocals", "drums": "Drums",
@@ -97,7 +103,9 @@ class Acedata(Provider):
         companions = [web.post(f"/suno/{name}", self.companion) for name in ENDPOINTS]
         return [web.post(AUDIOS, self.audios), web.post(TASKS, self.tasks),
                 web.get(PERSONA, self.list_personas),
-                web.delete(PERSONA, self.delete_persona), *companions]
+                web.delete(PERSONA, self.delete_persona),
+                web.post(AVAILABILITY, self.availability),
+                web.post(CUSTOM_MODELS, self.custom_models), *companions]
 
     def error_body(self, status: int, message: str, **fields: Any) -> dict[str, Any]:
         if status == 404 and not fields.get("type"):
@@ -116,6 +124,8 @@ class Acedata(Provider):
         account = self.authenticate(request)
         body = await self.valid_body(request, AUDIOS)
         action = body.get("action", "generate")
+        if "duration" in body and action != "generate":  # the spec's duration rule, part two
+            raise BadRequest(400, "duration is only supported by action generate")
         model = body.get("model", DEFAULT_MODEL)
         if not self.engine.may_use_model(account, model):
             raise BadRequest(403, "The specified model is not enabled for this token.",
@@ -175,6 +185,123 @@ class Acedata(Provider):
         if not self.engine.delete_persona(account.api_key, query["persona_id"]):
             raise BadRequest(404, "The persona does not exist.", type="not_found")
         return self.json({"success": True})
+
+    async def availability(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, AVAILABILITY)
+        found = self.engine.clip_of(account.api_key, body["audio_id"], self.id)
+        if found is None:
+            raise BadRequest(400, NO_SONG)
+        task, clip = found
+        state = self.song_state(task, task.clips.index(clip))
+        return self.json({"success": True, "trace_id": self.engine.ids.uuid(),
+                          "data": {"audio_id": clip.id, "available": state == "succeeded",
+                                   "state": state}})
+
+    # -- custom models: a model is the task that trains it ------------------------------
+    async def custom_models(self, request: web.Request) -> web.Response:
+        account = self.authenticate(request)
+        body = await self.valid_body(request, CUSTOM_MODELS)
+        if len(request.headers.get("Idempotency-Key", "")) > 200:
+            raise BadRequest(400, "Idempotency-Key must be at most 200 characters")
+        action = {"create": self._create_model, "retrieve": self._retrieve_model,
+                  "retrieve_batch": self._list_models, "generate": self._generate_with_model,
+                  "delete": self._archive_model}[body["action"]]
+        return await action(request, account, body)
+
+    async def _create_model(self, request: web.Request, account: Account,
+                            body: dict[str, Any]) -> web.Response:
+        retry_of = request.headers.get("Idempotency-Key")
+        models = self._models(account)
+        earlier = next((m for m in models if retry_of and
+                        m.meta.get("idempotency_key") == retry_of), None)
+        if earlier is not None:
+            return self.json(self._model_answer(earlier))
+        if sum(self.model_status(m) != "failed" for m in models) >= MODEL_SLOTS:
+            raise BadRequest(400, f"This application already holds {MODEL_SLOTS} custom "
+                                  f"models, the most it may; archiving does not free a slot.")
+        steering = self.engine.steering(body["name"])
+        self._refuse_outage(steering)
+        task = self._submit(account, "custom-models", "training", "custom-model-create", body,
+                            [], steering=steering,
+                            meta={"model_id": self.engine.ids.uuid(), "name": body["name"],
+                                  "idempotency_key": retry_of})
+        return self.json(self._model_answer(task))
+
+    async def _retrieve_model(self, request: web.Request, account: Account,
+                              body: dict[str, Any]) -> web.Response:
+        return self.json(self._model_answer(self._model(account, body["id"])))
+
+    async def _list_models(self, request: web.Request, account: Account,
+                           body: dict[str, Any]) -> web.Response:
+        models = sorted(reversed(self._models(account)), key=lambda m: -m.created_at)
+        if "status" in body:
+            models = [m for m in models if self.model_status(m) == body["status"]]
+        offset, limit = int(body.get("offset", 0)), int(body.get("limit", 20))  # 8.0 is 8
+        return self.json({"items": [self.custom_model(m) for m in models[offset:offset + limit]],
+                          "count": len(models)})
+
+    async def _generate_with_model(self, request: web.Request, account: Account,
+                                   body: dict[str, Any]) -> web.Response:
+        model = self._model(account, body["id"])
+        status = self.model_status(model)
+        if status != "ready":
+            raise BadRequest(400, f"The custom model is {status}; only a ready model can "
+                                  f"generate, and none is used in its place.")
+        steering = self.engine.steering(body["lyric"], body["style"], body["title"])
+        self._refuse_outage(steering)
+        song = self.engine.compose(body["title"], title=body["title"], tags=body["style"],
+                                   lyrics=body["lyric"],
+                                   lineage={"action": "custom_model", "model": body["id"]})
+        task = self._submit(account, "audios", "song", "custom-model-generate", body,
+                            [song] * TAKES, steering=steering,
+                            meta={"upstream_model": CUSTOM_MODEL_BASE})
+        return self.json({"success": True, "task_id": task.id, "trace_id": task.meta["trace_id"]})
+
+    async def _archive_model(self, request: web.Request, account: Account,
+                             body: dict[str, Any]) -> web.Response:
+        model = self._model(account, body["id"])
+        if not model.meta.get("archived"):
+            model = self.engine.annotate(model.id, archived=True)
+        return self.json(self._model_answer(model))
+
+    def _models(self, account: Account) -> list[Task]:
+        return [t for t in self.engine.tasks(self.id, api_key=account.api_key)
+                if t.meta.get("type") == "custom-models"]
+
+    def _model(self, account: Account, model_id: str) -> Task:
+        found = next((m for m in self._models(account) if m.meta["model_id"] == model_id),
+                     None)
+        if found is None:
+            raise BadRequest(404, NO_MODEL, type="not_found")
+        return found
+
+    def _model_answer(self, task: Task) -> dict[str, Any]:
+        return {"success": True, "task_id": task.id, "trace_id": task.meta["trace_id"],
+                "data": self.custom_model(task)}
+
+    @staticmethod
+    def model_status(task: Task) -> str:
+        if task.meta.get("archived"):
+            return "archived"
+        if task.status == RUNNING:
+            return "training" if task.stage == "training" else "uploading"
+        return {QUEUED: "queued", SUCCEEDED: "ready", FAILED: "failed"}[task.status]
+
+    def custom_model(self, task: Task) -> dict[str, Any]:
+        status = self.model_status(task)
+        model: dict[str, Any] = {
+            "id": task.meta["model_id"], "name": task.meta["name"], "status": status,
+            "audio_count": len(task.params["audio_urls"]), "task_id": task.id,
+            "created_at": iso_time(task.created_at),
+            "updated_at": iso_time(task.history[-1][0] if task.history else task.created_at),
+        }
+        if status == "archived":
+            model["capacity_released"] = False
+        if task.status == FAILED:
+            _, code, message = self._failure(task)
+            model["error"] = {"code": code, "message": message}
+        return model
 
     # -- shared steps ------------------------------------------------------------------
     def refuse_missing_key(self) -> BadRequest:
@@ -312,6 +439,16 @@ class Acedata(Provider):
             return [self.song(task, index, clip, origin) for index, clip in enumerate(task.clips)]
         return getattr(self, "_result_" + kind.replace("-", "_"))(task, origin)
 
+    @staticmethod
+    def song_state(task: Task, index: int) -> str:
+        """One song's own state: a song succeeds when its media is final, which may be
+        before its sibling's."""
+        if task.status == FAILED:
+            return "error"
+        if task.status == QUEUED or task.stage is None:
+            return "pending"
+        return "succeeded" if task.clip_ready(task.clips[index]) else "running"
+
     def song(self, task: Task, index: int, clip: Clip, origin: str) -> dict[str, Any]:
         params = task.params
         model = params.get("model", DEFAULT_MODEL)
@@ -321,21 +458,20 @@ class Acedata(Provider):
         elif action == "stems":
             model_name = ""
         else:
-            model_name = UPSTREAM_MODEL[model]
+            model_name = task.meta.get("upstream_model") or UPSTREAM_MODEL[model]
+        state = self.song_state(task, index)
         item: dict[str, Any] = {
             "id": clip.id, "title": "", "lyric": "", "audio_url": "", "video_url": "",
-            "created_at": iso_time(task.created_at), "model": model_name, "state": "pending",
+            "created_at": iso_time(task.created_at), "model": model_name, "state": state,
             "style": "",
         }
-        if task.status == FAILED:
-            item["state"] = "error"
-        elif task.status != QUEUED and task.stage is not None:
-            item.update(title=clip.title, lyric=clip.lyrics, style=clip.tags, state="running",
+        if state in ("running", "succeeded"):
+            item.update(title=clip.title, lyric=clip.lyrics, style=clip.tags,
                         image_url=self.media_url(origin, clip.id, "cover.jpeg"),
                         image_large_url=self.media_url(origin, clip.id, "cover-large.jpeg"))
-            if index < task.ready_clips:
-                item.update(state="succeeded", duration=clip.duration,
-                            audio_url=self.media_url(origin, clip.id, "audio.mp3"))
+        if state == "succeeded":
+            item.update(duration=clip.duration,
+                        audio_url=self.media_url(origin, clip.id, "audio.mp3"))
         if params.get("prompt") and not params.get("custom"):
             item["prompt"] = params["prompt"]
         history = (clip.lineage or {}).get("history")
@@ -357,6 +493,9 @@ class Acedata(Provider):
     def _result_style(self, task: Task, origin: str) -> dict[str, Any]:
         return {"upsampled_tags": songwriter.upsample_style(task.params["prompt"],
                                                             task.meta["seed"])}
+
+    def _result_custom_models(self, task: Task, origin: str) -> dict[str, Any]:
+        return self.custom_model(task)
 
     def _result_persona(self, task: Task, origin: str) -> dict[str, Any]:
         return {"persona_id": task.meta["persona_id"]}
@@ -521,9 +660,15 @@ class Songs:
         return start, end
 
     def _song(self, description: str, *, tags=None, lyrics=None, lineage=None) -> ClipSpec:
+        """A new song: the caller's title, style and length where given, and none of the
+        styles its negative tags name."""
+        body = self.body
+        seconds = body.get("duration")
+        avoid = ", ".join(body[k] for k in ("style_negative", "negative_tags") if body.get(k))
         return self.engine.compose(
-            description, title=self.body.get("title"), tags=self.body.get("style") or tags,
-            lyrics=lyrics, instrumental=self.instrumental, lineage=lineage)
+            description, title=body.get("title"), tags=body.get("style") or tags,
+            lyrics=lyrics, instrumental=self.instrumental, lineage=lineage, avoid=avoid,
+            derive=None if seconds is None else lambda song: derive.fitted(song, seconds))
 
     # -- new songs -------------------------------------------------------------------------
     def _generate(self, tags: str | None = None, lineage: dict | None = None) -> list[ClipSpec]:
@@ -593,10 +738,12 @@ class Songs:
     def _replace_section(self) -> list[ClipSpec]:
         source = self._source()
         start, end = self._window(source, "replace_section", inclusive_end=True)
+        # candidates: the new section alone, not yet merged back into the song.
+        alone = self.body.get("replace_section_result_mode") == "candidates"
         return self._pair(derive.infill(
             self.engine, source, start, end, action="replace_section",
             lyrics=self._lyrics(source.lyrics or None), instrumental=self.instrumental,
-            **self._named()))
+            context=(start, end) if alone else None, **self._named()))
 
     def _painting(self, name: str, adds: str) -> list[ClipSpec]:
         source = self._source()
