@@ -22,6 +22,7 @@ from acedata_client import fetch, mp3_seconds, wav_samples
 from conftest import Receiver, Sim, bearer, conforms, spec_validator
 
 ORUX = "orux"
+SPEECH = "elevenlabs-v3"  # answered finished at submit ("Synchronous TTS")
 TASKS = "/api/v1/tasks"
 RICH = 1_000_000  # credits for a key that walks a whole chain
 SETTLE = 150.0  # simulated seconds after which any orux job (but a stuck one) is done
@@ -47,13 +48,29 @@ def post(sim: Sim, body: Any, key: str | None, headers: dict[str, str] | None = 
 
 
 def submit(sim: Sim, body: dict[str, Any], key: str) -> str:
-    """A new task's id, the submit answer checked against the spec."""
+    """A new task's id, the submit answer checked against the spec: QUEUED, or, for
+    ElevenLabs v3 speech (synchronous), the task already ended."""
+    if body.get("model") == SPEECH:
+        return speak(sim, body, key, status=None)["task_id"]
     response = post(sim, body, key)
     assert response.status_code == 200, response.text
     answer = response.json()
     conforms(SUBMITTED_SCHEMA, answer)
     assert answer["status"] == "QUEUED" and TASK_ID.match(answer["task_id"]), answer
     return answer["task_id"]
+
+
+def speak(sim: Sim, body: dict[str, Any], key: str, status: str | None = "SUCCESS"
+          ) -> dict[str, Any]:
+    """ElevenLabs v3 speech: the submit answers the task ended (``status``, or any end
+    when None), checked against the spec's Task schema."""
+    response = post(sim, body, key)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    conforms(TASK_SCHEMA, answer)
+    assert TASK_ID.match(answer["task_id"]) and answer["status"] in TERMINAL, answer
+    assert status is None or answer["status"] == status, answer
+    return answer
 
 
 def get_raw(sim: Sim, task_id: str, key: str | None) -> requests.Response:
@@ -210,7 +227,7 @@ class SignedReceiver(Receiver):
         assert len(self.calls) == count, [c.headers.get("X-Orux-Event") for c in self.calls]
 
 
-__all__ = ["ORUX", "RICH", "SETTLE", "Delivery", "SignedReceiver", "account",
-           "assert_sounding_mp3", "conforms", "error_of", "fetch", "get",
-           "get_raw", "jpeg", "mp4", "mp4_seconds", "post", "settle", "submit",
+__all__ = ["ORUX", "RICH", "SETTLE", "TASK_SCHEMA", "Delivery", "SignedReceiver",
+           "account", "assert_sounding_mp3", "conforms", "error_of", "fetch", "get",
+           "get_raw", "jpeg", "mp4", "mp4_seconds", "post", "settle", "speak", "submit",
            "verify_signature", "walk", "wav_of_mp3_link", "wav_samples"]

@@ -38,8 +38,8 @@ JOURNAL_LIST, JOURNAL_STATS, ATTEMPT_LIST, ADMIN_ERROR = (
 
 EVOLINK_SONG = {"model": "suno-v4.5", "prompt": "A cheerful summer pop song"}
 ACEDATA_SONG = {"action": "generate", "prompt": "A song for Christmas"}
-ORUX_SPEECH = {"model": "elevenlabs-v3", "text": "Welcome to Orux AI. One key, every model.",
-               "voice_id": "EXAVITQu4vr4xnSDxMaL"}
+# A quick orux task that runs before it ends (speech is answered already finished).
+ORUX_MUSIC = {"model": "elevenlabs-music", "prompt": "a game jingle", "duration": 10}
 DEFAULT_BACKOFF = (5.0, 15.0, 45.0)  # simulator/core/webhooks.py Policy: evolink, acedata
 ORUX_BACKOFF = (10.0, 60.0, 300.0, 1800.0)  # the orux spec's retry schedule
 MISSING = "task-unified-1766319089-zzzzzzzz"  # a well-formed evolink id nobody has
@@ -211,7 +211,7 @@ def _acedata(sim: Sim, url: str, key: str) -> str:
 
 def _orux(sim: Sim, url: str, key: str) -> str:
     response = requests.post(f"{sim.base('orux')}/api/v1/tasks",
-                             json={**ORUX_SPEECH, "webhook_url": url}, headers=bearer(key),
+                             json={**ORUX_MUSIC, "webhook_url": url}, headers=bearer(key),
                              timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["task_id"]

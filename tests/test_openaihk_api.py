@@ -300,14 +300,48 @@ def test_small_operations_cost_100(sim, name, path, body):
 
 
 def test_mp4_costs_100(sim):
-    """The video link of a finished song is billed 100 credits per call."""
+    """The video link of a finished song is billed 100 credits per call: the first call
+    (which starts the video) and a later one (which answers the same link) alike."""
     k = key(sim)
     source = song(sim, k)
+    answers: list[dict[str, Any]] = []
+    for _ in range(2):
+        cost = settled_cost(sim, k, lambda: answers.append(
+            ok(get(sim, f"/sunoapi/act/mp4/{source['id']}", k))))
+        assert cost == 100
+    assert answers[0] == answers[1]
+    assert answers[0]["mp4"].endswith(f"/media/{source['id']}/video.mp4")
+
+
+def test_an_mp4_refused_for_want_of_credits_starts_no_video(sim):
+    """403 with nothing charged, and the song's video link keeps serving: no video is
+    being made for it."""
+    k = key(sim)
+    source = song(sim, k)
+    sim.admin("POST", f"/accounts/{k}/credits", json={"delta": 99 - credits(sim, k)})
+    error_of(get(sim, f"/sunoapi/act/mp4/{source['id']}", k), 403,
+             "insufficient_user_quota", "insufficient_quota")
+    assert credits(sim, k) == 99
+    assert fetch(source["video_url"], "video/mp4")[4:8] == b"ftyp"
+
+
+def test_a_persona_without_clips_is_made_from_its_root_clip(sim):
+    """`clips` is optional (the seed's scenario 21C sends none): the persona then lists
+    its root clip alone, and is billed as any persona."""
+    k = key(sim)
+    root, other = songs(sim, k, CUSTOM)
+    body = {name: value for name, value in persona_body(root["id"]).items() if name != "clips"}
     answer: dict[str, Any] = {}
     cost = settled_cost(sim, k, lambda: answer.update(
-        ok(get(sim, f"/sunoapi/act/mp4/{source['id']}", k))))
+        ok(post(sim, "/suno/persona/create/", body, k))))
     assert cost == 100
-    assert answer["mp4"].endswith(f"/media/{source['id']}/video.mp4")
+    assert answer["root_clip_id"] == root["id"] and answer["clip"]["id"] == root["id"]
+    assert [p["clip"]["id"] for p in answer["persona_clips"]] == [root["id"]]
+    given = ok(post(sim, "/suno/persona/create/", {**body, "clips": [other["id"]]}, k))
+    assert [p["clip"]["id"] for p in given["persona_clips"]] == [other["id"]]
+    error = error_of(post(sim, "/suno/persona/create/", {**body, "clips": []}, k), 400,
+                     "invalid_request")
+    assert error["param"] == "clips"
 
 
 def test_persona_costs_100(sim):
@@ -403,6 +437,22 @@ def test_malformed_json_is_a_bad_request(sim):
                              headers={**bearer(k), "Content-Type": "application/json"})
     error_of(response, 400, "invalid_request")
     assert credits(sim, k) == 5000
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          None])
+def test_a_json_body_is_read_whatever_its_content_type(sim, content_type):
+    """Only sunor's seed demands application/json; openaihk reads the body as JSON
+    however it is labelled (or unlabelled), as it always has."""
+    k = key(sim)
+    headers = {**bearer(k), **({"Content-Type": content_type} if content_type else {})}
+    response = requests.post(f"{sim.base(HK)}/sunoapi/generate", timeout=10,
+                             data=b'{"prompt": "[Verse]\\nHello", "title": "Labels"}',
+                             headers=headers)
+    assert response.request.headers.get("Content-Type") == content_type
+    batch = ok(response)
+    assert [c["title"] for c in batch["clips"]] == ["Labels", "Labels"]
+    assert [c["status"] for c in batch["clips"]] == ["submitted", "submitted"]
 
 
 @pytest.fixture
@@ -552,7 +602,8 @@ def test_expired_upstream_still_allows_cross_account_operations(sim, operation):
     if operation == "timing":
         assert answer["aligned_words"] and answer["is_streamed"] is False
     else:
-        assert [c["status"] for c in answer["clips"]] == ["submitted", "submitted"]
+        first = "queued" if operation == "gen_stem" else "submitted"  # stems: seed's 10B
+        assert [c["status"] for c in answer["clips"]] == [first, first]
 
 
 def test_an_uploaded_clip_with_an_expired_upstream_fails_even_for_cover(sim):

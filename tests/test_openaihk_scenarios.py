@@ -4,10 +4,13 @@ seed's request bodies and the ids the simulator returned in place of the seed's.
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import av
 import numpy as np
 import pytest
+import requests
 
 from acedata_client import fetch, wav_samples
 from conformance.dialects.openaihk import WORK  # the seed's example lyrics
@@ -232,18 +235,31 @@ def test_09_persona_then_artist_consistency(hk):
 
 
 def test_10_stems_deprecated_and_new(hk):
+    """The stems are answered "queued", as the seed's 10B answer prints them, stay so
+    while they are made (a separation is not streamed), then read complete (10C)."""
     sim, k = hk
     source = a_song(sim, k)                                                    # A
     old = ok(get(sim, f"/sunoapi/act/stems/{source['id']}", k))                # B (old)
+    assert [old["clip_1"]["status"], old["clip_2"]["status"]] == ["queued", "queued"]
     old_ids = [old["clip_1"]["id"], old["clip_2"]["id"]]
-    batch = generate(sim, k, {                                                 # B (new)
+    batch = ok(post(sim, "/sunoapi/generate", {                                # B (new)
         "task": "gen_stem", "generation_type": "TEXT", "title": "Safety String",
         "mv": "chirp-auk", "prompt": "", "make_instrumental": True,
         "continue_clip_id": source["id"], "continued_aligned_prompt": None, "continue_at": None,
-        "stem_type_id": 91, "stem_type_group_name": "Two", "stem_task": "two"})
+        "stem_type_id": 91, "stem_type_group_name": "Two", "stem_task": "two"}, k))
+    assert [c["status"] for c in batch["clips"]] == ["queued", "queued"]
+    for clip in batch["clips"]:
+        assert (clip["audio_url"], clip["video_url"]) == ("", "")
+        assert clip["metadata"]["duration"] == source["metadata"]["duration"]
     assert [c["metadata"]["type"] for c in batch["clips"]] == ["stem", "stem"]
     assert batch["clips"][0]["metadata"]["stem_from_id"] == source["id"]
     ids = [c["id"] for c in batch["clips"]]
+    seen = []
+    for _ in range(12):  # two minutes, past where a song streams and its first clip is done
+        seen.append(tuple(c["status"] for c in feed(sim, k, ids)))
+        sim.advance(10)
+    assert seen[0] == ("queued", "queued") and ("complete", "complete") in seen, seen
+    assert set(seen) == {("queued", "queued"), ("complete", "complete")}, seen
     stems = finished(sim, k, ids)                                              # C
     assert stems[0]["title"].endswith("- Vocals")
     assert stems[1]["title"].endswith("- Instrumental")
@@ -284,12 +300,25 @@ def test_12_wav(hk):
 
 
 def test_13_mp4(hk):
+    """The seed: "wait ~30 seconds before the URL becomes accessible". The link answers
+    404 with an empty body for 30 simulated seconds after the call, then the video;
+    asking again answers the same link at once. A video never asked for serves."""
     sim, k = hk
-    source = a_song(sim, k)
+    source, other = songs(sim, k, CUSTOM)
     url = ok(get(sim, f"/sunoapi/act/mp4/{source['id']}", k))["mp4"]
+    assert url == source["video_url"]
+    for _ in range(2):
+        waiting = requests.get(url, timeout=30)
+        assert (waiting.status_code, waiting.content) == (404, b"")
+        sim.advance(14.9)
+    sim.advance(0.1)  # 29.9 s after the call
+    assert requests.get(url, timeout=30).status_code == 404
+    sim.advance(0.2)
+    assert ok(get(sim, f"/sunoapi/act/mp4/{source['id']}", k))["mp4"] == url
     with av.open(io.BytesIO(fetch(url, "video/mp4"))) as video:
         assert {s.type for s in video.streams} == {"video", "audio"}
         assert video.duration / 1e6 == pytest.approx(source["metadata"]["duration"], abs=0.1)
+    assert fetch(other["video_url"], "video/mp4")[4:8] == b"ftyp"
     running = generate(sim, k, CUSTOM)["clips"][0]
     refused = get(sim, f"/sunoapi/act/mp4/{running['id']}", k)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "clip_not_ready"
@@ -405,7 +434,25 @@ def test_20_remaster(hk):
     assert bass["clips"][0]["major_model_version"] == "v4.5+"
 
 
+# Scenario 21C's request body, character for character; its ids are replaced by real ones.
+SEED_21C = r'''{
+"root_clip_id": "7b5a87af-d567-4444-97c2-387ba5c816d5",
+"name": "food",
+"description": "123",
+"is_public": true,
+"persona_type": "vox",
+"vox_audio_id": "e044ac0d-7eb1-4014-b134-3ff7656886be",
+"vocal_start_s": 66.3,
+"vocal_end_s": 95.3,
+"user_input_styles": "Style: Verse—Chinese Folk narrative + Chorus—explosive rock + Hook—catchy, repetitive loop. A breezy guitar riff kicks in with building drum intensity, blended with \"keyboard typing sounds + faint vocal samples,\" followed by electronic effects layering after 15 seconds. The intro cuts abruptly into the verse with a sharp, punchy \"Lao Xu!\" to instantly grab attention."
+}'''
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def test_21_vox_persona(hk):
+    """The seed's 21C body, which names no clips, makes a vox persona of the root clip
+    (the answer carries the id, name, description, root_clip_id and clip the seed
+    prints), which then sings a new song (D)."""
     sim, k = hk
     source = a_song(sim, k)                                                    # A
     vox = ok(post(sim, f"/suno/act/vox/{source['id']}",                         # B
@@ -415,12 +462,17 @@ def test_21_vox_persona(hk):
         assert audio.streams[0].codec_context.name == "aac"
         assert audio.duration / 1e6 == pytest.approx(29, abs=0.1)
     assert vox["wave_response"]["waveform_aggregates"][0]["data"]
-    persona = ok(post(sim, "/suno/persona/create/", {                          # C
-        "root_clip_id": source["id"], "name": "food", "description": "123", "is_public": True,
-        "persona_type": "vox", "vox_audio_id": vox["id"], "vocal_start_s": 45,
-        "vocal_end_s": 74, "clips": [source["id"]],
-        "user_input_styles": "Style: Verse, Chinese Folk narrative"}, k))
+    printed = json.loads(SEED_21C.replace("7b5a87af-d567-4444-97c2-387ba5c816d5", source["id"])
+                         .replace("e044ac0d-7eb1-4014-b134-3ff7656886be", vox["id"]))
+    assert "clips" not in printed
+    persona = ok(post(sim, "/suno/persona/create/", printed, k))               # C
+    assert (persona["name"], persona["description"]) == ("food", "123")
+    assert persona["root_clip_id"] == source["id"] and persona["clip"]["id"] == source["id"]
+    assert UUID.fullmatch(persona["id"]) and persona["id"] not in (source["id"], vox["id"])
+    assert [p["clip"]["id"] for p in persona["persona_clips"]] == [source["id"]]
     assert persona["persona_type"] == "vox" and persona["vox_audio_id"] == vox["id"]
+    assert (persona["vocal_start_s"], persona["vocal_end_s"]) == (66.3, 95.3)
+    assert persona["user_input_styles"] == printed["user_input_styles"]
     made = songs(sim, k, {                                                     # D
         "prompt": "[Verse]\nThe noise finally steps aside", "generation_type": "TEXT",
         "tags": "Ethereal Lullaby, Acoustic Piano", "negative_tags": "", "mv": "chirp-crow",

@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import Sim, bearer, start_sim
-from orux_client import (RICH, ROOT, SETTLE, SignedReceiver, account, assert_sounding_mp3,
-                         error_of, fetch, get, get_raw, jpeg, mp4, mp4_seconds,
-                         post, settle, submit, verify_signature, walk, wav_of_mp3_link,
-                         wav_samples)
+from conftest import Sim, bearer, conforms, start_sim
+from orux_client import (RICH, ROOT, SETTLE, TASK_SCHEMA, SignedReceiver, account,
+                         assert_sounding_mp3, error_of, fetch, get, get_raw, jpeg, mp4,
+                         mp4_seconds, post, settle, speak, submit, verify_signature, walk,
+                         wav_of_mp3_link, wav_samples)
 from simulator.config import RateLimit
 
 PRICES = tomllib.loads((ROOT / "fixtures" / "prices.toml").read_text())["orux"]
@@ -39,6 +39,8 @@ SUNG = ["Soft rain on neon glass", "The city hums a lullaby", "Hold me in the mi
 SONG = {"model": "suno-v5", "prompt": "dreamy synth pop", "lyrics": LYRICS, "duration": 60}
 TTS = {"model": "elevenlabs-v3", "text": "Welcome to Orux AI. One key, every model.",
        "voice_id": "EXAVITQu4vr4xnSDxMaL"}
+# A quick task that is polled (speech is answered finished), for tests of status and webhooks.
+MUSIC = {"model": "elevenlabs-music", "prompt": "a game jingle", "duration": 10}
 ACT_TWO = {"model": "runway-act-two", "character_video_url": "https://files.example/actor.mp4",
            "driver_video_url": "https://files.example/dance.mp4"}
 BACKOFF = (10.0, 60.0, 300.0, 1800.0)  # the spec's retry schedule, simulated seconds
@@ -134,20 +136,23 @@ SEED_TTS = '''{
 CURL_FORM = "application/x-www-form-urlencoded"  # what curl -d sends without -H
 
 
-def curl(sim: Sim, api_key: str, data: str, content_type: str) -> str:
+def curl(sim: Sim, api_key: str, data: str, content_type: str,
+         status: str = "QUEUED") -> dict[str, Any]:
+    """The submit's answer to a body sent as the seed's curl examples send it."""
     response = requests.post(sim.base("orux") + "/api/v1/tasks", data=data.encode(),
                              headers={**bearer(api_key), "Content-Type": content_type},
                              timeout=30)
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["status"] == "QUEUED" and answer["task_id"].startswith("task_"), answer
-    return answer["task_id"]
+    assert answer["status"] == status and answer["task_id"].startswith("task_"), answer
+    return answer
 
 
 def test_seed_examples_as_printed_succeed_with_real_media(sim, key):
     """Submit a song (JSON), extend it by 30 s and read text aloud (both JSON sent with
-    curl's default form type): each ends SUCCESS with audio of the right length."""
-    song_id = curl(sim, key, SEED_SONG, "application/json")
+    curl's default form type): each ends SUCCESS with audio of the right length; the
+    speech ("Synchronous TTS") at once, in the submit's own answer."""
+    song_id = curl(sim, key, SEED_SONG, "application/json")["task_id"]
     song = settle(sim, song_id, key)
     clips = song["result"]["clips"]
     assert len(clips) == 2 and song["result"]["audio_urls"] == [c["audio_url"] for c in clips]
@@ -157,15 +162,16 @@ def test_seed_examples_as_printed_succeed_with_real_media(sim, key):
         assert_sounding_mp3(clip["audio_url"], 60.0)
         jpeg(clip["image_url"])
 
-    extend_id = curl(sim, key, SEED_EXTEND.replace("suno_01HZY...", song_id), CURL_FORM)
+    extend_id = curl(sim, key, SEED_EXTEND.replace("suno_01HZY...", song_id),
+                     CURL_FORM)["task_id"]
     extended = settle(sim, extend_id, key)
     assert (extended["action"], extended["parent_task_id"]) == ("extend", song_id)
     for clip in extended["result"]["clips"]:
         assert clip["duration"] == pytest.approx(60 + 30, abs=0.01)
         assert_sounding_mp3(clip["audio_url"], 90.0)
 
-    tts_id = curl(sim, key, SEED_TTS, CURL_FORM)
-    speech = settle(sim, tts_id, key, seconds=30)
+    speech = curl(sim, key, SEED_TTS, CURL_FORM, status="SUCCESS")
+    assert get(sim, speech["task_id"], key) == speech
     result = speech["result"]
     assert result["voice_id"] == "EXAVITQu4vr4xnSDxMaL" and result["duration"] > 1.0
     assert_sounding_mp3(result["audio_urls"][0], result["duration"])
@@ -455,7 +461,7 @@ def test_chaining_onto_an_unfinished_or_unknown_parent(sim, key):
 
 
 def test_tts_defaults_are_applied_and_echoed(sim, key):
-    task = settle(sim, submit(sim, TTS, key), key, seconds=30)
+    task = speak(sim, TTS, key)
     assert (task["model"], task["alias"], task["channel"]) == (
         "elevenlabs-v3", "elevenlabs-v3", "elevenlabs")
     assert task["upstream_model"] == "eleven_v3" and task["action"] is None
@@ -470,11 +476,63 @@ def test_tts_defaults_are_applied_and_echoed(sim, key):
 def test_tts_settings_given_are_echoed(sim, key):
     body = {**TTS, "model_id": "eleven_multilingual_v2", "stability": 0.9, "style": 0.0,
             "use_speaker_boost": False}
-    task = settle(sim, submit(sim, body, key), key, seconds=30)
+    task = speak(sim, body, key)
     assert task["result"]["settings"] == {"model_id": "eleven_multilingual_v2",
                                           "stability": 0.9, "style": 0.0,
                                           "use_speaker_boost": False}
     assert task["upstream_model"] == "eleven_multilingual_v2"
+
+
+def test_tts_is_synchronous_the_submit_answers_the_finished_task(sim, key, hook):
+    """The seed: "Synchronous TTS via ElevenLabs v3". The submit's answer is the task
+    finished (SUCCESS, the audio, everything GET then shows), its credits spent and its
+    webhook sent once, with no simulated time passing; GET reads the same afterwards."""
+    before = sim.admin("GET", "/clock").json()["now"]
+    answer = speak(sim, {**TTS, "webhook_url": hook.url}, key)
+    assert sim.admin("GET", "/clock").json()["now"] == before
+    assert answer["finish_time"] == answer["submit_time"] and answer["duration_sec"] == 0
+    assert answer["result_urls"] == answer["result"]["audio_urls"]
+    assert_sounding_mp3(answer["result"]["audio_urls"][0], answer["result"]["duration"])
+    balances = account(sim, key)
+    assert (balances["credits"], balances["held"], balances["spent"]) == (
+        RICH - PRICES["elevenlabs-v3"], 0, PRICES["elevenlabs-v3"])
+    ledger = sim.admin("GET", f"/ledger?api_key={key}").json()["entries"]
+    assert [(e["kind"], e["task_id"]) for e in ledger] == [
+        ("grant", None), ("hold", answer["task_id"]), ("settle", answer["task_id"])]
+    (delivery,) = hook.wait_for(1)
+    assert delivery.valid and delivery.headers["X-Orux-Event"] == "SUCCESS"
+    assert json.loads(delivery.raw) == answer
+    assert get(sim, answer["task_id"], key) == answer
+    sim.advance(3600)
+    hook.quiet(1)
+    assert get(sim, answer["task_id"], key) == answer
+
+
+def test_tts_steered_to_fail_is_answered_failed_with_its_credits_back(sim, key, hook):
+    """A failure steered into speech ([sim:fail]) is the synchronous answer too: FAILED
+    with the reason, nothing spent, the FAILED webhook sent once."""
+    answer = speak(sim, {**TTS, "text": "[sim:fail] Welcome", "webhook_url": hook.url}, key,
+                   status="FAILED")
+    assert answer["error_code"] == "generation_failed" and answer["error_message"]
+    assert answer["result"] is None and answer["result_urls"] == []
+    balances = account(sim, key)
+    assert (balances["credits"], balances["held"], balances["spent"]) == (RICH, 0, 0)
+    (delivery,) = hook.wait_for(1)
+    assert delivery.headers["X-Orux-Event"] == "FAILED" and json.loads(delivery.raw) == answer
+    hook.quiet(1)
+
+
+def test_tts_steered_never_to_finish_is_answered_queued_and_polled(sim, key):
+    """[sim:stuck] has no finished answer to give: the submit answers QUEUED (the Task
+    shape, no result), and the task then runs, unfinished, as any stuck job does."""
+    response = post(sim, {**TTS, "text": "[sim:stuck] Welcome"}, key)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    conforms(TASK_SCHEMA, answer)
+    assert answer["status"] == "QUEUED" and answer["result"] is None, answer
+    assert account(sim, key)["held"] == PRICES["elevenlabs-v3"]
+    sim.advance(600)
+    assert get(sim, answer["task_id"], key)["status"] == "RUNNING"
 
 
 @pytest.mark.parametrize("body, param", [
@@ -553,7 +611,7 @@ def _forward(seen: list[str], path: list[str]) -> None:
     assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s] == path, seen
 
 
-@pytest.mark.parametrize("body", [SONG, TTS, ACT_TWO], ids=["suno", "tts", "act-two"])
+@pytest.mark.parametrize("body", [SONG, MUSIC, ACT_TWO], ids=["suno", "music", "act-two"])
 def test_status_moves_forward_queued_running_success(sim, key, body):
     task_id = submit(sim, body, key)
     task, seen = walk(sim, task_id, key, step=1.0)
@@ -590,9 +648,8 @@ def test_sim_fail_is_failed_with_an_error_and_credits_returned(sim, key):
 
 
 def test_sim_expire_expires_a_minute_after_success(sim, key):
-    task_id = submit(sim, {**TTS, "text": "[sim:expire] Welcome to Orux AI."}, key)
-    task, _ = walk(sim, task_id, key)
-    assert task["status"] == "SUCCESS"
+    task = speak(sim, {**TTS, "text": "[sim:expire] Welcome to Orux AI."}, key)
+    task_id = task["task_id"]
     link = task["result"]["audio_urls"][0]
     assert_sounding_mp3(link, task["result"]["duration"])
     sim.advance(58)
@@ -649,7 +706,7 @@ def test_an_unknown_task_and_another_keys_task_are_404(sim, key):
         error = error_of(get_raw(sim, asked, who), 404, "invalid_request_error",
                          "task_not_found")
         assert error["param"] == "task_id"
-    assert get(sim, task_id, key)["status"] == "QUEUED"
+    assert get(sim, task_id, key)["status"] == "SUCCESS"
 
 
 def test_insufficient_credits_is_429_quota_exceeded_with_nothing_charged(sim):
@@ -761,7 +818,7 @@ def _next_second(after: int) -> None:
 def test_a_failing_receiver_gets_four_retries_on_schedule(sim, key):
     receiver = SignedReceiver(secret_of(sim, key), fail_first=1_000)
     try:
-        submit(sim, {**TTS, "webhook_url": receiver.url}, key)
+        submit(sim, {**MUSIC, "webhook_url": receiver.url}, key)
         # One jump past the finish: the first attempt then happens at a known clock
         # time, from which the retries are counted.
         sim.advance(30)
@@ -796,7 +853,7 @@ def test_a_failing_receiver_gets_four_retries_on_schedule(sim, key):
 def test_a_receiver_down_for_two_attempts_gets_three(sim, key):
     receiver = SignedReceiver(secret_of(sim, key), fail_first=2)
     try:
-        submit(sim, {**TTS, "webhook_url": receiver.url}, key)
+        submit(sim, {**MUSIC, "webhook_url": receiver.url}, key)
         sim.advance(30)
         receiver.wait_for(1)
         for wait in BACKOFF:
@@ -814,10 +871,10 @@ def test_a_receiver_down_for_two_attempts_gets_three(sim, key):
 @pytest.mark.parametrize("name", ["webhook_url", "callback_url"])
 def test_a_plain_http_webhook_is_refused_without_local_callbacks(strict, name):
     api_key = strict.account(RICH)
-    refused = post(strict, {**TTS, name: "http://hooks.example.com/orux"}, api_key)
+    refused = post(strict, {**MUSIC, name: "http://hooks.example.com/orux"}, api_key)
     error = error_of(refused, 400, "invalid_request_error", "invalid_request")
     assert error["param"] == name and name in error["message"]
     assert account(strict, api_key)["held"] == 0
     time.sleep(1.1)  # the strict sim's rate limit
-    accepted = post(strict, {**TTS, name: "https://hooks.example.com/orux"}, api_key)
+    accepted = post(strict, {**MUSIC, name: "https://hooks.example.com/orux"}, api_key)
     assert accepted.status_code == 200, accepted.text

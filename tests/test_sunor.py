@@ -517,12 +517,38 @@ def test_a_key_limited_to_suno_may_not_use_udio(sim):
     submit(sim, k, LYRICS)
 
 
-def test_the_body_is_json_whatever_its_content_type(sim):
-    """As the spec says; a body that is not JSON at all is a 400 in the same shape."""
+@pytest.mark.parametrize("content_type, named", [
+    ("text/plain", "text/plain"), ("text/plain; charset=utf-8", "text/plain"),
+    ("application/x-www-form-urlencoded", "application/x-www-form-urlencoded"),
+    (None, None),
+], ids=["text-plain", "text-plain-charset", "form", "none"])
+def test_a_body_that_is_not_declared_json_is_refused(sim, content_type, named):
+    """The seed: "Must be application/json." The seed's own body labelled otherwise (or
+    not at all) is a 400 in the provider's {code, message} shape that says so, naming
+    the type sent; nothing is held and no task starts."""
     k = sim.account(100)
-    created(post(sim, None, k, raw=SEED_LYRICS, extra={"Content-Type": "text/plain"}),
+    headers = {"x-api-key": k, **({"Content-Type": content_type} if content_type else {})}
+    response = requests.post(f"{sim.base('sunor')}/api/v1/task", data=SEED_LYRICS.encode(),
+                             headers=headers, timeout=60)
+    assert response.request.headers.get("Content-Type") == content_type
+    message = error_of(response, 400)
+    assert "must be application/json" in message, message
+    if named:
+        assert named in message, message
+    unchanged(sim, k, 100)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON"])
+def test_a_json_body_declared_json_is_accepted(sim, content_type):
+    """application/json, with or without parameters (and in any case, as media types
+    are), is what the seed asks for; a body so labelled that is not JSON is still a 400
+    in the same shape."""
+    k = sim.account(100)
+    created(post(sim, None, k, raw=SEED_LYRICS, extra={"Content-Type": content_type}),
             "lyrics", 5)
-    error_of(post(sim, None, k, raw="{nope"), 400)
+    error_of(post(sim, None, k, raw="{nope", extra={"Content-Type": content_type}), 400,
+             "Request body must be valid JSON")
     assert ledger(sim, k)["held"] == 5
 
 

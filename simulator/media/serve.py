@@ -1,7 +1,8 @@
 """GET /media/{clip_id}/{file}: the songs, covers and videos the dialects link to.
 
 Files are made on first fetch, off the event loop, and kept in a byte-bounded LRU; a
-clip's media is served only once its task has made it ready, and no longer once the
+clip's media is served only once its task has made it ready (a video a client asked to
+be exported, once that export is done: until then a bare 404), and no longer once the
 task's results have passed the dialect's retention. Byte ranges are honoured, so
 players can seek; a clip's stream plays progressively while its song is being made.
 """
@@ -16,6 +17,7 @@ from typing import Callable
 import orjson
 from aiohttp import web
 
+from ..core import exports
 from ..core.engine import Engine
 from ..core.models import SUCCEEDED, Clip
 from . import formats
@@ -138,6 +140,9 @@ class MediaServer:
         streaming = name in WHILE_STREAMING and task.stage is not None and not task.terminal
         if task.clips.index(clip) >= task.ready_clips and not streaming:
             return _not_found("media not ready yet")
+        if name == VIDEO_MP4 and exports.held_back(self.engine, clip.id, name):
+            # Asked for and still being made: a CDN's bare 404, for the client to retry.
+            return web.Response(status=404)
         maker, content_type = FILES[name]
         key, make = maker(clip)
         data = await self._get(key, make)

@@ -4,6 +4,7 @@ companions of a finished song: its word timeline, WAV, MP4 and MIDI."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from ...case import CREDITS, CaseFailed, Catalog, expect
 from ...common import check_media
@@ -11,6 +12,8 @@ from ...dialect import Media
 from .calls import act, duration, submit, until
 from .driver import LYRICS, SMALL, Openaihk, clips_of
 from .library import library
+
+MP4_WAIT_S = 30.0  # the seed's "wait ~30 seconds before the URL becomes accessible"
 
 
 def add_cases(catalog: Catalog, driver: Openaihk) -> None:
@@ -93,11 +96,23 @@ async def _wav(ctx) -> None:
            "the WAV link does not serve a RIFF/WAVE file")
 
 async def _mp4(ctx) -> None:
+    """The seed: "wait ~30 seconds before the URL becomes accessible". The link may
+    answer 404 (empty) at first, and must serve the video within a minute. The library's second
+    song is used, so the first song's own video link (the same link) stays untouched for
+    the cases that fetch it meanwhile."""
     lib = await library(ctx)
-    source, key = lib.song, lib.key
+    source, key = lib.songs[1], lib.key
     ctx.spend(SMALL)
     data = await act(ctx, f"/sunoapi/act/mp4/{source['id']}", key=key)
-    await check_media(ctx, Media(data["mp4"], "video", duration(source)))
+    url = data["mp4"]
+    deadline = time.monotonic() + max(ctx.run.timeout, 2 * MP4_WAIT_S)
+    while (answer := await ctx.fetch(url)).status == 404:
+        expect(not answer.body, f"the MP4 link answers 404 with a body while the video is "
+                                f"made: {answer.body[:80]!r}")
+        if time.monotonic() > deadline:
+            raise CaseFailed(f"the MP4 link {url} still answers 404")
+        await asyncio.sleep(ctx.run.poll_every)
+    await check_media(ctx, Media(url, "video", duration(source)))
 
 async def _midi(ctx) -> None:
     lib = await library(ctx)

@@ -97,11 +97,12 @@ async def _vox(ctx) -> None:
     answer = await ctx.call("POST", PERSONA, key=key, json={
         "root_clip_id": source["id"], "name": "food", "description": "123",
         "is_public": True, "persona_type": "vox", "vox_audio_id": got["id"],
-        "vocal_start_s": start, "vocal_end_s": end, "clips": [source["id"]],
+        "vocal_start_s": start, "vocal_end_s": end,
         "user_input_styles": "Style: Verse, Chinese Folk narrative"})
-    expect(answer.status == 200, f"vox persona: {answer}")
+    expect(answer.status == 200, f"vox persona (the seed's 21C body, with no clips): {answer}")
     persona = answer.data
-    expect(persona.get("persona_type") == "vox" and persona["root_clip_id"] == source["id"],
+    expect(persona.get("persona_type") == "vox" and persona["root_clip_id"] == source["id"]
+           and persona["clip"]["id"] == source["id"],
            f"vox persona: {persona.get('persona_type')!r} root {persona['root_clip_id']}")
     body = {"prompt": "[Verse]\nThe noise finally steps aside", "generation_type": "TEXT",
             "tags": "Ethereal Lullaby, Acoustic Piano", "negative_tags": ctx.marker(),

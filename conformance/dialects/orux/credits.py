@@ -45,10 +45,11 @@ def add(catalog: Catalog, driver: Orux) -> None:
         key = await ctx.new_key(100)
         ok = await start(ctx, {"model": "suno-v5", "prompt": ctx.marker("paid"),
                                "duration": 30}, key=key)
-        bad = await start(ctx, {"model": "elevenlabs-v3", "voice_id": VOICE,
-                                "text": ctx.marker("[sim:fail] refunded")}, key=key)
+        # ElevenLabs music, not speech: speech is synchronous, so it is never seen held.
+        bad = await start(ctx, {"model": "elevenlabs-music",
+                                "prompt": ctx.marker("[sim:fail] refunded")}, key=key)
         now = await account(ctx, key)
-        held = PRICES["generate"] + PRICES["elevenlabs-v3"]
+        held = PRICES["generate"] + PRICES["elevenlabs-music"]
         expect(now["held"] + now["spent"] == held and now["credits"] == 100 - held,
                f"after submitting {held:g} credits of work: {now}")
         await finish(ctx, ok, key=key)

@@ -9,7 +9,7 @@ from ... import audio
 from ...case import CREDITS, Catalog, expect
 from ...common import check_media
 from .calls import fetched, finish, finish_all, song, start
-from .driver import ACTOR, DANCE, PRICES, SEED, VOICE, Orux
+from .driver import ACTOR, DANCE, PRICES, SEED, TASKS, VOICE, Orux
 from .results import check_all_media, check_media_sample, check_result_urls, clips_of
 
 TTS_DEFAULTS = {"model_id": "eleven_v3", "stability": 0.5, "style": 0.3,
@@ -81,17 +81,27 @@ def add(catalog: Catalog, driver: Orux) -> None:
             expect(clip["lyrics"] == "" and clip["duration"] == 30,
                    f"an instrumental song: {clip}")
 
-    @catalog.case("elevenlabs-v3", "ElevenLabs v3 speech: defaults applied, settings echoed",
-                  seed=f"{SEED}: ElevenLabs v3 (text-to-speech)", area="scenarios",
-                  needs=[CREDITS], cost=0.4)
+    @catalog.case("elevenlabs-v3", "ElevenLabs v3 speech is synchronous: the submit answers "
+                  "the finished task; defaults applied, settings echoed",
+                  seed=f"{SEED}: ElevenLabs v3 (text-to-speech): Synchronous TTS",
+                  area="scenarios", needs=[CREDITS], cost=0.4)
     async def elevenlabs_v3(ctx) -> None:
-        plain = await start(ctx, {"model": "elevenlabs-v3", "voice_id": VOICE,
-                                  "text": ctx.marker("Welcome to Orux AI. One key, every model.")})
+        ctx.spend(PRICES["elevenlabs-v3"] / driver.price)
+        answer = await ctx.call("POST", TASKS, json={
+            "model": "elevenlabs-v3", "voice_id": VOICE,
+            "text": ctx.marker("Welcome to Orux AI. One key, every model.")})
+        spoken = answer.data if isinstance(answer.data, dict) else {}
+        expect(answer.status == 200 and spoken.get("status") == "SUCCESS"
+               and (spoken.get("result") or {}).get("audio_urls"),
+               f"synchronous speech: the submit answered {answer}")
+        plain = spoken["task_id"]
+        ctx.observe(plain, "SUCCESS")
         given = {"model_id": "eleven_multilingual_v2", "stability": 0.9, "style": 0.0,
                  "use_speaker_boost": False}
         tuned = await start(ctx, {"model": "elevenlabs-v3", "voice_id": "voice-two",
                                   "text": ctx.marker("Hello again."), **given})
         tasks = await finish_all(ctx, {"plain": plain, "tuned": tuned})
+        expect(spoken == tasks["plain"], "the submit's answer is not the task as GET shows it")
         for name, settings, voice in (("plain", TTS_DEFAULTS, VOICE),
                                       ("tuned", given, "voice-two")):
             task = tasks[name]

@@ -1,7 +1,8 @@
 """Clips as Suno's own API shows them, which is what openaihk passes through.
 
 A clip's ``status`` follows its task: ``submitted`` (queued), ``queued`` (started),
-``streaming`` (words written, audio playing as it is made), ``complete``, or ``error``.
+``streaming`` (words written, audio playing as it is made), ``complete``, or ``error``;
+a stem (two-way separation) is ``queued`` from the first answer until it is complete.
 Links appear as the clip gets them: the stream while streaming, the MP3, the video and
 the covers once complete.
 """
@@ -35,9 +36,15 @@ _THINGS = ("Recorders", "Venue", "Xylophone", "Harbor", "Echo", "Meadow", "Signa
 def status_of(task: Task, index: int) -> str:
     if task.status == FAILED:
         return "error"
+    if task.status == SUCCEEDED:
+        return "complete"
+    if task.meta["clips"][index].get("type") == "stem":
+        # A separation is not streamed: its clips are answered queued and stay so until
+        # both are complete (seed 003, 10B and C).
+        return "queued"
     if task.status == QUEUED:
         return "submitted"
-    if task.status == SUCCEEDED or index < task.ready_clips:
+    if index < task.ready_clips:
         return "complete"
     return "streaming" if task.stage in ("text", "first") else "queued"
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ...core import derive, songwriter
+from ...core import derive, exports, songwriter
 from ...core.engine import ClipSpec, InsufficientCredits
 from ...core.magic import Steering
 from ...core.models import FAILED, SUCCEEDED, Account, Clip, Persona, Task
@@ -187,10 +187,20 @@ class Openaihk(Provider):
                                                          AUDIO_WAV) if ready else None})
 
     async def mp4(self, request: web.Request) -> web.Response:
+        """The link at once; the video behind it is made in the next 30 s ("wait ~30
+        seconds before the URL becomes accessible"), and the link answers a bare 404
+        until then. It is made once: asking again answers the same link, billed again
+        (the gateway bills every call) but not delayed again."""
         account = self.authenticate(request)
         clip = self.usable_clip(account, request.match_info["clip_id"], "mp4",
                                 cross_account=False)
-        self._charge(account, "mp4")
+        if any(task.status != FAILED
+               for task in exports.exports_of(self.engine, clip.id, VIDEO_MP4)):
+            self._charge(account, "mp4")
+        else:
+            self._submit(account, exports.VIDEO_EXPORT, "mp4", "mp4", {"clip_id": clip.id},
+                         [], shows=[], metadata={}, steering=self._steering(),
+                         clip_id=clip.id, **exports.marker(clip.id, VIDEO_MP4))
         return self.json({"mp4": self.media_url(self.origin(request), clip.id, VIDEO_MP4)})
 
     async def stems(self, request: web.Request) -> web.Response:
@@ -256,7 +266,10 @@ class Openaihk(Provider):
         if derive.is_upload(root):
             raise BadRequest(400, "root_clip_id must be a generated clip, not an upload",
                              param="root_clip_id")
-        members = [self._own_or_404(account, i) for i in dict.fromkeys(body["clips"])]
+        # Without `clips` (the seed's vox persona, 21C, sends none) the persona learns
+        # from its root clip alone.
+        members = [self._own_or_404(account, i)
+                   for i in dict.fromkeys(body.get("clips") or [root.id])]
         vox = None
         if body.get("persona_type") == "vox":
             vox = self._vox_clip(account, body)

@@ -3,7 +3,8 @@
 ``POST /api/v1/tasks`` starts a task of any model (Suno v5 with its chained actions,
 ElevenLabs speech and music, Runway Act-Two) and ``GET /api/v1/tasks/{task_id}`` polls
 it through QUEUED → RUNNING → SUCCESS | FAILED, and EXPIRED once a success's results
-pass their retention. A task with ``webhook_url`` is POSTed, signed, on its terminal
+pass their retention. ElevenLabs v3 speech is synchronous: its submit answers the
+finished task. A task with ``webhook_url`` is POSTed, signed, on its terminal
 status.
 """
 
@@ -15,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from ...core.engine import TIMED_OUT, InsufficientCredits
-from ...core.lifecycle import FINISH, is_failure
+from ...core.lifecycle import FINISH, failure_reason, is_end, is_failure
 from ...core.models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Task
 from ...core.ratelimit import Limit
 from ...core.webhooks import Policy, Signer
@@ -52,6 +53,7 @@ ERRORS = {400: ("invalid_request_error", "invalid_request"),
 
 class Orux(Provider):
     id = "orux"
+    callbacks_https_only = True  # the seed: HTTPS callbacks only
 
     def __init__(self, engine, settings):
         super().__init__(engine, settings)
@@ -98,6 +100,8 @@ class Orux(Provider):
             raise BadRequest(429, f"Credits balance exhausted: this task needs {exc.needed:g} "
                                   f"credits and {exc.available:g} are available",
                              type="quota_exceeded") from None
+        if plan.output == SPEECH:  # "Synchronous TTS": the answer is the finished task
+            return self.json(self.render(self._spoken(task), self.origin(request)))
         return self.json({"task_id": task.id, "status": STATUS[task.status]})
 
     async def detail(self, request: web.Request) -> web.Response:
@@ -106,6 +110,18 @@ class Orux(Provider):
         if task is None:
             raise BadRequest(404, "Task not found", param="task_id", type="task_not_found")
         return self.json(self.render(task, self.origin(request)))
+
+    def _spoken(self, task: Task) -> Task:
+        """Speech is answered finished, yet still ends through the core, so its credits
+        settle (or return) and its webhook fires as any task's do. Its outcome is the one
+        its plan was steered to: a failure ([sim:fail], a fault rule) fails it at once,
+        and one steered never to finish ([sim:stuck]) is answered as it stands."""
+        ends = [event for _, event in task.plan if is_end(event)]
+        if not ends:
+            return task
+        if is_failure(ends[-1]):
+            return self.engine.force_outcome(task.id, "fail", failure_reason(ends[-1]))
+        return self.engine.force_outcome(task.id, "succeed")
 
     # -- translation -------------------------------------------------------------------
     def refuse_missing_key(self) -> BadRequest:
