@@ -1,7 +1,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# The server needs only musicsim's own dependencies; the tests add their extras.
+SERVE_STAMP := $(VENV)/.installed
+TEST_STAMP  := $(VENV)/.installed-test
 
 .PHONY: run test bench clean fonts
 
@@ -9,14 +11,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(SERVE_STAMP)
 
-run: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP) $(SERVE_STAMP)
+
+run: $(SERVE_STAMP)
 	$(BIN)/musicsim serve $(ARGS)
 
-test: $(STAMP) fonts
+test: $(TEST_STAMP) fonts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Cover art draws CJK titles with a CJK face when one is installed; the tests check it
@@ -29,7 +35,7 @@ fonts:
 	    apt-get install -y -qq --no-install-recommends fonts-droid-fallback >/dev/null 2>&1))) || \
 	  echo "note: no CJK font installed; CJK cover titles are left out and their test skipped"
 
-bench: $(STAMP)  ## install wrk (apt-get install wrk) for a load client that is never the bottleneck
+bench: $(SERVE_STAMP)  ## install wrk (apt-get install wrk) for a load client that is never the bottleneck
 	$(BIN)/python bench/run.py $(ARGS)
 
 clean:

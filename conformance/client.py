@@ -21,7 +21,7 @@ from simulator.openapi import load_spec
 from . import report
 from .case import Case, Result
 from .dialects import driver as driver_of
-from .plugin import MusicSim
+from .control import MusicSim
 
 MIN_POLL_GAP_S = 0.5  # a client polls a task no more than twice a second
 RETRY_AFTER_SLACK_S = 0.1  # clock granularity between the two ends

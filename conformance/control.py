@@ -1,0 +1,123 @@
+"""A running simulator's control plane as plain method calls: what the pytest plugin's
+``musicsim`` fixture hands a test, and what the client runner grades with. It needs
+nothing beyond the standard library, so every command works on a plain install."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane refused a call: its status and answer."""
+
+
+class Clock:
+    def __init__(self, sim: "MusicSim"):
+        self._sim = sim
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move a manual clock forward; every timer due in between fires, in order."""
+        return self._sim.admin("POST", "/clock/advance", {"seconds": seconds})
+
+    def set(self, mode: str | None = None, speed: float | None = None) -> dict[str, Any]:
+        """``manual``, ``fast``, ``realtime`` or ``scaled`` (with ``speed``)."""
+        body = {k: v for k, v in (("mode", mode), ("speed", speed)) if v is not None}
+        return self._sim.admin("PUT", "/clock", body)
+
+    def now(self) -> float:
+        return self._sim.admin("GET", "/clock")["now"]
+
+
+class MusicSim:
+    """A running simulator and its control plane, as plain method calls."""
+
+    def __init__(self, url: str, api_key: str, token: str | None = None):
+        self.url = url.rstrip("/")
+        self.api_key = api_key  # the demo key: plenty of credits
+        self._token = token
+        self.clock = Clock(self)
+
+    def base_url(self, provider: str) -> str:
+        """Where a dialect's paths start: point the client under test here."""
+        return f"{self.url}/{provider}"
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """One /_sim call; its JSON answer, or ControlPlaneError."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/_sim{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self._token:
+            request.add_header("Authorization", f"Bearer {self._token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise ControlPlaneError(f"{method} /_sim{path}: {exc.code} "
+                                    f"{exc.read().decode('utf-8', 'replace')}") from None
+        return json.loads(raw) if raw else None
+
+    def reset(self) -> None:
+        """Back to the start-up state: accounts, tasks, faults, journal, clock."""
+        self.admin("POST", "/reset")
+
+    # --- accounts -----------------------------------------------------------------------
+
+    def account(self, credits: float | None = None, **extra: Any) -> str:
+        """A new API key (with ``credits``, or the default grant)."""
+        body = {**extra, **({"credits": credits} if credits is not None else {})}
+        return self.admin("POST", "/accounts", body)["api_key"]
+
+    def balance(self, api_key: str | None = None) -> float:
+        return self.admin("GET", f"/accounts/{api_key or self.api_key}")["credits"]
+
+    def grant(self, api_key: str, credits: float) -> dict[str, Any]:
+        """Add credits to a key (negative to withdraw); the account after."""
+        return self.admin("POST", f"/accounts/{api_key}/credits", {"delta": credits})
+
+    # --- faults -------------------------------------------------------------------------
+
+    def fault(self, match: dict[str, Any] | None = None, action: dict[str, Any] | None = None,
+              **rule: Any) -> str:
+        """Add a fault rule (see ``POST /_sim/faults``); its id."""
+        return self.admin("POST", "/faults", {"match": match or {}, "action": action or {},
+                                              **rule})["id"]
+
+    def clear_faults(self) -> None:
+        self.admin("DELETE", "/faults")
+
+    def scenario(self, name: str, provider: str | None = None) -> Any:
+        return self.admin("POST", f"/scenarios/{name}", {"provider": provider} if provider else {})
+
+    # --- what happened ------------------------------------------------------------------
+
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        """Recorded requests and answers, oldest first (filters as ``GET /_sim/journal``)."""
+        return self.admin("GET", "/journal" + _query(filters))["entries"]
+
+    def journal_stats(self, **filters: Any) -> dict[str, Any]:
+        return self.admin("GET", "/journal/stats" + _query(filters))
+
+    def tasks(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.admin("GET", "/tasks" + _query(filters))["tasks"]
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        return self.admin("GET", f"/tasks/{task_id}")
+
+    def settle(self, task_id: str, outcome: str = "succeed", reason: str | None = None) -> Any:
+        """Finish a task now: ``succeed`` or ``fail`` (with a reason)."""
+        body = {"outcome": outcome, **({"reason": reason} if reason else {})}
+        return self.admin("POST", f"/tasks/{task_id}/outcome", body)
+
+    def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every callback delivery attempt the simulator made."""
+        return self.admin("GET", "/webhooks" + _query(filters))["attempts"]
+
+
+def _query(filters: dict[str, Any]) -> str:
+    given = {k: str(v).lower() if isinstance(v, bool) else v for k, v in filters.items()
+             if v is not None}
+    return "?" + urllib.parse.urlencode(given) if given else ""
