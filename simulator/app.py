@@ -11,9 +11,11 @@ from .edge import edge_middleware
 from .media.serve import MediaServer
 from .metrics import Metrics
 from .providers import REGISTRY, Provider
+from .tls import ServerTLS, server_tls
 
 ENGINE = web.AppKey("engine", Engine)
 PROVIDERS = web.AppKey("providers", dict)
+TLS = web.AppKey("tls", ServerTLS | None)  # how the server speaks HTTPS (None: plain HTTP)
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -25,7 +27,10 @@ def build_engine(settings: Settings) -> Engine:
 
 
 def build_app(settings: Settings) -> web.Application:
+    tls = server_tls(settings)  # first: a bad TLS setting is refused before anything starts
     engine = build_engine(settings)
+    if tls is not None and tls.ca_pem is not None:
+        engine.webhooks.trust(tls.ca_pem)  # receivers with a certificate from the local CA
     providers: dict[str, Provider] = {pid: REGISTRY[pid](engine, settings)
                                       for pid in settings.providers}
     root = next(iter(providers.values())) if len(providers) == 1 else None
@@ -34,6 +39,7 @@ def build_app(settings: Settings) -> web.Application:
                           client_max_size=4 * 1024 * 1024)
     app[ENGINE] = engine
     app[PROVIDERS] = providers
+    app[TLS] = tls
     # One flat router: every provider route under its prefix (and at the root when a
     # single provider is served), so a request is matched once, with no sub-application.
     for pid, provider in providers.items():
@@ -71,4 +77,4 @@ def listening(app: web.Application, settings: Settings, port: int) -> None:
     when it was chosen at bind time (``--port 0``); a --public-url stays as given."""
     if settings.public_url is None and port != settings.port:
         for provider in app[PROVIDERS].values():
-            provider.base_url = f"http://{settings.host}:{port}"
+            provider.base_url = settings.origin(port)

@@ -9,19 +9,26 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import ENGINE, build_app, listening, runner
+from .app import ENGINE, TLS, build_app, listening, runner
 from .config import load
 from .core.engine import Engine
 
 
 class Background:
-    """Start with :meth:`start`; ``url`` is then the server's origin."""
+    """Start with :meth:`start`; ``url`` is then the server's origin.
+
+    Takes the settings ``musicsim serve`` takes, by name: ``Background(tls=True,
+    tls_ca=path)`` serves HTTPS with the local CA at ``path`` (``ca_path``, and
+    ``ssl_context()`` for a client that trusts it), ``tls_cert=…, tls_key=…`` a pair
+    of your own."""
 
     def __init__(self, **settings: Any):
         settings.setdefault("port", 0)
         self.settings = load(env={}, **settings)
         self.app = build_app(self.settings)
         self.engine: Engine = self.app[ENGINE]
+        self.tls = self.app[TLS]
+        self.ca_path = self.tls.ca_path if self.tls is not None else None
         self.loop = asyncio.new_event_loop()
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -33,10 +40,11 @@ class Background:
         async def boot() -> None:
             self._runner = runner(self.app)
             await self._runner.setup()
-            await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
+            await web.TCPSite(self._runner, self.settings.host, self.settings.port,
+                              ssl_context=self.tls.context if self.tls else None).start()
             port = self._runner.addresses[0][1]
             listening(self.app, self.settings, port)
-            self.url = f"http://{self.settings.host}:{port}"
+            self.url = self.settings.origin(port)
 
         def serve() -> None:
             asyncio.set_event_loop(self.loop)
@@ -53,6 +61,12 @@ class Background:
         if not ready.wait(timeout) or failure:
             raise RuntimeError(f"the simulator did not start: {failure[0] if failure else 'timeout'}")
         return self
+
+    def ssl_context(self):
+        """A client SSL context that trusts this server's local CA (and the system's)."""
+        from .tls import client_context
+
+        return client_context(self.tls.ca_pem if self.tls is not None else None)
 
     def call(self, fn, *args):
         """``fn(*args)`` on the server's loop (the engine is not thread-safe)."""

@@ -22,6 +22,8 @@ examples:
   musicsim serve --provider evolink --port 9000
   musicsim serve --clock manual --seed 42     deterministic: time moves only via /_sim/clock/advance
   musicsim serve --scenario flaky --seed 7    an upstream on a bad day, the same bad day every run
+  musicsim serve --tls                        HTTPS; the local CA is ./musicsim-ca.pem (trust it:
+                                              curl --cacert musicsim-ca.pem, SSL_CERT_FILE=…)
 
 Each provider is served at http://HOST:PORT/{provider}; with exactly one --provider it is
 also served at the root. Settings may also come from MUSICSIM_* environment variables
@@ -62,7 +64,28 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-local-callbacks", action="store_true", default=None,
                        help="deliver callbacks to http:// and internal addresses (local development)")
     serve.add_argument("--public-url", metavar="URL",
-                       help="base URL used in callbacks' media links (default http://HOST:PORT)")
+                       help="base URL used in callbacks' media links (default http://HOST:PORT, "
+                            "https:// with TLS)")
+    tls = serve.add_argument_group(
+        "HTTPS", "--tls [--tls-ca PATH] | --tls-cert FILE --tls-key FILE\n"
+                 "With either, every link the dialects hand out reads https://; callbacks to\n"
+                 "https:// receivers trust the local CA in addition to the system's store.\n"
+                 "Environment and --config: MUSICSIM_TLS=1, MUSICSIM_TLS_CA, MUSICSIM_TLS_CERT,\n"
+                 "MUSICSIM_TLS_KEY; tls, tls_ca, tls_cert, tls_key.")
+    tls.add_argument("--tls", action="store_true", default=None,
+                     help="serve HTTPS with a certificate from a local certificate authority, "
+                          "made on first use and reused after (for 127.0.0.1, ::1, localhost "
+                          "and --host)")
+    tls.add_argument("--tls-ca", metavar="PATH",
+                     help="the local CA's certificate (implies --tls; default "
+                          "./musicsim-ca.pem); its private key is kept beside it in "
+                          "NAME-key.pem (mode 0600). Trust PATH in clients: curl --cacert "
+                          "PATH, SSL_CERT_FILE=PATH, REQUESTS_CA_BUNDLE=PATH")
+    tls.add_argument("--tls-cert", metavar="FILE",
+                     help="serve HTTPS with your own PEM certificate (chain) instead; needs "
+                          "--tls-key")
+    tls.add_argument("--tls-key", metavar="FILE", help="the unencrypted PEM key of --tls-cert")
+    serve.set_defaults(usage_error=serve.error)
     serve.add_argument("--scenario", metavar="NAME",
                        help="start with a named fault scenario in force (listed below)")
     serve.add_argument("--config", metavar="FILE",
@@ -142,14 +165,27 @@ def _conformance_parser(commands) -> None:
     gateway.add_argument("--json", dest="json_report", metavar="FILE", help="write a JSON report")
     gateway.add_argument("--timeout", type=float, default=600.0, metavar="S",
                          help="how long a task may take to finish (default 600)")
-    gateway.add_argument("--poll-every", type=float, default=2.0, metavar="S",
-                         help="seconds between polls of a task (default 2)")
+    gateway.add_argument("--poll-every", type=float, metavar="S",
+                         help="seconds between polls of a task (default 2; 0.1 while the "
+                              "runner drives a simulator's clock)")
+    gateway.add_argument("--clock-speed", type=float, default=50.0, metavar="X",
+                         help="when the runner controls the simulator serving the tasks "
+                              "(the target itself, or --upstream-admin), it runs that "
+                              "simulator's clock at X times real time for the run and sets it "
+                              "back afterwards (default 50; 0 leaves the clock alone)")
     gateway.add_argument("--callback-wait", type=float, default=60.0, metavar="S",
                          help="how long after a task ends its last callback may take (default 60)")
-    gateway.add_argument("--concurrency", type=int, default=4, metavar="N",
-                         help="cases run at once (default 4)")
+    gateway.add_argument("--concurrency", type=int, metavar="N",
+                         help="cases run at once (default 4; 8 while the runner drives a "
+                              "simulator's clock)")
     gateway.add_argument("--receiver-host", default="127.0.0.1", metavar="HOST",
                          help="address of the callback receiver the target posts to")
+    gateway.add_argument("--receiver-tls-ca", metavar="PATH",
+                         help="the simulator's CA file (serve --tls-ca; its key beside it): "
+                              "the receiver serves HTTPS with a certificate from that CA, so "
+                              "callback URLs read https://, and the runner trusts the CA for "
+                              "the target too (other CAs: SSL_CERT_FILE)")
+    gateway.set_defaults(usage_error=gateway.error)
 
     client = kinds.add_parser(
         "client", help="run a client against a simulator and grade what it did",
@@ -173,12 +209,16 @@ def _conformance_parser(commands) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "conformance":
-        return _conformance(args)
-    return _specs(args)
+    try:
+        args = _parser().parse_args(argv)
+        command = {"serve": _serve, "conformance": _conformance}.get(args.command, _specs)
+        return command(args)
+    except ModuleNotFoundError as exc:
+        # Commands import what they use when they run; a package missing from a broken
+        # install is named, with the way to mend it, rather than shown as a traceback.
+        print(f"musicsim needs the Python package {exc.name!r}, which is not installed; "
+              f"reinstall musicsim (pip install musicsim)", file=sys.stderr)
+        return 2
 
 
 def _conformance(args: argparse.Namespace) -> int:
@@ -197,8 +237,16 @@ def _conformance(args: argparse.Namespace) -> int:
             upstream_admin=args.upstream_admin, admin_token=args.admin_token,
             second_api_key=args.second_api_key, max_credits=args.max_credits,
             timeout=args.timeout, poll_every=args.poll_every, concurrency=args.concurrency,
-            callback_wait=args.callback_wait,
-            receiver_host=args.receiver_host, webhook_secret=args.webhook_secret)
+            callback_wait=args.callback_wait, clock_speed=args.clock_speed,
+            receiver_host=args.receiver_host, webhook_secret=args.webhook_secret,
+            receiver_tls_ca=args.receiver_tls_ca)
+        if args.receiver_tls_ca:
+            from .tls import TLSError, load_ca
+
+            try:
+                load_ca(args.receiver_tls_ca, "--receiver-tls-ca")
+            except TLSError as exc:
+                args.usage_error(str(exc))
         return gateway.main(options, args.junit, args.json_report)
     from conformance import client
 
@@ -212,7 +260,8 @@ def _conformance(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .app import build_app, listening
+    from .app import TLS, build_app, listening
+    from .tls import TLSError, trust_hint
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -220,17 +269,29 @@ def _serve(args: argparse.Namespace) -> int:
                         clock=args.clock, speed=args.speed, seed=args.seed, state=args.state,
                         admin_token=args.admin_token,
                         allow_local_callbacks=args.allow_local_callbacks,
-                        public_url=args.public_url, scenario=args.scenario)
+                        public_url=args.public_url, scenario=args.scenario,
+                        tls=args.tls, tls_ca=args.tls_ca,
+                        tls_cert=args.tls_cert, tls_key=args.tls_key)
         if settings.speed is not None and args.clock is None:
             settings = settings.with_overrides(clock="scaled")
         app = build_app(settings)
+    except TLSError as exc:
+        args.usage_error(str(exc))  # argparse's form: usage, the reason, exit status 2
     except (ValueError, OSError) as exc:
         print(f"musicsim: {exc}", file=sys.stderr)
         return 2
 
     def print_banner(port: int) -> None:
-        base = f"http://{settings.host}:{port}"
+        base = settings.origin(port)
         print(f"musicsim {__version__} on {base}  (clock: {settings.clock})", flush=True)
+        tls = app[TLS]
+        if tls is not None and tls.ca_path is not None:
+            made = "made now" if tls.created else "reused"
+            print(f"  TLS certificate authority ({made}): {tls.ca_path}  "
+                  f"(its key: {tls.ca_key_path})", flush=True)
+            print(f"  {trust_hint(tls.ca_path)}", flush=True)
+        elif tls is not None:
+            print(f"  TLS certificate: {tls.cert_path}", flush=True)
         for pid in settings.providers:
             print(f"  {pid:<10} {base}/{pid}", flush=True)
         if len(settings.providers) == 1:
@@ -244,10 +305,11 @@ def _serve(args: argparse.Namespace) -> int:
         listening(app, settings, port)
         print_banner(port)
 
-    return _run(app, settings.host, settings.port, started)
+    return _run(app, settings.host, settings.port, started,
+                ssl_context=app[TLS].context if app[TLS] is not None else None)
 
 
-def _run(app, host: str, port: int, banner) -> int:
+def _run(app, host: str, port: int, banner, ssl_context=None) -> int:
     import asyncio
 
     from aiohttp import web
@@ -261,7 +323,7 @@ def _run(app, host: str, port: int, banner) -> int:
         # collection, and collect the young generation less often than the default.
         gc.freeze()
         gc.set_threshold(10_000, 20, 20)
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         banner(runner.addresses[0][1])
         stop = asyncio.Event()

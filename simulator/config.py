@@ -37,6 +37,12 @@ class Settings:
     admin_token: str | None = None
     allow_local_callbacks: bool = False
     public_url: str | None = None
+    # HTTPS: a local CA (``tls``; its certificate at ``tls_ca``, which alone also turns
+    # TLS on), or the user's own certificate and key (``tls_cert`` + ``tls_key``).
+    tls: bool = False
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
     demo_key: str = "sk-musicsim-demo"
     default_credits: float = 10_000.0
     journal_entries: int = 10_000
@@ -48,9 +54,22 @@ class Settings:
     rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
 
     @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls or self.tls_ca or self.tls_cert or self.tls_key)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_enabled else "http"
+
+    def origin(self, port: int | None = None) -> str:
+        """``scheme://host:port`` of the server itself (an IPv6 host in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{self.scheme}://{host}:{self.port if port is None else port}"
+
+    @property
     def base_url(self) -> str:
         """Where callbacks and media links say the simulator is."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return (self.public_url or self.origin()).rstrip("/")
 
     def scenarios(self) -> dict[str, dict]:
         """The named fault scenarios: the built-in ones, then a config file's
@@ -123,6 +142,6 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
 def _from_text(name: str, raw: str) -> Any:
     if name == "providers":
         return tuple(p.strip() for p in raw.split(",") if p.strip())
-    if name == "allow_local_callbacks":
+    if name in ("allow_local_callbacks", "tls"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     return _SCALAR_TYPES.get(name, str)(raw)

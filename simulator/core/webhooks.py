@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import itertools
 import logging
+import ssl
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -60,6 +61,38 @@ def check_callback_url(url: str, *, https_only: bool, allow_internal: bool,
         return
     if not address.is_global:
         raise internal
+
+
+class Allowed:
+    """Callback URLs let through whatever the address rules say: a test's own receiver
+    on loopback, named through the control plane for one run, instead of a switch that
+    opens every internal address (``--allow-local-callbacks``).
+
+    An entry is a URL prefix: it lets through itself and every URL below it (an entry
+    ending in ``/hooks/`` lets through ``/hooks/anything``, not ``/hooksmith``).
+    """
+
+    def __init__(self) -> None:
+        self._prefixes: list[str] = []
+
+    def add(self, url: str) -> list[str]:
+        check_callback_url(url, https_only=False, allow_internal=True, name="url")
+        if url not in self._prefixes:
+            self._prefixes.append(url)
+        return self.list()
+
+    def remove(self, url: str | None = None) -> list[str]:
+        """Forget one entry, or all of them."""
+        self._prefixes = [] if url is None else [p for p in self._prefixes if p != url]
+        return self.list()
+
+    def list(self) -> list[str]:
+        return list(self._prefixes)
+
+    def __contains__(self, url: str) -> bool:
+        return any(url == prefix or url.startswith(prefix if prefix.endswith("/")
+                                                   else prefix + "/")
+                   for prefix in self._prefixes)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -133,6 +166,9 @@ class Webhooks:
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: set[asyncio.Task] = set()
+        # What an https:// receiver's certificate is checked against: the system's store,
+        # plus the simulator's local CA once trust() is given it (serve --tls).
+        self._ssl: ssl.SSLContext | bool = True
         scheduler.on("webhook", self._due)
 
     def send(self, url: str, body: bytes, policy: Policy, *, provider: str | None = None,
@@ -213,7 +249,8 @@ class Webhooks:
             try:
                 async with self._session.post(
                         delivery.url, data=delivery.body, headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=delivery.policy.timeout)) as response:
+                        timeout=aiohttp.ClientTimeout(total=delivery.policy.timeout),
+                        ssl=self._ssl) as response:
                     status = response.status
                     await response.read()
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -235,6 +272,13 @@ class Webhooks:
                    "delivered" if ok else "rejected" if status is not None else "error")
         self._counts[(delivery.provider, outcome)] += 1
         return attempt
+
+    def trust(self, ca_pem: bytes) -> None:
+        """Accept receivers whose certificate comes from this CA (PEM), in addition to
+        the system's trusted authorities."""
+        context = ssl.create_default_context()
+        context.load_verify_locations(cadata=ca_pem.decode("ascii"))
+        self._ssl = context
 
     async def close(self) -> None:
         for task in list(self._inflight):
