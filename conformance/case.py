@@ -2,7 +2,9 @@
 
 A case is an async function of a :class:`~conformance.context.Context` that raises
 :class:`CaseFailed` when the target breaks the dialect, and :class:`Skipped` when it
-cannot be run here (a need unmet, a budget spent).
+cannot be run here (a need unmet, a budget spent). A skip names the option that would
+let the case run (``flag``), or says the dialect has nothing for it to check
+(``applies=False``): the reports list every other skip as "not checked".
 """
 
 from __future__ import annotations
@@ -22,6 +24,25 @@ RECEIVER = "receiver"          # a callback receiver the target can reach
 SIMULATOR = "simulator"        # magic values reach a simulator (directly or upstream)
 NEEDS = (CREDITS, SECOND_KEY, UPSTREAM_ADMIN, RECEIVER, SIMULATOR)
 
+# The options of ``musicsim conformance gateway`` that let skipped cases run, and what
+# each gives the run.
+UPSTREAM_ADMIN_FLAG = "--upstream-admin"
+SECOND_KEY_FLAG = "--second-api-key"
+MAX_CREDITS_FLAG = "--max-credits"
+WEBHOOK_SECRET_FLAG = "--webhook-secret"
+RECEIVER_HOST_FLAG = "--receiver-host"
+FLAGS = {
+    UPSTREAM_ADMIN_FLAG: "--upstream-admin URL (the control plane of the simulator behind "
+                         "the target)",
+    SECOND_KEY_FLAG: "--second-api-key KEY (another key of the target)",
+    MAX_CREDITS_FLAG: "a larger --max-credits N, or none",
+    WEBHOOK_SECRET_FLAG: "--webhook-secret SECRET (the secret the target signs callbacks with)",
+    RECEIVER_HOST_FLAG: "--receiver-host HOST (an address of this machine the target reaches)",
+}
+# The option that meets each need a run can lack.
+NEED_FLAGS = {SECOND_KEY: SECOND_KEY_FLAG, UPSTREAM_ADMIN: UPSTREAM_ADMIN_FLAG,
+              SIMULATOR: UPSTREAM_ADMIN_FLAG, RECEIVER: RECEIVER_HOST_FLAG}
+
 AREAS = ("auth", "validation", "scenarios", "states", "shapes", "media", "chains", "credits",
          "ids", "rate-limits", "callbacks", "upstream", "client")
 
@@ -31,7 +52,18 @@ class CaseFailed(AssertionError):
 
 
 class Skipped(Exception):
-    """The case cannot run here; the message says why."""
+    """The case cannot run here; the message says why. ``flag`` is the option (one of
+    :data:`FLAGS`) that would let it run, if one would; ``applies=False`` means there is
+    nothing to check in this dialect (no balance, no callbacks), so nothing was missed."""
+
+    def __init__(self, message: str, *, flag: str | None = None, applies: bool = True):
+        super().__init__(message)
+        self.flag, self.applies = flag, applies
+
+
+def not_applicable(message: str) -> Skipped:
+    """A skip for a case the dialect gives nothing to check."""
+    return Skipped(message, applies=False)
 
 
 def expect(condition: object, message: str) -> None:
@@ -95,7 +127,18 @@ class Result:
     outcome: str  # passed | failed | skipped | error
     message: str = ""
     seconds: float = 0.0
+    skip: Skipped | None = field(default=None, repr=False, compare=False)  # why, if skipped
 
     @property
     def ok(self) -> bool:
         return self.outcome in ("passed", "skipped")
+
+    @property
+    def flag(self) -> str | None:
+        """The option that would have let a skipped case run."""
+        return self.skip.flag if self.skip is not None else None
+
+    @property
+    def unchecked(self) -> bool:
+        """Skipped though the dialect has something for it to check: the run missed it."""
+        return self.outcome == "skipped" and (self.skip is None or self.skip.applies)

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 from . import audio
 from .case import (CREDITS, RECEIVER, SECOND_KEY, SIMULATOR, UPSTREAM_ADMIN, Catalog,
-                   CaseFailed, Skipped, expect)
+                   CaseFailed, expect, not_applicable)
+from .dialect import INVALID, MISSING_KEY, NOT_FOUND, RATE_LIMITED
+from .dialect import WRONG_KEY as UNKNOWN_KEY
 
 if TYPE_CHECKING:
     from .context import Answer, Context
-    from .dialect import Driver
+    from .dialect import Driver, Refusal
 
 AUDIO_TOLERANCE_S = 1.0  # claimed vs measured length of a song
 WRONG_KEY = "sk-musicsim-conformance-wrong-key"
@@ -25,6 +27,13 @@ def refused(answer: "Answer", status: int, what: str) -> None:
     expect(answer.status == status, f"{what}: expected {status}, got {answer}")
 
 
+def refused_as(driver: "Driver", answer: "Answer", refusal: "Refusal", what: str) -> None:
+    """The answer is ``refusal`` exactly: its status, the dialect's error shape, and the
+    code and type that say which refusal it is."""
+    problem = driver.refusal_problem(answer, refusal)
+    expect(problem is None, f"{what}: {problem}")
+
+
 def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
     seed = driver.seed
 
@@ -32,23 +41,26 @@ def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
                   f"A request without a key is refused with {driver.missing_key_status}",
                   seed=f"{seed}: authentication", area="auth")
     async def missing_key(ctx: "Context") -> None:
-        status = driver.missing_key_status
+        refusal = driver.refusal(MISSING_KEY)
         method, path, body = driver.song_request(ctx.marker())
-        refused(await ctx.call(method, path, json=body, key=None), status,
-                "submit without a key")
+        refused_as(driver, await ctx.call(method, path, json=body, key=None), refusal,
+                   "submit without a key")
         method, path, body = driver.poll_request(driver.unknown_id)
         extra = {} if body is None else {"json": body}
-        refused(await ctx.call(method, path, key=None, **extra), status, "poll without a key")
+        refused_as(driver, await ctx.call(method, path, key=None, **extra), refusal,
+                   "poll without a key")
 
     @catalog.case("wrong-key", "A request with an unknown key is refused with 401",
                   seed=f"{seed}: authentication", area="auth")
     async def wrong_key(ctx: "Context") -> None:
+        refusal = driver.refusal(UNKNOWN_KEY)
         method, path, body = driver.song_request(ctx.marker())
-        refused(await ctx.call(method, path, json=body, key=WRONG_KEY), 401,
-                "submit with a wrong key")
+        refused_as(driver, await ctx.call(method, path, json=body, key=WRONG_KEY), refusal,
+                   "submit with a wrong key")
         method, path, body = driver.poll_request(driver.unknown_id)
         extra = {} if body is None else {"json": body}
-        refused(await ctx.call(method, path, key=WRONG_KEY, **extra), 401, "poll with a wrong key")
+        refused_as(driver, await ctx.call(method, path, key=WRONG_KEY, **extra), refusal,
+                   "poll with a wrong key")
 
     for invalid in driver.invalid_requests():
         _validation_case(catalog, driver, invalid)
@@ -57,7 +69,8 @@ def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
                   seed=f"{seed}: task query", area="ids")
     async def unknown_task(ctx: "Context") -> None:
         answer = await driver.poll(ctx, driver.unknown_id)
-        refused(answer, driver.unknown_status, f"polling unknown task {driver.unknown_id}")
+        refused_as(driver, answer, driver.refusal(NOT_FOUND),
+                   f"polling unknown task {driver.unknown_id}")
 
     @catalog.case("song", "A song is submitted, polled to success, and has results",
                   seed=f"{seed}: generation and task query", area="scenarios", needs=[CREDITS],
@@ -101,8 +114,14 @@ def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
     async def charged(ctx: "Context") -> None:
         before = await driver.balance(ctx)
         if before is None:
-            raise Skipped("the dialect shows no balance")
+            raise not_applicable("the dialect shows no balance")
+        held = await driver.held(ctx)
         await ctx.song("a song to count credits")
+        if held is not None:  # a second charge may still be held: wait for it to settle
+            deadline = asyncio.get_running_loop().time() + ctx.run.timeout
+            while await driver.held(ctx) > held + 1e-6 \
+                    and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(ctx.run.poll_every)
         after = await driver.balance(ctx)
         expect(abs((before - after) - driver.price) < 1e-6,
                f"balance went from {before:g} to {after:g}: charged {before - after:g}, "
@@ -125,6 +144,8 @@ def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
         answer = await driver.poll(ctx, task_id, key=ctx.run.second_key)
         expect(answer.status in (driver.unknown_status, 403),
                f"another key polled task {task_id}: {answer}")
+        expect(driver.error_of(answer.data) is not None,
+               f"another key's poll of task {task_id} is not the dialect's error: {answer}")
         await ctx.settle(task_id)
 
     @catalog.case("burst", "Past the rate limit, a 429 in the dialect's shape and headers",
@@ -144,6 +165,7 @@ def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
         expect(limited, "8 requests at once past a limit of 2 got no 429: "
                         + ", ".join(str(a.status) for a in answers))
         for answer in limited:
+            refused_as(driver, answer, driver.refusal(RATE_LIMITED), "past the rate limit")
             for header in driver.rate_headers:
                 expect(answer.header(header) is not None,
                        f"a 429 without the dialect's {header} header: {answer.headers}")
@@ -152,7 +174,7 @@ def add_shared_cases(catalog: Catalog, driver: "Driver") -> None:
                   seed=f"{seed}: callbacks", area="callbacks", needs=[CREDITS, RECEIVER], cost=1)
     async def stages(ctx: "Context") -> None:
         if not driver.callback_stages:
-            raise Skipped("the dialect sends no callbacks")
+            raise not_applicable("the dialect sends no callbacks")
         receiver = ctx.run.receiver
         ctx.spend()
         address = receiver.address(ctx.token)
@@ -189,7 +211,8 @@ def _validation_case(catalog: Catalog, driver: "Driver", invalid) -> None:
                                     headers={"Content-Type": "application/json"})
         else:
             answer = await ctx.call(method, invalid.path or path, json=body)
-        refused(answer, invalid.status, invalid.rule or invalid.name)
+        refused_as(driver, answer, driver.refusal(INVALID, invalid.status),
+                   invalid.rule or invalid.name)
 
 
 async def check_media(ctx: "Context", item) -> None:

@@ -15,7 +15,7 @@ import orjson
 
 from simulator.openapi import Spec
 
-from .case import Case, CaseFailed, Skipped, expect
+from .case import MAX_CREDITS_FLAG, UPSTREAM_ADMIN_FLAG, Case, CaseFailed, Skipped, expect
 
 if TYPE_CHECKING:
     from .dialect import Driver
@@ -98,7 +98,8 @@ class Budget:
     def take(self, amount: float) -> None:
         if self.limit is not None and self.spent + amount > self.limit:
             raise Skipped(f"would spend {amount:g} credits past --max-credits "
-                          f"{self.limit:g} ({self.spent:g} already spent)")
+                          f"{self.limit:g} ({self.spent:g} already spent)",
+                          flag=MAX_CREDITS_FLAG)
         self.spent += amount
 
 
@@ -115,6 +116,7 @@ class Run:
     second_key: str | None = None
     admin: Admin | None = None
     receiver: "Receiver | None" = None
+    receiver_problem: str | None = None  # why there is no receiver the target can reach
     direct: bool = False  # the target is the simulator itself
     timeout: float = 600.0  # how long a task may take to finish
     poll_every: float = 2.0
@@ -162,7 +164,8 @@ class Context:
     @property
     def admin(self) -> Admin:
         if self.run.admin is None:
-            raise Skipped("needs the simulator's control plane (--upstream-admin)")
+            raise Skipped("needs the simulator's control plane (--upstream-admin)",
+                          flag=UPSTREAM_ADMIN_FLAG)
         return self.run.admin
 
     async def new_key(self, credits: float, *, rate: float | None = None,
@@ -216,6 +219,7 @@ class Context:
                                 {k.lower(): v for k, v in response.headers.items()}, content)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise CaseFailed(f"{method} {url}: no answer ({exc.__class__.__name__}: {exc})")
+        self._receiver_refused(body, answer)
         kind = answer.headers.get("content-type", "application/json")
         if content and "json" in kind and "ndjson" not in kind:  # a stream is read by lines
             try:
@@ -225,6 +229,24 @@ class Context:
         if check:
             self._check(method, path, answer)
         return answer
+
+    def _receiver_refused(self, body: bytes | None, answer: Answer) -> None:
+        """A request naming the run's receiver, refused for its callback address: the
+        target will not call this receiver, so the case cannot be run here. Nothing else
+        depends on callbacks, so only callback cases meet this."""
+        receiver = self.run.receiver
+        if receiver is None or not body or answer.status not in (400, 422) \
+                or receiver.url.encode() not in body:
+            return
+        said = answer.body[:300].decode("utf-8", "replace")
+        if not any(word in said.lower() for word in ("callback", "webhook", "url")):
+            return
+        raise Skipped(f"the target refuses callbacks to the runner's receiver ({said}): run "
+                      f"with --upstream-admin so the runner can let its receiver through "
+                      f"the simulator, start the simulator with --allow-local-callbacks, or "
+                      f"give --receiver-host (and --receiver-tls-ca where the dialect "
+                      f"requires HTTPS) an address the target accepts",
+                      flag=UPSTREAM_ADMIN_FLAG)
 
     def _check(self, method: str, path: str, answer: Answer) -> None:
         template = self.run.spec.operation_for(method, path.split("?")[0])

@@ -32,6 +32,25 @@ class Invalid:
     path: str | None = None  # another operation than the song request's
 
 
+# The refusals the shared cases provoke, by kind.
+MISSING_KEY, WRONG_KEY, NOT_FOUND = "missing-key", "wrong-key", "not-found"
+INVALID, RATE_LIMITED, NO_CREDITS = "invalid", "rate-limited", "no-credits"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal as the dialect documents it: its status, and the members its error
+    carries that say which refusal it is (its code, its type). A gateway passes it on
+    exactly so: a client tells "out of credits" from "slow down" by these alone."""
+
+    status: int
+    error: tuple[tuple[str, Any], ...] = ()  # (member, value) pairs of the error object
+
+    def __str__(self) -> str:
+        said = ", ".join(f"{k} {v!r}" for k, v in self.error)
+        return f"{self.status}" + (f" ({said})" if said else "")
+
+
 class Driver(ABC):
     provider = ""
     seed = ""  # which seed document describes the dialect
@@ -50,6 +69,9 @@ class Driver(ABC):
     rate_headers: tuple[str, ...] = ("Retry-After",)  # on every 429
     callback_schema: str | None = None  # components/schemas entry of a callback payload
     insufficient_status = 402  # the answer to a key without enough credits
+    # The members of the error that name each refusal: by kind (above) where the kind
+    # has its own words, else by status (the dialect's words for any refusal of it).
+    error_words: dict[int | str, dict[str, Any]] = {}
     expires = False  # results are kept for a limited time
     signs = False  # callbacks carry a signature the receiver must check
 
@@ -89,6 +111,39 @@ class Driver(ABC):
     def invalid_requests(self) -> list[Invalid]:
         return []
 
+    # --- refusals ------------------------------------------------------------------------
+
+    def error_of(self, data: Any) -> dict[str, Any] | None:
+        """The error object of an error answer, None when the body is not the dialect's
+        error shape (most dialects: ``{"error": {...}}``)."""
+        error = data.get("error") if isinstance(data, dict) else None
+        return error if isinstance(error, dict) else None
+
+    def refusal(self, kind: str, status: int | None = None) -> Refusal:
+        """How the dialect refuses: ``kind`` is one of the kinds above; ``status``, for
+        :data:`INVALID`, the status a rule names (400 unless it says otherwise)."""
+        statuses = {MISSING_KEY: self.missing_key_status, WRONG_KEY: 401,
+                    NOT_FOUND: self.unknown_status, INVALID: 400, RATE_LIMITED: 429,
+                    NO_CREDITS: self.insufficient_status}
+        status = status or statuses[kind]
+        words = self.error_words.get(kind, self.error_words.get(status, {}))
+        return Refusal(status, tuple(words.items()))
+
+    def refusal_problem(self, answer: "Answer", refusal: Refusal) -> str | None:
+        """Why an answer is not ``refusal`` exactly (status, error shape, code and type),
+        or None."""
+        if answer.status != refusal.status:
+            return f"expected {refusal}, got {answer}"
+        error = self.error_of(answer.data)
+        if error is None:
+            return f"a {answer.status} that is not the dialect's error: {answer}"
+        wrong = [f"{k} {error.get(k)!r} (expected {v!r})" for k, v in refusal.error
+                 if error.get(k) != v]
+        if wrong:
+            return f"a {answer.status} that is not the documented refusal: {', '.join(wrong)}: " \
+                   f"{answer}"
+        return None
+
     async def submit(self, ctx: "Context", prompt: str, *, key: Any = None,
                      callback_url: str | None = None) -> str:
         method, path, body = self.song_request(prompt, callback_url)
@@ -109,6 +164,11 @@ class Driver(ABC):
 
     async def balance(self, ctx: "Context", key: Any = None) -> float | None:
         """The key's balance where the dialect shows one; None where it does not."""
+        return None
+
+    async def held(self, ctx: "Context", key: Any = None) -> float | None:
+        """Credits of the key held for work still running, where the dialect shows them
+        apart from its balance; None where it does not."""
         return None
 
     async def wait_expired(self, ctx: "Context", task_id: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -12,12 +13,19 @@ from rich.console import Console
 from simulator.openapi import load_spec
 
 from . import report
-from .case import Result
+from .case import CaseFailed, Result
 from .context import Admin, Budget, Run
 from .dialects import catalog, driver
-from .receiver import Receiver
+from .receiver import Receiver, receiver_ssl, trusting
 
 SECOND_KEY_CREDITS = 1_000_000
+# How fast the runner runs the simulator's clock when it controls one: a song then takes
+# about two seconds, and polls come as often as that pace needs.
+CLOCK_SPEED = 50.0
+DRIVEN_POLL_EVERY = 0.1
+REAL_POLL_EVERY = 2.0
+DRIVEN_CONCURRENCY, REAL_CONCURRENCY = 8, 4
+LOOPBACK = ("127.", "::1", "localhost")
 
 
 @dataclass
@@ -31,11 +39,16 @@ class GatewayCheck:
     second_api_key: str | None = None
     max_credits: float | None = None
     timeout: float = 600.0
-    poll_every: float = 2.0
+    poll_every: float | None = None  # None: as fits the clock (see CLOCK_SPEED)
     callback_wait: float = 60.0
-    concurrency: int = 4
+    concurrency: int | None = None  # None: as fits the clock, like poll_every
     receiver_host: str = "127.0.0.1"
     webhook_secret: str | None = None
+    # The simulator's CA (serve --tls-ca): the receiver serves HTTPS with a certificate
+    # from it, and the runner trusts it for the target too.
+    receiver_tls_ca: str | None = None
+    # Run the controlled simulator's clock at this speed (0: leave it as it is).
+    clock_speed: float = CLOCK_SPEED
 
 
 async def _own_admin(session: aiohttp.ClientSession, base_url: str,
@@ -67,11 +80,75 @@ async def _reachable(session: aiohttp.ClientSession, base_url: str) -> None:
                           f"{exc.__class__.__name__}: {exc}") from None
 
 
-async def check(options: GatewayCheck, on_start=None, on_result=None) -> list[Result]:
-    """Run the selected cases; ``on_start(cases)`` and ``on_result(result)`` report progress."""
+def _unreachable_receiver(options: GatewayCheck) -> str | None:
+    """Why the target could never post to the run's receiver, when that is plain."""
+    target = urlsplit(options.base_url).hostname or ""
+    if options.receiver_host.startswith(LOOPBACK) and not target.startswith(LOOPBACK):
+        return (f"the runner's callback receiver listens on {options.receiver_host}, which "
+                f"{target} cannot reach: give --receiver-host an address of this machine "
+                f"that the target can reach")
+    return None
+
+
+async def _allow_receiver(admin: Admin | None, receiver: Receiver,
+                          notes: list[str]) -> str | None:
+    """Ask the simulator serving the tasks to let callbacks reach the receiver for this
+    run (an allow-list entry, not a global switch); the entry, to remove at the end."""
+    if admin is None:
+        return None
+    entry = receiver.url + "/"
+    try:
+        await admin.call("POST", "/webhooks/allowed", {"url": entry})
+    except CaseFailed as exc:
+        notes.append(f"callbacks: the simulator would not allow the receiver {entry} ({exc}); "
+                     f"callback cases it refuses are skipped")
+        return None
+    notes.append(f"callbacks: the simulator at {admin.url} let the runner's receiver "
+                 f"{entry} through for this run (POST /_sim/webhooks/allowed)")
+    return entry
+
+
+async def _drive_clock(admin: Admin | None, speed: float,
+                       notes: list[str]) -> dict[str, Any] | None:
+    """Run the simulator's clock at ``speed`` for the run; the clock as it was."""
+    if admin is None or not speed:
+        return None
+    try:
+        before = await admin.call("GET", "/clock")
+        await admin.call("PUT", "/clock", {"mode": "scaled", "speed": speed})
+    except CaseFailed as exc:
+        notes.append(f"clock: left as it is ({exc})")
+        return None
+    notes.append(f"clock: the simulator ran at {speed:g}x real time for the run "
+                 f"(it was {before['mode']}"
+                 + (f", {before['speed']:g}x" if before.get("speed") else "")
+                 + "; set back afterwards; --clock-speed 0 leaves it alone)")
+    return before
+
+
+async def _restore(admin: Admin | None, clock: dict[str, Any] | None,
+                   allowed: str | None) -> None:
+    if admin is None:
+        return
+    if clock is not None:
+        mode = clock["mode"]
+        await admin.call("PUT", "/clock", {"mode": mode, **(
+            {"speed": clock["speed"]} if mode == "scaled" else {})})
+    if allowed is not None:
+        async with admin.session.delete(f"{admin.url}/webhooks/allowed",
+                                        params={"url": allowed}, headers=admin.headers):
+            pass
+
+
+async def check(options: GatewayCheck, on_start=None, on_result=None,
+                notes: list[str] | None = None) -> list[Result]:
+    """Run the selected cases; ``on_start(cases)`` and ``on_result(result)`` report progress,
+    and ``notes`` collects what the run did to the simulator it controls."""
+    notes = [] if notes is None else notes
     cases = catalog(options.provider).select(options.cases)
     timeout = aiohttp.ClientTimeout(total=120, connect=15)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout,
+                                     connector=trusting(options.receiver_tls_ca)) as session:
         await _reachable(session, options.base_url)
         own = await _own_admin(session, options.base_url, options.admin_token)
         admin = (Admin(session, options.upstream_admin, options.admin_token)
@@ -80,20 +157,33 @@ async def check(options: GatewayCheck, on_start=None, on_result=None) -> list[Re
         if second is None and own is not None:
             second = (await own.call("POST", "/accounts",
                                      {"credits": SECOND_KEY_CREDITS}))["api_key"]
-        receiver = await Receiver(options.receiver_host).start()
+        receiver = await Receiver(options.receiver_host, ssl=receiver_ssl(
+            options.receiver_tls_ca, options.receiver_host)).start()
+        unreachable = _unreachable_receiver(options)
+        allowed = None if unreachable else await _allow_receiver(admin, receiver, notes)
+        clock = await _drive_clock(admin, options.clock_speed, notes)
+        driven = clock is not None
+        poll_every = options.poll_every
+        if poll_every is None:
+            poll_every = DRIVEN_POLL_EVERY if driven else REAL_POLL_EVERY
+        concurrency = options.concurrency
+        if concurrency is None:
+            concurrency = DRIVEN_CONCURRENCY if driven else REAL_CONCURRENCY
         run = Run(options.provider, options.base_url.rstrip("/"), options.api_key,
                   driver(options.provider), session, load_spec(options.provider),
-                  second_key=second, admin=admin, receiver=receiver, direct=own is not None,
-                  timeout=options.timeout, poll_every=options.poll_every,
+                  second_key=second, admin=admin,
+                  receiver=None if unreachable else receiver, receiver_problem=unreachable,
+                  direct=own is not None, timeout=options.timeout, poll_every=poll_every,
                   callback_wait=options.callback_wait, budget=Budget(options.max_credits),
                   webhook_secret=options.webhook_secret)
         if on_start is not None:
             on_start(cases)
         from .runner import run_cases
         try:
-            return await run_cases(run, cases, concurrency=options.concurrency,
+            return await run_cases(run, cases, concurrency=concurrency,
                                    on_result=on_result)
         finally:
+            await _restore(admin, clock, allowed)
             await receiver.stop()
 
 
@@ -110,17 +200,20 @@ def main(options: GatewayCheck, junit: str | None, json_path: str | None,
     def finished(result: Result) -> None:
         bar.update(handle["task"], advance=1, last=f"{result.case.id}: {result.outcome}")
 
+    notes: list[str] = []
     try:
         with bar:
-            results = asyncio.run(check(options, started, finished))
+            results = asyncio.run(check(options, started, finished, notes))
     except Unreachable as exc:
         console.print(f"musicsim: {exc}", style="red", markup=False)
         return 2
+    for note in notes:
+        console.print(note, style="dim", markup=False)
     report.print_report(console, suite, results)
     if junit:
         report.write_junit(junit, suite, results)
     if json_path:
-        report.write_json(json_path, suite, results)
+        report.write_json(json_path, suite, results, notes)
     if not results:
         console.print(f"[red]no case matches {options.cases}[/red]")
         return 2

@@ -6,12 +6,13 @@ import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .case import Result
+from .case import FLAGS, Result
 
 COLOURS = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 
@@ -30,6 +31,48 @@ def scores(results: list[Result]) -> dict[str, dict[str, int]]:
         outcome = "failed" if result.outcome == "error" else result.outcome
         by_area[result.case.area][outcome] += 1
     return dict(by_area)
+
+
+def not_checked(results: list[Result]) -> dict[str | None, list[Result]]:
+    """The skipped cases the dialect had something for (a skip that does not apply, such
+    as a balance the dialect does not show, is left out), grouped by the option that
+    would run them; None gathers those no option of the command would."""
+    groups: dict[str | None, list[Result]] = {}
+    for result in results:
+        if result.unchecked:
+            groups.setdefault(result.flag, []).append(result)
+    return dict(sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or "")))
+
+
+def enable(flag: str | None) -> str:
+    """How a group of unchecked cases could run, in words."""
+    return f"with {FLAGS.get(flag, flag)}" if flag else "for other reasons (each says why)"
+
+
+def skip_note(result: Result) -> str:
+    """A skipped case's message as the reports give it: not applicable, or not checked
+    and which option would check it."""
+    if not result.unchecked:
+        return f"not applicable: {result.message}"
+    if result.flag:
+        return f"not checked: {result.message}; run {enable(result.flag)}"
+    return f"not checked: {result.message}"
+
+
+def verdict(results: list[Result]) -> str:
+    """The last line: failures, or that every case passed, never leaving out what was
+    not checked."""
+    failed = sum(1 for r in results if not r.ok)
+    groups = not_checked(results)
+    missed = sum(len(g) for g in groups.values())
+    how = ", ".join(f"{flag} ({len(group)})" if flag else f"other reasons ({len(group)})"
+                    for flag, group in groups.items())
+    note = f"{missed} not checked: {how}" if missed else ""
+    if failed:
+        return f"{failed} of {len(results)} cases failed" + (f"; {note}" if note else "")
+    if missed:
+        return f"no selected case failed, but {note} (see \"not checked\" above)"
+    return "all selected cases passed"
 
 
 def print_report(console: Console, title: str, results: list[Result]) -> None:
@@ -53,10 +96,21 @@ def print_report(console: Console, title: str, results: list[Result]) -> None:
         summary.add_row(area, str(counts["passed"]), str(counts["failed"]),
                         str(counts["skipped"]), f"[{colour}]{score}[/{colour}]")
     console.print(summary)
+    groups = not_checked(results)
+    if groups:
+        missed = Table(title="not checked: skipped, though the dialect has something to "
+                             "check there", show_lines=False)
+        missed.add_column("run", overflow="fold")
+        missed.add_column("case", overflow="fold")
+        missed.add_column("what it checks", overflow="fold")
+        for flag, group in groups.items():
+            for index, result in enumerate(group):
+                what = result.case.title if flag else f"{result.case.title} ({result.message})"
+                missed.add_row(enable(flag) if index == 0 else "", result.case.id, what)
+        console.print(missed)
     failed = sum(1 for r in results if not r.ok)
-    verdict = "[green]all selected cases passed[/green]" if not failed else \
-        f"[red]{failed} of {len(results)} cases failed[/red]"
-    console.print(verdict)
+    colour = "red" if failed else "yellow" if groups else "green"
+    console.print(f"[{colour}]{verdict(results)}[/{colour}]", markup=True)
 
 
 def write_junit(path: str | Path, suite: str, results: list[Result]) -> None:
@@ -75,24 +129,37 @@ def write_junit(path: str | Path, suite: str, results: list[Result]) -> None:
                                   message=result.message[:500])
             child.text = f"{result.case.title}\n{result.case.seed}\n{result.message}"
         elif result.outcome == "skipped":
-            ET.SubElement(case, "skipped", message=result.message)
+            ET.SubElement(case, "skipped", message=skip_note(result))
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def as_json(suite: str, results: list[Result]) -> dict:
+def as_json(suite: str, results: list[Result], notes: Iterable[str] = ()) -> dict:
+    groups = not_checked(results)
     return {
         "suite": suite,
+        # What the run did to the simulator it controlled (its clock, its allowed URLs).
+        "notes": list(notes),
         "passed": all(r.ok for r in results),
+        # Every case the dialect has something for ran: nothing is "not checked".
+        "complete": not groups,
+        "verdict": verdict(results),
         "counts": {o: sum(1 for r in results if r.outcome == o)
                    for o in ("passed", "failed", "error", "skipped")},
         "areas": scores(results),
+        "not_checked": [{"flag": flag, "enable": FLAGS.get(flag) if flag else None,
+                         "cases": [{"id": r.case.id, "title": r.case.title,
+                                    "reason": r.message} for r in group]}
+                        for flag, group in groups.items()],
         "cases": [{"id": r.case.id, "title": r.case.title, "area": r.case.area,
                    "seed": r.case.seed, "needs": sorted(r.case.needs), "outcome": r.outcome,
-                   "message": r.message, "seconds": round(r.seconds, 3)} for r in results],
+                   "message": r.message, "seconds": round(r.seconds, 3),
+                   **({"flag": r.flag, "applies": r.unchecked} if r.outcome == "skipped"
+                      else {})} for r in results],
     }
 
 
-def write_json(path: str | Path, suite: str, results: list[Result]) -> None:
-    Path(path).write_text(json.dumps(as_json(suite, results), indent=2) + "\n",
+def write_json(path: str | Path, suite: str, results: list[Result],
+               notes: Iterable[str] = ()) -> None:
+    Path(path).write_text(json.dumps(as_json(suite, results, notes), indent=2) + "\n",
                           encoding="utf-8")

@@ -8,8 +8,8 @@ import time
 import traceback
 from typing import Callable
 
-from .case import (RECEIVER, SECOND_KEY, SIMULATOR, UPSTREAM_ADMIN, Case, CaseFailed, Result,
-                   Skipped)
+from .case import (NEED_FLAGS, RECEIVER, SECOND_KEY, SIMULATOR, UPSTREAM_ADMIN, Case,
+                   CaseFailed, Result, Skipped)
 from .context import Context, Run
 
 OWN_KEY_CREDITS = 1_000_000
@@ -21,12 +21,13 @@ MISSING = {
 }
 
 
-def unmet(run: Run, case: Case) -> str | None:
+def unmet(run: Run, case: Case) -> Skipped | None:
     have = {SECOND_KEY: run.second_key, UPSTREAM_ADMIN: run.admin, RECEIVER: run.receiver,
             SIMULATOR: run.admin}
     for need in sorted(case.needs):
         if need in have and not have[need]:
-            return MISSING[need]
+            return Skipped(run.receiver_problem if need == RECEIVER and run.receiver_problem
+                           else MISSING[need], flag=NEED_FLAGS.get(need))
     return None
 
 
@@ -34,7 +35,7 @@ async def run_case(run: Run, case: Case) -> Result:
     started = time.monotonic()
     reason = unmet(run, case)
     if reason:
-        return Result(case, "skipped", reason)
+        return Result(case, "skipped", str(reason), skip=reason)
     ctx = Context(run, case)
     try:
         if run.direct and run.admin is not None:
@@ -46,7 +47,7 @@ async def run_case(run: Run, case: Case) -> Result:
         return Result(case, "failed", _with_violations(str(exc), ctx),
                       time.monotonic() - started)
     except Skipped as exc:
-        return Result(case, "skipped", str(exc), time.monotonic() - started)
+        return Result(case, "skipped", str(exc), time.monotonic() - started, skip=exc)
     except asyncio.TimeoutError:
         return Result(case, "failed", _with_violations("the case did not finish in time", ctx),
                       time.monotonic() - started)

@@ -1,14 +1,25 @@
 """What a gateway must do when its upstream has a bad day. These cases need the control
 plane of the simulator behind the gateway (``--upstream-admin``): they inject a fault into
 the upstream, scoped by a marker in the case's own prompt, and check what the gateway
-answers. Against the simulator itself they check that it passes its own faults on."""
+answers. Against the simulator itself they check that it passes its own faults on.
+
+A refusal the upstream documents (out of credits, rate limited) reaches the caller as the
+dialect documents it: the same status and the same error code and type, since that is all
+a client can tell "top up" from "slow down" by. Out of credits is made real, not faked: the
+upstream account that pays is lowered to nothing for the length of the case
+(:func:`paying_with`), so these cases run alone."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import time
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from .case import CREDITS, UPSTREAM_ADMIN, Catalog, expect
+from .case import CREDITS, UPSTREAM_ADMIN, Catalog, expect, not_applicable
+from .common import refused_as
+from .context import CASE_KEY
+from .dialect import NO_CREDITS, RATE_LIMITED
 
 if TYPE_CHECKING:
     from .context import Context
@@ -16,6 +27,66 @@ if TYPE_CHECKING:
 
 NEEDS = [CREDITS, UPSTREAM_ADMIN]
 STUCK_POLLS = 4
+ENDED = ("succeeded", "failed", "expired")  # the control plane's words for a finished task
+
+
+async def upstream_key(ctx: "Context") -> str:
+    """The upstream key the target pays with: against the simulator itself the case's
+    own; through a gateway, the key of the task one song submitted through it made
+    upstream (found once a run, and every task that song made finished first, so no
+    balance moves after)."""
+    if ctx.run.direct:
+        return ctx.api_key
+    driver = ctx.driver
+
+    async def find() -> str:
+        ctx.spend()
+        marker = ctx.marker("which key pays upstream")
+        method, path, body = driver.song_request(marker)
+        answer = await ctx.call(method, path, json=body)
+        expect(200 <= answer.status < 300, f"submitting a song: {answer}")
+        made = await ctx.admin.tasks_with(marker, driver.provider)
+        expect(made, f"a song submitted through the target made no task upstream: {answer}")
+        await ctx.settle(driver.task_id_of(answer.data))
+        deadline = time.monotonic() + ctx.run.timeout
+        for task in made:
+            while task["status"] not in ENDED and time.monotonic() < deadline:
+                await asyncio.sleep(ctx.run.poll_every)
+                task = await ctx.admin.call("GET", f"/tasks/{task['id']}")
+        return made[0]["api_key"]
+
+    return await ctx.run.once("upstream-key", find)
+
+
+def charged(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """Credits newly held or spent between two reads of an account (the control plane's
+    ``credits``/``held``/``spent``). Tasks of earlier cases that end meanwhile only move
+    held credits to spent or back to available, so this grows only by new charges."""
+    return after["held"] + after["spent"] - before["held"] - before["spent"]
+
+
+@asynccontextmanager
+async def paying_with(ctx: "Context", credits: float) -> AsyncIterator[tuple[Any, str]]:
+    """``(key to call the target with, upstream key)``, the upstream key holding exactly
+    ``credits`` available for the length of the block. Against the simulator itself a
+    new key; through a gateway the run's own key, its upstream account lowered (or
+    raised) to ``credits`` and given the difference back after. Every case through a
+    gateway pays from that one account: a case using this must be exclusive."""
+    if ctx.run.direct:
+        key = await ctx.new_key(credits)
+        yield key, key
+        return
+    upstream = await upstream_key(ctx)
+    available = float((await ctx.admin.account(upstream))["credits"])
+    delta = credits - available
+    await ctx.admin.call("POST", f"/accounts/{upstream}/credits", {"delta": delta})
+    try:
+        yield CASE_KEY, upstream
+    finally:
+        back = -delta
+        if back < 0:  # it was raised: take back at most what is left
+            back = -min(-back, float((await ctx.admin.account(upstream))["credits"]))
+        await ctx.admin.call("POST", f"/accounts/{upstream}/credits", {"delta": back})
 
 
 def add_upstream_cases(catalog: Catalog, driver: "Driver") -> None:
@@ -53,6 +124,7 @@ def add_upstream_cases(catalog: Catalog, driver: "Driver") -> None:
                                       times=1)
         await passed_on_or_recovered(ctx, answer, {429}, "429")
         if answer.status == 429:
+            refused_as(driver, answer, driver.refusal(RATE_LIMITED), "an upstream 429")
             for header in driver.rate_headers:
                 expect(answer.header(header) is not None,
                        f"the 429 lacks the dialect's {header} header: {answer.headers}")
@@ -89,20 +161,25 @@ def add_upstream_cases(catalog: Catalog, driver: "Driver") -> None:
                    f"a task stuck upstream was reported {word!r}")
             await asyncio.sleep(ctx.run.poll_every)
 
-    @catalog.case("insufficient-credits", "Upstream out of credits reaches the caller in shape",
-                  seed=f"{seed}: errors", area="upstream", needs=NEEDS, cost=1)
+    no_credits = driver.refusal(NO_CREDITS)
+
+    @catalog.case("insufficient-credits",
+                  f"Upstream out of credits reaches the caller as the dialect's {no_credits}",
+                  seed=f"{seed}: errors", area="upstream", needs=NEEDS, cost=2, exclusive=True)
     async def insufficient(ctx: "Context") -> None:
-        status = driver.insufficient_status
-        answer = await submit_through(ctx, {"status": status}, "no credits upstream", times=1)
-        await passed_on_or_recovered(ctx, answer, {status, 402, 403, 429, 502, 503},
-                                     f"{status} (out of credits)")
+        async with paying_with(ctx, 0) as (key, _):
+            method, path, body = driver.song_request(ctx.marker("no credits upstream"))
+            answer = await ctx.call(method, path, json=body, key=key, patient=False)
+        if 200 <= answer.status < 300:  # another upstream account paid: a real song
+            await passed_on_or_recovered(ctx, answer, set(), "refusal (out of credits)")
+            return
+        refused_as(driver, answer, no_credits, "an upstream out of credits")
 
     @catalog.case("expired", "Results past retention reach the dialect's expired answer",
                   seed=f"{seed}: retention", area="upstream", needs=NEEDS, cost=1)
     async def expired(ctx: "Context") -> None:
         if not driver.expires:
-            from .case import Skipped
-            raise Skipped("the dialect keeps results")
+            raise not_applicable("the dialect keeps results")
         answer = await ctx.song("[sim:expire] results that expire")
         task_id = driver.task_id_of(answer.data) or answer.data
         final = await driver.wait_expired(ctx, task_id)
@@ -138,3 +215,7 @@ def _server_error(catalog, driver, status, submit_through, passed_on_or_recovere
     async def server_error(ctx: "Context") -> None:
         answer = await submit_through(ctx, {"status": status}, f"upstream {status}", times=1)
         await passed_on_or_recovered(ctx, answer, {500, 502, 503, 504}, str(status))
+        if answer.status >= 500:
+            expect(driver.error_of(answer.data) is not None,
+                   f"an upstream {status} reached the caller outside the dialect's error "
+                   f"shape: {answer}")

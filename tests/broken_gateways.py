@@ -8,7 +8,9 @@ nothing, so an honest proxy must pass every case the simulator passes.
 
 What the proxy knows of a dialect it reads from the conformance driver: the auth header
 (``driver.auth``), the submit and poll requests (``song_request``/``poll_request``), the
-callback field, the status words, and how a callback names its stage.
+callback field, the status words, how a callback names its stage, and how the dialect
+words each refusal (``driver.refusal``). Where a status word sits in a poll answer
+differs by dialect: :func:`with_status` writes one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from conformance.dialect import NO_CREDITS, RATE_LIMITED
 from conformance.dialects import driver as driver_of
+from conformance.dialects.openaihk.driver import clips_of
 
 DEMO_KEY = "sk-musicsim-demo"
 _MARK = "\x00MARK\x00"
@@ -335,6 +339,47 @@ class Breakage:
         return self.name
 
 
+def with_status(provider: str, data: Any, word: str) -> Any:
+    """A poll answer of ``provider`` showing the status ``word`` instead of its own."""
+    if provider == "sunor":  # {"code", "data": {"status", …}}
+        return {**data, "data": {**data["data"], "status": word}}
+    if provider == "openaihk":  # a feed: every clip has the batch's word
+        clips = [{**clip, "status": word} for clip in clips_of(data)]
+        return clips if isinstance(data, list) else {**data, "clips": clips}
+    if provider == "acedata":  # a task record: the word is its response's shape
+        record = {k: v for k, v in data.items() if k != "response"}
+        response = {k: v for k, v in (data.get("response") or {}).items()
+                    if k not in ("success", "error")}
+        if word == "pending":
+            return record
+        if word == "running":
+            return {**record, "response": response}
+        if word == "succeeded":
+            return {**record, "response": {"data": [], **response, "success": True}}
+        if word == "failed":
+            return {**record, "response": {**response, "success": False, "error": {
+                "code": "api_error", "message": "the gateway says it failed"}}}
+        return data  # acedata has no other words: its status is a shape
+    return {**data, "status": word}  # evolink, orux: a top-level status
+
+
+def _matches(driver, reply: "Reply", kind: str) -> bool:
+    """Whether an answer is the dialect's refusal of ``kind``."""
+    refusal = driver.refusal(kind)
+    error = driver.error_of(reply.data) if reply.stream is None else None
+    return reply.status == refusal.status and error is not None \
+        and all(error.get(k) == v for k, v in refusal.error)
+
+
+def _replaced(data: Any, strings: dict[str, str]) -> Any:
+    """``data`` with every string that is a key of ``strings`` replaced."""
+    if isinstance(data, dict):
+        return {k: _replaced(v, strings) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_replaced(v, strings) for v in data]
+    return strings.get(data, data) if isinstance(data, str) else data
+
+
 def _rename(data: Any, old: str, new: str) -> Any:
     if isinstance(data, dict):
         return {(new if k == old else k): _rename(v, old, new) for k, v in data.items()}
@@ -374,10 +419,7 @@ class RenameField(Breakage):
 
 
 class _Status(Breakage):
-    """A breakage of the status word of task answers (a top-level field)."""
-
-    def __init__(self, field: str = "status"):
-        self.field = field
+    """A breakage of the status word of poll answers, wherever the dialect keeps it."""
 
     def bind(self, proxy: Proxy) -> None:
         super().bind(proxy)
@@ -387,15 +429,21 @@ class _Status(Breakage):
         self.moving = [w for w in ranks if w not in self.terminal]
 
     def reply(self, out: Outgoing, reply: Reply) -> None:
-        if self.proxy.is_poll(out) and reply.ok and isinstance(reply.data, dict) \
-                and self.field in reply.data:
-            data = dict(reply.data)
-            word = self.word(out, data, data[self.field])
-            if word != data[self.field]:
-                data[self.field] = word
-                reply.set_data(data)
+        if not (self.proxy.is_poll(out) and reply.ok):
+            return
+        word = self.driver.status_of(reply.data)
+        if word is None:
+            return
+        shown = self.word(out, word)
+        if shown != word:
+            reply.set_data(with_status(self.proxy.provider, reply.data, shown))
 
-    def word(self, out: Outgoing, data: dict, word: str) -> str:
+    @staticmethod
+    def task(out: Outgoing) -> tuple[str, bytes]:
+        """Which task a poll reads (acedata names it in the body)."""
+        return out.path, out.body
+
+    def word(self, out: Outgoing, word: str) -> str:
         return word
 
 
@@ -405,13 +453,8 @@ class SkipState(_Status):
 
     name = "skip-state"
 
-    def word(self, out: Outgoing, data: dict, word: str) -> str:
-        if word in self.moving:
-            data.pop("results", None)
-            if "progress" in data:
-                data["progress"] = 100
-            return self.driver.succeeded
-        return word
+    def word(self, out: Outgoing, word: str) -> str:
+        return self.driver.succeeded if word in self.moving else word
 
 
 class StatusBackwards(_Status):
@@ -425,8 +468,8 @@ class StatusBackwards(_Status):
         self.shown: dict[str, str] = {}
         self.flapped: set[str] = set()
 
-    def word(self, out: Outgoing, data: dict, word: str) -> str:
-        task = out.path
+    def word(self, out: Outgoing, word: str) -> str:
+        task = self.task(out)
         before = self.shown.get(task)
         if before is not None and before != word and before != self.initial \
                 and task not in self.flapped:
@@ -441,8 +484,9 @@ class UnknownWord(_Status):
 
     name = "unknown-word"
 
-    def word(self, out: Outgoing, data: dict, word: str) -> str:
-        return "running" if word in self.moving and word != self.initial else word
+    def word(self, out: Outgoing, word: str) -> str:
+        strange = "in_progress" if "running" in self.driver.ranks else "running"
+        return strange if word in self.moving and word != self.initial else word
 
 
 class FailedAsSucceeded(_Status):
@@ -450,7 +494,7 @@ class FailedAsSucceeded(_Status):
 
     name = "failed-as-succeeded"
 
-    def word(self, out: Outgoing, data: dict, word: str) -> str:
+    def word(self, out: Outgoing, word: str) -> str:
         return self.driver.succeeded if word in self.driver.failed else word
 
 
@@ -522,20 +566,29 @@ class CallbackRenameField(_Hooked):
 
 
 class _Media(Breakage):
-    """A breakage of evolink's result links (``result_data[].audio_url``)."""
+    """A breakage of the audio links of answers: every ``audio_url`` of any object (a
+    result, a clip, a song), and wherever else the answer repeats that link (evolink's
+    ``results``, orux's ``audio_urls``)."""
 
     def reply(self, out: Outgoing, reply: Reply) -> None:
-        if not (reply.ok and isinstance(reply.data, dict) and reply.data.get("result_data")):
+        if not reply.ok:
             return
-        data = dict(reply.data)
-        items = [dict(i) for i in data["result_data"]]
-        for item in items:
-            if item.get("audio_url"):
-                item["audio_url"] = self.link(item)
-        data["result_data"] = items
-        if isinstance(data.get("results"), list):
-            data["results"] = [i.get("audio_url") for i in items]
-        reply.set_data(data)
+        links: dict[str, str] = {}
+
+        def collect(node: Any) -> None:
+            if isinstance(node, dict):
+                url = node.get("audio_url")
+                if isinstance(url, str) and url and url not in links:
+                    links[url] = self.link(node)
+                for value in node.values():
+                    collect(value)
+            elif isinstance(node, list):
+                for value in node:
+                    collect(value)
+
+        collect(reply.data)
+        if any(old != new for old, new in links.items()):
+            reply.set_data(_replaced(reply.data, links))
 
     def link(self, item: dict) -> str:
         return item["audio_url"]
@@ -570,6 +623,27 @@ class TruncatedAudio(_Media):
         return body[:len(body) // 2]
 
 
+class KeepsResults(Breakage):
+    """A finished task is served from the gateway's cache for ever: results past the
+    dialect's retention still show as succeeded (links that no longer work)."""
+
+    name = "keeps-results"
+
+    def bind(self, proxy: Proxy) -> None:
+        super().bind(proxy)
+        self.kept: dict[tuple[str, bytes], tuple[int, Any]] = {}
+
+    def reply(self, out: Outgoing, reply: Reply) -> None:
+        if not self.proxy.is_poll(out):
+            return
+        task = (out.path, out.body)
+        if reply.ok and self.driver.status_of(reply.data) == self.driver.succeeded:
+            self.kept[task] = (reply.status, reply.data)
+        elif task in self.kept:
+            reply.status, data = self.kept[task]
+            reply.set_data(data)
+
+
 class DropRetryAfter(Breakage):
     """429s reach the caller without their Retry-After header."""
 
@@ -580,20 +654,34 @@ class DropRetryAfter(Breakage):
             reply.headers.popall("Retry-After", None)
 
 
+MADE_UP_ID = "00000000-0000-4000-8000-00000000dead"
+# A submit answer of each dialect for a task no upstream has: (status, body).
+MADE_UP = {
+    "evolink": (200, {"created": 1700000000, "id": "task-unified-1700000000-madeup00",
+                      "model": "suno-v4", "object": "audio.generation.task", "progress": 0,
+                      "status": "pending", "task_info": {"can_cancel": False},
+                      "type": "audio"}),
+    "acedata": (200, {"success": True, "task_id": MADE_UP_ID, "trace_id": MADE_UP_ID}),
+    "openaihk": (200, {"id": MADE_UP_ID, "status": "complete",
+                       "clips": [{"id": MADE_UP_ID, "status": "submitted"}]}),
+    "sunor": (202, {"code": 202, "data": {"task_id": MADE_UP_ID, "type": "music",
+                                          "status": "pending", "credits_charged": 10,
+                                          "created_at": "2026-01-01T00:00:00Z"}}),
+    "orux": (200, {"task_id": "task_01HZZZZZZZZZZZZZZZZZZZZZZ0", "status": "QUEUED"}),
+}
+
+
 class MadeUpTask(Breakage):
-    """An upstream 5xx on submit is hidden behind a made-up task (evolink's shape) that
-    the upstream never had."""
+    """An upstream 5xx on submit is hidden behind a made-up task (in the dialect's
+    submit shape) that the upstream never had."""
 
     name = "made-up-task"
 
     def reply(self, out: Outgoing, reply: Reply) -> None:
         if self.proxy.is_submit(out) and reply.status >= 500:
-            reply.status = 200
+            reply.status, body = MADE_UP[self.proxy.provider]
             reply.headers.popall("Retry-After", None)
-            reply.set_data({"created": 1700000000, "id": "task-unified-1700000000-madeup00",
-                            "model": "suno-v4", "object": "audio.generation.task",
-                            "progress": 0, "status": "pending",
-                            "task_info": {"can_cancel": False}, "type": "audio"})
+            reply.set_data(body)
 
 
 class ErrorShape(Breakage):
@@ -607,6 +695,50 @@ class ErrorShape(Breakage):
             reply.set_data({"message": f"gateway error {reply.status}"})
 
 
+class RateLimitAsServerError(Breakage):
+    """429s reach the caller as 503s (body and headers kept): a client cannot tell
+    "slow down" from "the service is down"."""
+
+    name = "rate-limit-as-503"
+
+    def reply(self, out: Outgoing, reply: Reply) -> None:
+        if reply.status == 429:
+            reply.status = 503
+
+
+# A status each dialect documents for its submit, other than its out-of-credits one: a
+# gateway answering it instead breaks no schema, only the refusal.
+OTHER_STATUS = {"evolink": 403, "acedata": 400, "openaihk": 400, "sunor": 403, "orux": 403}
+
+
+class CreditsRestatus(Breakage):
+    """The upstream's out-of-credits refusal reaches the caller with another status (one
+    the dialect documents for something else), its body unchanged."""
+
+    name = "credits-restatus"
+
+    def reply(self, out: Outgoing, reply: Reply) -> None:
+        if _matches(self.driver, reply, NO_CREDITS):
+            reply.status = OTHER_STATUS[self.proxy.provider]
+
+
+class CreditsRecoded(Breakage):
+    """The upstream's out-of-credits refusal keeps its status, but its code and type are
+    the dialect's rate-limit words (orux's ``quota_exceeded`` → ``rate_limit_exceeded``):
+    a client told to wait where it should top up."""
+
+    name = "credits-recoded"
+
+    def reply(self, out: Outgoing, reply: Reply) -> None:
+        if _matches(self.driver, reply, NO_CREDITS):
+            data = reply.data
+            words = dict(self.driver.refusal(RATE_LIMITED).error)
+            if self.proxy.provider == "sunor":  # the whole body is the error
+                reply.set_data({**data, **words})
+            else:
+                reply.set_data({**data, "error": {**data["error"], **words}})
+
+
 class WrongErrorStatus(Breakage):
     """Upstream 400s reach the caller as 422s."""
 
@@ -617,7 +749,7 @@ class WrongErrorStatus(Breakage):
             reply.status = 422
 
 
-EVOLINK_BREAKAGES = (RenameField, SkipState, StatusBackwards, UnknownWord, FailedAsSucceeded,
-                     AnyKey, OneUpstreamKey, ChargeTwice, DropFinalStage, CallbackRenameField,
-                     AudioIsCover, TruncatedAudio, DropRetryAfter, MadeUpTask, ErrorShape,
-                     WrongErrorStatus)
+BREAKAGES = (RenameField, SkipState, StatusBackwards, UnknownWord, FailedAsSucceeded, AnyKey,
+             OneUpstreamKey, ChargeTwice, DropFinalStage, CallbackRenameField, AudioIsCover,
+             TruncatedAudio, DropRetryAfter, RateLimitAsServerError, MadeUpTask, KeepsResults,
+             ErrorShape, WrongErrorStatus, CreditsRestatus, CreditsRecoded)

@@ -85,6 +85,8 @@ def test_max_credits_skips_what_it_cannot_pay_for(fast_sim):
     assert outcomes["evolink.auth.wrong-key"][0] == "passed"
     assert outcomes["evolink.scenarios.song"][0] == "skipped"
     assert "--max-credits 0" in outcomes["evolink.scenarios.song"][1]
+    song = next(r for r in results if r.case.id == "evolink.scenarios.song")
+    assert (song.flag, song.unchecked) == ("--max-credits", True)
     after = fast_sim.admin("GET", "/tasks?provider=evolink&limit=10000").json()["count"]
     assert after == before  # nothing was spent
 
@@ -106,6 +108,10 @@ def test_unmet_needs_are_skipped_with_the_reason(fast_sim):
         "skipped", "needs a second API key (--second-api-key)")
     assert outcomes["evolink.upstream.stuck-task"][0] == "skipped"
     assert "--upstream-admin" in outcomes["evolink.upstream.stuck-task"][1]
+    # Which option would run each: a field of the result, not words to parse.
+    flags = {r.case.id: r.flag for r in results if r.outcome == "skipped"}
+    assert flags == {"evolink.ids.foreign-task": "--second-api-key",
+                     "evolink.upstream.stuck-task": "--upstream-admin"}
 
 
 def test_the_runners_ear_decodes_measures_and_compares():

@@ -161,3 +161,45 @@ def test_non_loopback_callers_are_refused_without_a_token():
     assert call("127.0.0.1").status == 200 and call("::1").status == 200
     assert call("203.0.113.9", token="t0k").status == 401
     assert call("203.0.113.9", token="t0k", header="Bearer t0k").status == 200
+
+
+def test_allowed_callback_urls_pass_the_address_rules_and_nothing_else():
+    """A run's receiver on loopback, let through by name on a simulator started the
+    default way: its callbacks are delivered, other internal URLs still refused."""
+    from conftest import Receiver
+
+    strict = start_sim()  # no --allow-local-callbacks
+    hook = Receiver()
+    try:
+        orux = f"{strict.base('orux')}/api/v1/tasks"
+        music = {"model": "elevenlabs-music", "prompt": "a calm loop", "duration": 10}
+
+        def submit_to(url):
+            return requests.post(orux, json={**music, "webhook_url": url}, headers=bearer(),
+                                 timeout=10)
+
+        refused = submit_to(hook.url)
+        assert refused.status_code == 400 and "HTTPS" in refused.text
+        allowed = strict.admin("POST", "/webhooks/allowed", json={"url": hook.url})
+        assert allowed.status_code == 201 and allowed.json() == {"allowed": [hook.url]}
+        accepted = submit_to(hook.url)
+        assert accepted.status_code == 200, accepted.text
+        assert submit_to(hook.url + "x").status_code == 400  # a sibling path is not below it
+        assert submit_to(hook.url + "/case-7").status_code == 200  # a path below it is
+        strict.advance(120)
+        task_id = accepted.json()["task_id"]
+        assert [d["task_id"] for d in hook.wait_for(1)] == [task_id]
+        record = strict.admin("GET", "/webhooks", params={"task_id": task_id}).json()
+        assert record["allowed"] == [hook.url]
+        assert [a["status"] for a in record["attempts"]] == [200]
+        bad = strict.admin("POST", "/webhooks/allowed", json={"url": "ftp://x/y"})
+        assert bad.status_code == 400 and "http(s) URL" in bad.json()["error"]["message"]
+        gone = strict.admin("DELETE", "/webhooks/allowed", params={"url": hook.url})
+        assert gone.json() == {"allowed": []}
+        assert submit_to(hook.url).status_code == 400
+        strict.admin("POST", "/webhooks/allowed", json={"url": hook.url})
+        strict.admin("POST", "/reset")
+        assert strict.admin("GET", "/webhooks").json()["allowed"] == []
+    finally:
+        hook.close()
+        strict.stop()

@@ -26,6 +26,11 @@ class Evolink(Driver):
     unknown_id = "task-unified-1700000000-zzzzzzzz"
     expires = True  # audio links are valid for 72 hours
     callback_schema = "TaskCallback"
+    # {"error": {"code": <the status>, "type", "message", …}} (specs/evolink.yaml)
+    error_words = {status: {"code": status, "type": kind} for status, kind in (
+        (400, "invalid_request_error"), (401, "authentication_error"),
+        (402, "insufficient_quota_error"), (403, "permission_error"), (404, "not_found_error"),
+        (413, "request_too_large_error"), (429, "rate_limit_error"))}
 
     def song_request(self, prompt: str, callback_url: str | None = None):
         body: dict[str, Any] = {"model": "suno-v4", "custom_mode": False, "instrumental": False,

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..config import Settings
-from ..core.engine import ClipNotFound, Engine, TaskFinished, TaskNotFound
+from ..core.engine import CallbackRejected, ClipNotFound, Engine, TaskFinished, TaskNotFound
 from ..core.faults import FaultError
 from ..core.journal import stats
 from ..core.ledger import InsufficientCredits
@@ -318,7 +318,19 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
                                             request.query.get("url") or None)
         limit = limit_of(request, 10_000)
         return _json({"attempts": attempts[:limit], "count": len(attempts),
-                      "pending": engine.webhooks.pending()})
+                      "pending": engine.webhooks.pending(),
+                      "allowed": engine.allowed_callbacks.list()})
+
+    async def allow_callbacks(request):
+        data = await body(request, "/_sim/webhooks/allowed")
+        try:
+            allowed = engine.allowed_callbacks.add(data["url"])
+        except CallbackRejected as exc:
+            raise AdminError(400, "invalid_request", str(exc)) from None
+        return _json({"allowed": allowed}, status=201)
+
+    async def disallow_callbacks(request):
+        return _json({"allowed": engine.allowed_callbacks.remove(request.query.get("url"))})
 
     async def get_metrics(request):
         return web.Response(body=metrics.exposition(),
@@ -352,6 +364,8 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         ("GET", "/_sim/rate-limits", get_limits),
         ("PUT", "/_sim/rate-limits/{provider}", put_limit),
         ("GET", "/_sim/webhooks", webhooks),
+        ("POST", "/_sim/webhooks/allowed", allow_callbacks),
+        ("DELETE", "/_sim/webhooks/allowed", disallow_callbacks),
         ("GET", "/_sim/metrics", get_metrics),
     ]
     return [web.route(method, path, guarded(handler)) for method, path, handler in table]

@@ -26,7 +26,7 @@ from .faults import Faults, requested_steering
 from .ratelimit import Limit, RateLimiter, Verdict
 from .scheduler import Scheduler
 from .store import open_store
-from .webhooks import Policy, Signer, Webhooks
+from .webhooks import Allowed, CallbackRejected, Policy, Signer, Webhooks, check_callback_url
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class Engine:
         self.rates = RateLimiter(rate_limits)
         self.faults = Faults(seed, scenarios)
         self.webhooks = Webhooks(self.scheduler, self.clock, self.faults)
+        self.allowed_callbacks = Allowed()
         self.scenario = scenario
         if scenario:
             self.faults.use_scenario(scenario)
@@ -119,6 +120,7 @@ class Engine:
                 queue.put_nowait(DEADLINE)
         self.journal.clear()
         self.webhooks.reset()
+        self.allowed_callbacks.remove()
         self.rates.reset()
         self.faults.reset()
         if self.scenario:
@@ -441,6 +443,15 @@ class Engine:
             queue.put_nowait(event)
 
     # -- callbacks ---------------------------------------------------------------------
+    def check_callback(self, url: str, *, https_only: bool, allow_internal: bool,
+                       name: str = "callback_url") -> None:
+        """Refuse (CallbackRejected) a callback URL the rules forbid, unless the control
+        plane allowed it by name."""
+        if url in self.allowed_callbacks:
+            return
+        check_callback_url(url, https_only=https_only, allow_internal=allow_internal,
+                           name=name)
+
     def deliver(self, task: Task, body: bytes, policy: Policy, stage: str,
                 headers: dict[str, str] | None = None, signer: Signer | None = None) -> None:
         """Send one of the task's callbacks to its callback URL."""
@@ -458,4 +469,5 @@ _FAILURE_MESSAGES = {
                "charged",
 }
 
-__all__ = ["DEADLINE", "TIMED_OUT", "ClipNotFound", "ClipSpec", "Engine", "InsufficientCredits", "TaskFinished", "TaskNotFound"]
+__all__ = ["DEADLINE", "TIMED_OUT", "CallbackRejected", "ClipNotFound", "ClipSpec", "Engine",
+           "InsufficientCredits", "TaskFinished", "TaskNotFound"]

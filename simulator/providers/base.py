@@ -18,11 +18,10 @@ import orjson
 from aiohttp import web
 
 from ..config import Settings
-from ..core.engine import Engine
+from ..core.engine import CallbackRejected, Engine
 from ..core.faults import DEFAULT_RETRY_AFTER
 from ..core.models import Account, Clip
 from ..core.ratelimit import Limit, Verdict
-from ..core.webhooks import CallbackRejected, check_callback_url
 from ..media.files import clip_id_in, media_path
 from ..openapi import Violation, load_spec
 
@@ -176,13 +175,13 @@ class Provider(abc.ABC):
     def require_callback_url(self, url: str | None, name: str = "callback_url") -> None:
         """Refuse a callback URL the simulator would not call: one pointing inside a
         network, or plain HTTP where the dialect's seed asks for HTTPS; both rules are
-        lifted by --allow-local-callbacks."""
+        lifted by --allow-local-callbacks, and for the URLs the control plane allows."""
         if not url:
             return
         local = self.settings.allow_local_callbacks
         try:
-            check_callback_url(url, https_only=self.callbacks_https_only and not local,
-                               allow_internal=local, name=name)
+            self.engine.check_callback(url, https_only=self.callbacks_https_only and not local,
+                                       allow_internal=local, name=name)
         except CallbackRejected as exc:
             raise BadRequest(400, str(exc), param=name) from None
 

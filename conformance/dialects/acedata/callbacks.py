@@ -21,8 +21,9 @@ def add_callback_cases(catalog: Catalog, driver: Acedata) -> None:
                   seed=f"{seed}: request body (callback_url, async)", area="callbacks",
                   needs=[CREDITS, RECEIVER], cost=1)
     async def result(ctx: "Context") -> None:
-        made_source = await source(ctx)  # submitted with a callback_url to the receiver
-        receiver, hook, task_id = ctx.run.receiver, made_source["hook"], made_source["task_id"]
+        receiver, hook = ctx.run.receiver, ctx.token
+        made_source = await source(ctx, callback_url=receiver.address(hook))
+        task_id = made_source["task_id"]
         got = await receiver.wait(hook, lambda ds: len(ds) >= 1,
                                   timeout=ctx.run.callback_wait)
         expect(got, f"no callback for task {task_id}")

@@ -101,18 +101,15 @@ async def made(ctx: "Context", body: dict[str, Any], key: Any = CASE_KEY,
     return task_id, songs
 
 
-async def source(ctx: "Context") -> dict[str, Any]:
+async def source(ctx: "Context", **extra: Any) -> dict[str, Any]:
     """A source song for the case (custom lyrics, title and style): its task, its songs,
-    every record polled, the request sent and where its callback goes."""
-    body = dict(SOURCE)
-    hook = None
-    if ctx.run.receiver is not None:  # its callback is checked by callbacks.result
-        hook = f"acedata-source-{ctx.token}"
-        body["callback_url"] = ctx.run.receiver.address(hook)
+    every record polled and the request sent. It asks for no callback (``extra`` may):
+    only the callback cases depend on callbacks reaching the run."""
+    body = {**SOURCE, **extra}
     seen: list[dict[str, Any]] = []
     task_id, songs = await made(ctx, body, seen=seen)
     return {"task_id": task_id, "song": songs[0], "songs": songs, "records": seen,
-            "request": {**body, "async": True}, "hook": hook}
+            "request": {**body, "async": True}}
 
 
 async def real(ctx: "Context", song: dict[str, Any]) -> None:

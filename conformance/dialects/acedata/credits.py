@@ -1,6 +1,8 @@
 """What actions cost. The dialect shows no balance, so these cases read it from the
 control plane, on a key of their own with an exact balance: only when the simulator
-itself is the target (through a gateway the upstream key is not the caller's)."""
+itself is the target (through a gateway the upstream key is not the caller's). The
+refusal of a key without balance is the exception: a gateway passes it on, so through
+one its upstream account is lowered instead."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ...case import CREDITS, SIMULATOR, UPSTREAM_ADMIN, Catalog, expect
+from ...upstream import charged, paying_with
 from .calls import accepted, follow, made, refused
 from .driver import PRICES, Acedata
 
@@ -54,13 +57,17 @@ def add_credit_cases(catalog: Catalog, driver: Acedata) -> None:
 
     @catalog.case("used-up", "A key without enough balance is refused with 403 used_up and "
                   "charged nothing", seed=f"{seed}: response (allow use general balance)",
-                  area="credits", needs=[UPSTREAM_ADMIN])
+                  area="credits", needs=[CREDITS, UPSTREAM_ADMIN], cost=1, exclusive=True)
     async def used_up(ctx: "Context") -> None:
         start = round(PRICES["generate"] / 2, 2)
-        key = await exact_key(ctx, start)
-        method, path, body = driver.song_request(ctx.marker("too poor"))
-        answer = await ctx.call(method, path, json=body, key=key)
-        refused(answer, 403, "used_up", "a song on a key with half its price")
-        expect(await balance(ctx, key) == start, "a refused request was charged")
-        made_tasks = await ctx.admin.tasks_with(ctx.token, driver.provider)
+        async with paying_with(ctx, start) as (key, upstream):
+            marker = ctx.marker("too poor")
+            method, path, body = driver.song_request(marker)
+            before = await ctx.admin.account(upstream)
+            answer = await ctx.call(method, path, json=body, key=key)
+            refused(answer, 403, "used_up", "a song on a key with half its price")
+            after = await ctx.admin.account(upstream)
+            expect(not charged(before, after) and after["credits"] >= start,
+                   f"a refused request was charged: {before} -> {after}")
+        made_tasks = await ctx.admin.tasks_with(marker, driver.provider)
         expect(not made_tasks, f"a refused request made tasks: {[t['id'] for t in made_tasks]}")

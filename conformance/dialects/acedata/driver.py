@@ -8,7 +8,7 @@ from typing import Any
 
 from simulator.resources import resource_dir
 
-from ...dialect import Driver, Invalid, Media
+from ...dialect import MISSING_KEY, Driver, Invalid, Media
 
 AUDIOS, TASKS = "/suno/audios", "/suno/tasks"
 NDJSON = "application/x-ndjson"
@@ -33,6 +33,10 @@ class Acedata(Driver):
     callback_schema = "AudiosResponse"  # the callback is the final answer of the task
     insufficient_status = 403  # used_up
     expires = False  # the seed keeps results
+    # {"error": {"code", "message"}, "trace_id"} (specs/acedata.yaml ErrorDetail)
+    error_words = {MISSING_KEY: {"code": "no_token"}, 400: {"code": "bad_request"},
+                   401: {"code": "invalid_token"}, 403: {"code": "used_up"},
+                   404: {"code": "not_found"}, 429: {"code": "too_many_requests"}}
 
     def song_request(self, prompt: str, callback_url: str | None = None):
         body: dict[str, Any] = {"action": "generate", "prompt": prompt[:200], "async": True}

@@ -1,12 +1,14 @@
 """Credits: what each call holds and spends, read from the simulator's accounts. Each
 case pays with a wallet, a key holding an exact balance, so against a gateway (whose
-balances are its own business) they skip."""
+balances are its own business) they skip; except the refusal of a balance short of the
+price, which a gateway passes on: through one, its upstream account is lowered instead."""
 
 from __future__ import annotations
 
 import asyncio
 
 from ...case import CREDITS, SIMULATOR, UPSTREAM_ADMIN, Catalog, expect
+from ...upstream import charged, paying_with
 from .calls import act, finish, made, refused, submit, uploaded, until
 from .driver import (CONCAT, GENERATE, LYRICS, LYRICS_MASHUP, PERSONA, SMALL, TAGS, Openaihk,
                      clips_of)
@@ -27,21 +29,22 @@ async def balance(ctx, key: str) -> dict[str, float]:
 def add_cases(catalog: Catalog, driver: Openaihk) -> None:
     @catalog.case("insufficient-quota", "A balance short of the price is a 403 "
                   "insufficient_quota, charging nothing",
-                  seed="seed 003: billing", area="credits", needs=NEEDS)
+                  seed="seed 003: billing", area="credits", needs=NEEDS, cost=1,
+                  exclusive=True)
     async def insufficient(ctx) -> None:
-        key = await wallet(ctx, 950)
-        answer = await ctx.call("POST", GENERATE, key=key,
-                                json={"gpt_description_prompt": ctx.marker("too poor")})
-        refused(answer, 403, "insufficient_user_quota", "a generation past the balance")
-        expect(answer.data["error"]["type"] == "insufficient_quota",
-               f"error type {answer.data['error']['type']!r}")
-        poorer = await wallet(ctx, 50)
-        answer = await ctx.call("POST", TAGS, key=poorer, json={"original_tags": "student"})
-        refused(answer, 403, "insufficient_user_quota", "tags past the balance")
-        for k, start in ((key, 950), (poorer, 50)):
-            after = await balance(ctx, k)
-            expect((after["credits"], after["held"], after["spent"]) == (start, 0, 0),
-                   f"a refused request charged something: {after}")
+        for start, path, body, what in (
+                (950, GENERATE, {"gpt_description_prompt": ctx.marker("too poor")},
+                 "a generation past the balance"),
+                (50, TAGS, {"original_tags": "student"}, "tags past the balance")):
+            async with paying_with(ctx, start) as (key, upstream):
+                before = await balance(ctx, upstream)
+                answer = await ctx.call("POST", path, key=key, json=body)
+                refused(answer, 403, "insufficient_user_quota", what)
+                expect(answer.data["error"]["type"] == "insufficient_quota",
+                       f"error type {answer.data['error']['type']!r}")
+                after = await balance(ctx, upstream)
+                expect(not charged(before, after),
+                       f"a refused request charged something: {before} -> {after}")
 
     @catalog.case("failed-refund", "A generation that ends in error gives the held credits back",
                   seed="seed 003: billing", area="credits", needs=NEEDS + [SIMULATOR], cost=1)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...dialect import Driver, Invalid, Media
+from ...dialect import MISSING_KEY, Driver, Invalid, Media
 
 GENERATE = "/sunoapi/generate"
 CONCAT = "/sunoapi/generate/concat"
@@ -82,6 +82,15 @@ class Openaihk(Driver):
     rate_headers = ("Retry-After",)
     insufficient_status = 403  # insufficient_quota / insufficient_user_quota
     expires = False  # the seed documents no retention: songs stay
+    # {"error": {"message", "type", "param", "code"}} (specs/openaihk.yaml Error)
+    error_words = {
+        MISSING_KEY: {"type": "authentication_error", "code": "missing_api_key"},
+        400: {"type": "invalid_request_error", "code": "invalid_request"},
+        401: {"type": "authentication_error", "code": "invalid_api_key"},
+        403: {"type": "insufficient_quota", "code": "insufficient_user_quota"},
+        404: {"type": "invalid_request_error", "code": "clip_not_found"},
+        429: {"type": "rate_limit_error", "code": "rate_limit_exceeded"},
+    }
 
     def song_request(self, prompt: str, callback_url: str | None = None):
         """Scenario 2, custom mode: the caller's words as the style (``tags``) over eight

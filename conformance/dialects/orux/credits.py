@@ -4,6 +4,7 @@ submit then spent or returned, and the quota error of a key that cannot pay."""
 from __future__ import annotations
 
 from ...case import CREDITS, UPSTREAM_ADMIN, Catalog, expect
+from ...upstream import charged, paying_with
 from .calls import account, chained, error_of, finish, finish_all, song, start
 from .driver import PRICES, SEED, TASKS, VOICE, Orux
 from .results import check_chain_refs
@@ -59,17 +60,21 @@ def add(catalog: Catalog, driver: Orux) -> None:
                (100 - PRICES["generate"], 0, PRICES["generate"]),
                f"the song spent, the failure returned: {after}")
 
+    # Through a gateway the upstream account that pays is lowered for the case (hence
+    # exclusive); against the simulator the case has a key of its own.
     @catalog.case("quota-exceeded", "A key that cannot cover a task gets 429 quota_exceeded",
                   seed=f"{SEED}: credits", area="credits", needs=[CREDITS, UPSTREAM_ADMIN],
-                  cost=0.2)
+                  cost=1.2, exclusive=True)
     async def quota_exceeded(ctx) -> None:
-        key = await ctx.new_key(PRICES["generate"] - 1)
-        before = await account(ctx, key)
-        answer = await ctx.call("POST", TASKS, key=key, patient=False, json={
-            "model": "suno-v5", "prompt": ctx.marker("too dear"), "duration": 30})
-        error = error_of(answer, 429, "rate_limit_error", "quota_exceeded")
-        expect(error["channel"] is None, f"quota error names a channel: {error}")
-        expect(await account(ctx, key) == before, "a refused task charged the key")
-        task_id = await start(ctx, {"model": "elevenlabs-v3", "voice_id": VOICE,
-                                    "text": ctx.marker("a cheaper task fits")}, key=key)
-        await finish(ctx, task_id, key=key)
+        async with paying_with(ctx, PRICES["generate"] - 1) as (key, upstream):
+            before = await account(ctx, upstream)
+            answer = await ctx.call("POST", TASKS, key=key, patient=False, json={
+                "model": "suno-v5", "prompt": ctx.marker("too dear"), "duration": 30})
+            error = error_of(answer, 429, "rate_limit_error", "quota_exceeded")
+            expect(error["channel"] is None, f"quota error names a channel: {error}")
+            after = await account(ctx, upstream)
+            expect(not charged(before, after), f"a refused task charged the key: {before} -> "
+                                               f"{after}")
+            task_id = await start(ctx, {"model": "elevenlabs-v3", "voice_id": VOICE,
+                                        "text": ctx.marker("a cheaper task fits")}, key=key)
+            await finish(ctx, task_id, key=key)

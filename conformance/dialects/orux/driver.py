@@ -13,7 +13,7 @@ from typing import Any
 from simulator.resources import resource_dir
 
 from ...case import CaseFailed
-from ...dialect import Driver, Invalid, Media
+from ...dialect import NO_CREDITS, Driver, Invalid, Media
 
 TASKS = "/api/v1/tasks"
 SEED = "seed 000"
@@ -55,6 +55,16 @@ class Orux(Driver):
     expires = True  # results are kept 24 h; [sim:expire] makes it one simulated minute
     signs = True  # webhooks carry X-Orux-Signature
     callback_schema = "Task"  # a webhook is the task exactly as GET shows it
+    # {"error": {"type", "code", "message", "channel", "param"}} (specs/orux.yaml): a 429
+    # is rate_limit_exceeded, or quota_exceeded when the credits cannot cover the task.
+    error_words = {
+        400: {"type": "invalid_request_error", "code": "invalid_request"},
+        401: {"type": "auth_error", "code": "invalid_api_key"},
+        403: {"type": "auth_error", "code": "model_not_allowed"},
+        404: {"type": "invalid_request_error", "code": "task_not_found"},
+        429: {"type": "rate_limit_error", "code": "rate_limit_exceeded"},
+        NO_CREDITS: {"type": "rate_limit_error", "code": "quota_exceeded"},
+    }
 
     def song_request(self, prompt: str, callback_url: str | None = None):
         body: dict[str, Any] = {"model": "suno-v5", "prompt": prompt, "duration": 30}

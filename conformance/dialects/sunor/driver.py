@@ -27,6 +27,8 @@ class Sunor(Driver):
     rate_headers = ("Retry-After",)
     insufficient_status = 402
     expires = False  # the seed names no retention
+    # {"code": <the status>, "message"} (specs/sunor.yaml Error)
+    error_words = {status: {"code": status} for status in (400, 401, 402, 403, 404, 429)}
 
     def auth(self, key: str) -> dict[str, str]:
         return {"x-api-key": key}
@@ -53,6 +55,13 @@ class Sunor(Driver):
     def callback_stage(self, payload: Any) -> str:
         return None  # sunor sends no callbacks
 
+    def error_of(self, data: Any) -> dict[str, Any] | None:
+        """sunor's error is the whole body: ``{"code", "message"}``."""
+        if isinstance(data, dict) and isinstance(data.get("code"), int) \
+                and isinstance(data.get("message"), str) and "data" not in data:
+            return data
+        return None
+
     def invalid_requests(self) -> list[Invalid]:
         return list(REFUSED)
 
@@ -62,6 +71,11 @@ class Sunor(Driver):
         like a price)."""
         data = await balance_of(ctx, CASE_KEY if key is None else key)
         return data["total"]
+
+    async def held(self, ctx, key: Any = None) -> float | None:
+        """The key's ``frozen`` credits: work charged but not yet finished."""
+        data = await balance_of(ctx, CASE_KEY if key is None else key)
+        return data["frozen"]
 
 
 DRIVER = Sunor()
