@@ -15,7 +15,8 @@ from PIL import Image
 
 from simulator.media import (BITRATE_KBPS, SAMPLE_RATE, ByteLRU, cover_jpeg, encode_mp3, song_mp3,
                              synthesize)
-from simulator.media import audio
+from simulator.media.perform import Performer
+from simulator.media.plan import MAJOR, MINOR, plan_song
 
 SR = SAMPLE_RATE
 
@@ -115,7 +116,7 @@ def test_song_is_loud_tonal_and_not_a_single_tone(tags):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("tags", ["heavy metal", "lo-fi piano", "pop"])
 def test_audible_beat_matches_the_planned_tempo(seed, tags):
-    bpm = audio._plan(seed, tags, SR).bpm
+    bpm = plan_song(seed, tags, SR).bpm
     measured = beat_tempo(synthesize(seed, 40.0, tags)[5 * SR:])
     # Onset autocorrelation may lock onto half or double time; the beat itself must be there.
     assert min(abs(measured * k / bpm - 1) for k in (0.5, 1, 2)) < 0.03, (measured, bpm)
@@ -123,10 +124,10 @@ def test_audible_beat_matches_the_planned_tempo(seed, tags):
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_tags_steer_tempo_mode_and_brightness(seed):
-    metal, lofi = audio._plan(seed, "heavy metal", SR), audio._plan(seed, "lo-fi piano", SR)
+    metal, lofi = plan_song(seed, "heavy metal", SR), plan_song(seed, "lo-fi piano", SR)
     assert 70 <= lofi.bpm <= 100 < 125 <= metal.bpm <= 150
-    assert audio._plan(seed, "sad ballad", SR).scale == audio._MINOR
-    assert audio._plan(seed, "happy pop", SR).scale == audio._MAJOR
+    assert plan_song(seed, "sad ballad", SR).scale == MINOR
+    assert plan_song(seed, "happy pop", SR).scale == MAJOR
     loud = high_share(synthesize(seed, 20.0, "heavy metal", instrumental=True))
     dull = high_share(synthesize(seed, 20.0, "lo-fi piano", instrumental=True))
     assert loud > 0.01 and loud > 5 * dull
@@ -135,7 +136,7 @@ def test_tags_steer_tempo_mode_and_brightness(seed):
 def test_piano_tag_gives_decaying_notes():
     """A struck timbre: within each chord hit the level falls, unlike a sustained pad."""
     def decay_ratio(tags):
-        hit = audio._Renderer(audio._plan(4, tags, SR), True)._chord(0, SR)  # held for 1 s
+        hit = Performer(plan_song(4, tags, SR), True)._chord(0, SR)  # held for 1 s
         return rms(hit[int(0.05 * SR):int(0.25 * SR)]) / rms(hit[int(0.6 * SR):int(0.8 * SR)])
 
     assert decay_ratio("piano") > 1.6

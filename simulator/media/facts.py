@@ -17,7 +17,8 @@ import numpy as np
 
 from ..core.recipes import (INSTRUMENTS, Audio, Concat, Excerpt, Extension, Infill, Mashup,
                             Overlay, Remaster, Song, Speech, Stem)
-from .audio import SAMPLE_RATE, song_events
+from .audio import song_events
+from .dsp import SAMPLE_RATE
 from .render import render, samples, stem_parts
 
 _ORDER = {part: i for i, part in enumerate(INSTRUMENTS)}

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from ..core.recipes import Audio
-from .audio import SAMPLE_RATE, encode_mp3
+from .dsp import SAMPLE_RATE
+from .mp3 import encode_mp3
 from .render import render
 
 VIDEO_SIZE = 512  # pixels a side; the 512 px cover, unscaled

@@ -1,4 +1,5 @@
-"""Recipes to samples: every derived clip is rendered from its sources' actual parts.
+"""Recipes to samples: every derived clip is rendered from its sources' actual parts
+(new songs and speech are synthesized by audio.py and speech.py; this module builds on them).
 
 A stem must be a part of its source, an extension must start as its source did, an
 infill must leave the rest alone; rendering each recipe from its sources' separated
@@ -17,8 +18,11 @@ import numpy as np
 from ..core.recipes import (INSTRUMENTAL, INSTRUMENTS, LEAD_VOCALS, SILENT, VOCALS, Audio,
                             Concat, Excerpt, Extension, Infill, Mashup, Overlay, Remaster,
                             Song, Speech, Stem, speech_plan)
-from .audio import SAMPLE_RATE, mix_parts, song_parts, speak, synthesize_parts
+from .audio import synthesize_parts
 from .cache import ByteLRU
+from .dsp import SAMPLE_RATE, mix_parts
+from .speech import speak
+from .styles import song_parts
 
 Parts = dict[str, np.ndarray]
 

@@ -130,7 +130,7 @@ class MediaServer:
         name = request.match_info["name"]
         if name not in FILES:
             return _not_found(f"no media file {name!r}")
-        found = self.engine.find_clip(request.match_info["clip_id"])
+        found = await self.engine.find_clip(request.match_info["clip_id"])
         if found is None:
             return _not_found("media not found")
         task, clip = found
@@ -138,9 +138,9 @@ class MediaServer:
             return media_error(410, "media expired: the task's results have passed their "
                                     "retention")
         streaming = name in WHILE_STREAMING and task.stage is not None and not task.terminal
-        if task.clips.index(clip) >= task.ready_clips and not streaming:
+        if not task.clip_ready(clip) and not streaming:
             return _not_found("media not ready yet")
-        if name == VIDEO_MP4 and exports.held_back(self.engine, clip.id, name):
+        if name == VIDEO_MP4 and await exports.held_back(self.engine, clip.id, name):
             # Asked for and still being made: a CDN's bare 404, for the client to retry.
             return web.Response(status=404)
         maker, content_type = FILES[name]
@@ -177,6 +177,7 @@ class MediaServer:
         sent = 0
         try:
             while True:
+                task = await self.engine.task(task.id) or task  # a fresh read each tick
                 done = task.terminal
                 target = len(data) if done and task.status == SUCCEEDED else \
                     int(len(data) * _made(task, self.engine.now()))
