@@ -174,17 +174,17 @@ from simulator.core.lifecycle import PROFILES
 
 async def main(count, speed, window):
     engine = Engine(seed=1, clock_mode="manual", default_credits=1e12)
-    engine.start()
+    await engine.start()
     spec = engine.compose("a cheerful summer pop song")
     song_seconds = PROFILES["song"].finish
     rate = count / song_seconds  # arrivals per simulated second that keep `count` in flight
     submitted = 0
 
-    def submit(n):
+    async def submit(n):
         nonlocal submitted
         for _ in range(n):
-            engine.submit("evolink", engine.demo_key, "song", task_id=f"t{submitted}", params={},
-                          cost=24, clips=[spec, spec])
+            await engine.submit("evolink", engine.demo_key, "song", task_id=f"t{submitted}",
+                                params={}, cost=24, clips=[spec, spec])
             submitted += 1
 
     # Warm-up on the frozen clock: arrivals spread over one song's length, so every
@@ -192,10 +192,10 @@ async def main(count, speed, window):
     started = time.perf_counter()
     steps = 200
     for _ in range(steps):
-        submit(int(count / steps))
-        engine.advance(song_seconds / steps)
+        await submit(int(count / steps))
+        await engine.advance(song_seconds / steps)
     warmup = time.perf_counter() - started
-    in_flight = sum(1 for t in engine.tasks() if not t.terminal)
+    in_flight = sum(1 for t in await engine.tasks() if not t.terminal)
 
     # Measured window: time runs at `speed`, arrivals continue at the steady-state rate.
     engine.scheduler.record_lateness = True
@@ -204,11 +204,11 @@ async def main(count, speed, window):
     end = time.perf_counter() + window
     while time.perf_counter() < end:
         owed += rate * speed * tick
-        submit(int(owed))
+        await submit(int(owed))
         owed -= int(owed)
         await asyncio.sleep(tick)
     engine.scheduler.record_lateness = False
-    in_flight_end = sum(1 for t in engine.tasks() if not t.terminal)
+    in_flight_end = sum(1 for t in await engine.tasks() if not t.terminal)
     late = sorted(engine.scheduler.lateness)
     p = lambda q: late[min(len(late) - 1, int(q * len(late)))] * 1000
     print(json.dumps({"tasks": submitted, "warmup_seconds": round(warmup, 1),

@@ -7,6 +7,7 @@ import ssl as _ssl
 import time
 from dataclasses import dataclass, field
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -84,7 +85,7 @@ def receiver_ssl(ca_path: str | None, host: str) -> _ssl.SSLContext | None:
     return leaf_context(ca, identities(host))
 
 
-def trusting(ca_path: str | None) -> "aiohttp.TCPConnector | None":
+def trusting(ca_path: str | None) -> aiohttp.TCPConnector | None:
     """A connector for the runner's own calls that trusts that CA as well as the system's
     store, so a target serving a certificate from it (``serve --tls``) is verified.
     None without a CA: aiohttp's default (the system's store, or SSL_CERT_FILE)."""

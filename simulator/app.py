@@ -51,7 +51,7 @@ def build_app(settings: Settings) -> web.Application:
         app.add_routes(root.routes())
 
     async def on_startup(_app: web.Application) -> None:
-        engine.start()
+        await engine.start()
 
     async def on_cleanup(_app: web.Application) -> None:
         await engine.stop()

@@ -69,9 +69,11 @@ class Background:
         return client_context(self.tls.ca_pem if self.tls is not None else None)
 
     def call(self, fn, *args):
-        """``fn(*args)`` on the server's loop (the engine is not thread-safe)."""
+        """``fn(*args)`` on the server's loop (the engine is not thread-safe), awaited
+        when it is a coroutine."""
         async def wrapped():
-            return fn(*args)
+            result = fn(*args)
+            return await result if asyncio.iscoroutine(result) else result
         return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(10)
 
     def stop(self) -> None:

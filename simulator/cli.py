@@ -58,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="run simulated time X times faster than real time")
     serve.add_argument("--seed", type=int, metavar="N",
                        help="seed ids, timings and media so a run can be repeated exactly")
-    serve.add_argument("--state", metavar="URL", help="state store: memory (default)")
+    serve.add_argument("--state", metavar="URL",
+                       help="state store: memory (default), or memory+copies, which hands "
+                            "out copies as a store in another process would (slower; for "
+                            "testing what relies on the store)")
     serve.add_argument("--admin-token", metavar="T",
                        help="require 'Authorization: Bearer T' on /_sim and accept non-loopback callers")
     serve.add_argument("--allow-local-callbacks", action="store_true", default=None,

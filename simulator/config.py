@@ -11,9 +11,8 @@ from typing import Any
 
 from .core.faults import check_scenarios, load_scenarios
 from .core.ratelimit import Limit as RateLimit
+from .dialects import DIALECTS as PROVIDERS
 from .resources import resource_dir
-
-PROVIDERS = ("evolink", "acedata", "openaihk", "sunor", "orux")
 
 
 # Requests per second per key, and the burst a full bucket allows. sunor documents 120

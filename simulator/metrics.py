@@ -35,7 +35,8 @@ class Metrics:
         # (provider, route) → [count in each bucket (the last one +Inf), sum of seconds]
         self._latency: dict[tuple[str, str], list] = {}
         self.registry.register(_RequestCollector(self))
-        self.registry.register(_EngineCollector(engine))
+        self._state = _EngineCollector(engine)
+        self.registry.register(self._state)
 
     def request(self, provider: str, route: AbstractRoute | None, method: str, status: str,
                 seconds: float) -> None:
@@ -48,7 +49,8 @@ class Metrics:
         series[0][bisect_left(LATENCY_BUCKETS, seconds)] += 1
         series[1] += seconds
 
-    def exposition(self) -> bytes:
+    async def exposition(self) -> bytes:
+        await self._state.read()  # the store is read ahead: collectors cannot await
         return generate_latest(self.registry)
 
 
@@ -100,13 +102,19 @@ def route_label(provider: str, route: AbstractRoute | None) -> str:
 class _EngineCollector(Collector):
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._tasks: list = []
+        self._accounts: list = []
+
+    async def read(self) -> None:
+        self._tasks = await self.engine.tasks()
+        self._accounts = await self.engine.accounts()
 
     def collect(self) -> Iterator[Metric]:
         engine = self.engine
         now = engine.now()
         tasks = GaugeMetricFamily("musicsim_tasks", "Tasks by provider and state",
                                   labels=("provider", "state"))
-        counts = Counter((t.provider, t.state(now)) for t in engine.tasks())
+        counts = Counter((t.provider, t.state(now)) for t in self._tasks)
         for (provider, state), count in sorted(counts.items()):
             tasks.add_metric((provider, state), count)
         for provider in sorted({p for p, _ in counts}):
@@ -115,7 +123,7 @@ class _EngineCollector(Collector):
                     tasks.add_metric((provider, state), 0)
         yield tasks
 
-        accounts = engine.accounts()
+        accounts = self._accounts
         for name, attribute, text in (
                 ("musicsim_credits_available", "available", "Credits accounts may spend"),
                 ("musicsim_credits_held", "held", "Credits held for unfinished tasks"),

@@ -161,9 +161,8 @@ class Spec:
                      values: dict[str, str]) -> tuple[Violation | None, dict[str, Any]]:
         """The first ``path`` or ``query`` parameter that breaks its schema (or None),
         and the values converted to their schema types (``?limit=5`` becomes 5)."""
-        operation = self.document["paths"][path][method.lower()]
         typed: dict[str, Any] = {}
-        for parameter in operation.get("parameters", ()):
+        for parameter in self.parameters(path, method):
             if parameter.get("in") != location:
                 continue
             name, schema = parameter["name"], parameter.get("schema", {})
@@ -187,6 +186,18 @@ class Spec:
                     return _violation(error), typed
             typed[name] = value
         return None, typed
+
+    def parameters(self, path: str, method: str) -> list[dict[str, Any]]:
+        """An operation's parameters, with those given by reference resolved."""
+        resolved = []
+        for parameter in self.document["paths"][path][method.lower()].get("parameters", ()):
+            while "$ref" in parameter:
+                node: Any = self.document
+                for part in parameter["$ref"].lstrip("#/").split("/"):
+                    node = node[part.replace("~1", "/").replace("~0", "~")]
+                parameter = node
+            resolved.append(parameter)
+        return resolved
 
     def check_path_params(self, path: str, method: str, values: dict[str, str]) -> Violation | None:
         """The first path parameter that breaks its schema, or None."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -61,8 +62,14 @@ class Sim:
         self._server.stop()
 
 
+# The suite runs on a store that hands out deep copies and yields on every call, as a
+# store in another process would: nothing may rely on holding a live record.
+TEST_STATE = os.environ.get("MUSICSIM_TEST_STATE", "memory+copies")
+
+
 def start_sim(**overrides: Any) -> Sim:
     overrides.setdefault("clock", "manual")
+    overrides.setdefault("state", TEST_STATE)
     server = Background(**overrides).start()
     return Sim(server.url, server.engine, server.loop, server)
 

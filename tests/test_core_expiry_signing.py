@@ -4,6 +4,7 @@ lyrics and ULIDs."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -24,64 +25,89 @@ from simulator.core.webhooks import Signer, signature, verify
 from simulator.media import facts, formats, render
 
 
-def engine_with_task(text: str = "", *, retention=None, ttl=None):
-    engine = Engine(seed=3, clock_mode="manual")
-    task = engine.submit("orux", engine.demo_key, "song", task_id="t1", params={}, cost=10,
-                         clips=[engine.compose("a song")], steering=read_steering(text),
-                         retention=retention, ttl=ttl)
-    return engine, task
+class Driven:
+    """An engine with one task, driven from a loop of the test's own on the store that
+    hands out copies: each read of the task is a fresh snapshot."""
+
+    def __init__(self, text: str = "", *, retention=None, ttl=None):
+        self.loop = asyncio.new_event_loop()
+        self.engine = Engine(seed=3, clock_mode="manual", state="memory+copies")
+        self.run(self.engine.start())
+        self.run(self.engine.submit("orux", self.engine.demo_key, "song", task_id="t1",
+                                    params={}, cost=10, clips=[self.engine.compose("a song")],
+                                    steering=read_steering(text), retention=retention, ttl=ttl))
+
+    def run(self, work):
+        return self.loop.run_until_complete(work)
+
+    def advance(self, seconds: float) -> None:
+        self.run(self.engine.advance(seconds))
+
+    @property
+    def task(self):
+        return self.run(self.engine.task("t1"))
+
+    @property
+    def account(self):
+        return self.run(self.engine.account(self.engine.demo_key))
+
+    def now(self) -> float:
+        return self.engine.now()
 
 
 def test_a_task_past_its_ttl_fails_timed_out_and_its_credits_return():
-    engine, task = engine_with_task("[sim:stuck]", ttl=600)
-    engine.advance(599)
-    assert task.status != FAILED and engine.account(engine.demo_key).held == 10
-    engine.advance(2)
-    assert task.status == FAILED and task.error["code"] == TIMED_OUT
-    account = engine.account(engine.demo_key)
+    driven = Driven("[sim:stuck]", ttl=600)
+    driven.advance(599)
+    assert driven.task.status != FAILED and driven.account.held == 10
+    driven.advance(2)
+    assert driven.task.status == FAILED and driven.task.error["code"] == TIMED_OUT
+    account = driven.account
     assert account.held == 0 and account.spent == 0 and account.available == 10_000
 
 
 def test_a_ttl_does_not_touch_a_task_that_finished_in_time():
-    engine, task = engine_with_task(ttl=600)
-    engine.advance(600)
-    assert task.status == SUCCEEDED and task.error is None
+    driven = Driven(ttl=600)
+    driven.advance(600)
+    assert driven.task.status == SUCCEEDED and driven.task.error is None
 
 
 def test_results_expire_after_the_retention_and_the_state_says_so():
-    engine, task = engine_with_task(retention=3600)
-    engine.advance(200)
-    assert task.state(engine.now()) == SUCCEEDED
+    driven = Driven(retention=3600)
+    driven.advance(200)
+    task = driven.task
+    assert task.state(driven.now()) == SUCCEEDED
     assert task.expires_at == pytest.approx(task.finished_at + 3600)
-    engine.advance(task.expires_at - engine.now())
-    assert task.state(engine.now()) == EXPIRED and task.status == SUCCEEDED
-    assert [t.id for t in engine.tasks(status=EXPIRED)] == ["t1"]
-    assert list(engine.tasks(status=SUCCEEDED)) == []
+    driven.advance(task.expires_at - driven.now())
+    task = driven.task
+    assert task.state(driven.now()) == EXPIRED and task.status == SUCCEEDED
+    assert [t.id for t in driven.run(driven.engine.tasks(status=EXPIRED))] == ["t1"]
+    assert driven.run(driven.engine.tasks(status=SUCCEEDED)) == []
 
 
 def test_sim_expire_shortens_the_retention():
-    engine, task = engine_with_task("[sim:expire]", retention=86400)
-    engine.advance(200)
-    assert task.expires_at == pytest.approx(task.finished_at + EXPIRE_SOON)
+    driven = Driven("[sim:expire]", retention=86400)
+    driven.advance(200)
+    assert driven.task.expires_at == pytest.approx(driven.task.finished_at + EXPIRE_SOON)
 
 
 def test_sim_expire_leaves_results_kept_forever():
-    engine, task = engine_with_task("[sim:expire]")
-    engine.advance(10 ** 7)
-    assert task.expires_at is None and task.state(engine.now()) == SUCCEEDED
+    driven = Driven("[sim:expire]")
+    driven.advance(10 ** 7)
+    assert driven.task.expires_at is None and driven.task.state(driven.now()) == SUCCEEDED
 
 
 def test_tasks_without_retention_never_expire():
-    engine, task = engine_with_task()
-    engine.advance(10 ** 7)
-    assert task.expires_at is None and task.state(engine.now()) == SUCCEEDED
+    driven = Driven()
+    driven.advance(10 ** 7)
+    assert driven.task.expires_at is None and driven.task.state(driven.now()) == SUCCEEDED
 
 
 def test_expired_media_answers_410(sim):
     engine = sim.engine
-    clip_id = sim.call(lambda: engine.submit(
+    task = sim.call(lambda: engine.submit(
         "orux", engine.demo_key, "export", task_id="t-media", params={}, cost=0,
-        clips=[engine.compose("x")], retention=60).clips[0].id)
+        clips=[engine.compose("x")], retention=60))
+    clip_id = task.clips[0].id
     sim.advance(30)
     url = f"{sim.url}/media/{clip_id}/audio.mp3"
     assert requests.get(url, timeout=30).status_code == 200

@@ -4,6 +4,7 @@ the rendered samples, and the facts (score, lyric timing, waveform) match the au
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 
@@ -463,11 +464,20 @@ def test_a_repeated_section_repeats_its_melody_and_others_differ():
     assert _vocal_shape(events, *spans["verse_a"][0]) != chorus_a
 
 
+def submitted(engine: Engine, task_id: str, specs, **work):
+    """A task of ``specs`` started on an engine driven from a loop of the test's own."""
+    async def submit():
+        if await engine.account(engine.demo_key) is None:
+            await engine.start()
+        return await engine.submit("evolink", engine.demo_key, "song", task_id=task_id,
+                                   params={}, cost=0, clips=specs, **work)
+    return asyncio.new_event_loop().run_until_complete(submit())
+
+
 def test_a_clips_song_takes_its_form_from_its_lyrics():
     engine = Engine(seed=2, clock_mode="manual")
     lyrics = "[Chorus]\nSing it out\nSing it loud\n[Verse]\nOne line here\nTwo lines here"
-    made = engine.submit("evolink", engine.demo_key, "song", task_id="t", params={}, cost=0,
-                         clips=[engine.compose("x", title="t", tags="pop", lyrics=lyrics)])
+    made = submitted(engine, "t", [engine.compose("x", title="t", tags="pop", lyrics=lyrics)])
     recipe = made.clips[0].recipe
     assert recipe.form == ("chorus", "verse")
     # The audio follows it: the same song with the usual form sounds different.
@@ -480,14 +490,12 @@ def test_concat_of_a_clips_extension_chain_has_the_extensions_samples(at, second
     """A clip's duration is stated to 10 ms; the concat must still end where the
     extension's audio does, not a sample of silence past it."""
     engine = Engine(seed=4, clock_mode="manual")
-    made = engine.submit("evolink", engine.demo_key, "song", task_id="s", params={}, cost=0,
-                         clips=[engine.compose("x", title="t", tags="pop", lyrics=None,
-                                               instrumental=True)], max_duration=12.0)
+    made = submitted(engine, "s", [engine.compose("x", title="t", tags="pop", lyrics=None,
+                                                  instrumental=True)], max_duration=12.0)
     source = made.clips[0]
-    extended = engine.submit("evolink", engine.demo_key, "song", task_id="e", params={},
-                             cost=0, clips=[derive.extension(engine, source, at,
-                                                             seconds=seconds)]).clips[0]
-    whole = engine.submit("evolink", engine.demo_key, "song", task_id="c", params={}, cost=0,
-                          clips=[derive.concat(engine, extended)]).clips[0]
+    extended = submitted(engine, "e", [derive.extension(engine, source, at,
+                                                        seconds=seconds)]).clips[0]
+    joined = asyncio.new_event_loop().run_until_complete(derive.concat(engine, extended))
+    whole = submitted(engine, "c", [joined]).clips[0]
     assert extended.duration != extended.recipe.duration  # the stated figure is rounded
     assert np.array_equal(mix(whole.recipe), mix(extended.recipe))

@@ -74,3 +74,58 @@ def test_a_wrong_type_names_the_type_expected(sim: Sim, provider, path, headers,
     response = requests.post(sim.base(provider) + path, json=body, headers=headers, timeout=30)
     assert response.status_code == 400, response.text
     assert f"{param} must be a string" in response.text
+
+
+# -- one shape, bound to the spec ----------------------------------------------------------
+
+def spec_operations(dialect: str) -> set[tuple[str, str]]:
+    from simulator.openapi import load_spec
+
+    return {(method.upper(), path)
+            for path, operations in load_spec(dialect).document["paths"].items()
+            for method in operations if method in ("get", "post", "put", "patch", "delete")}
+
+
+@pytest.mark.parametrize("dialect", sorted(WITH_NULLS))
+def test_the_route_table_is_the_specs_operations(dialect):
+    from simulator.app import build_app
+    from simulator.config import load
+
+    app = build_app(load(env={}, providers=(dialect, "orux") if dialect != "orux"
+                         else ("orux", "sunor")))
+    prefix = f"/{dialect}"
+    served = {(route.method, route.resource.canonical[len(prefix):])
+              for route in app.router.routes()
+              if route.method != "HEAD" and route.resource is not None
+              and route.resource.canonical.startswith(prefix + "/")}
+    assert served == spec_operations(dialect)
+
+
+def test_every_list_of_dialects_is_the_registry():
+    import tomllib
+    from pathlib import Path
+
+    from conformance.dialects import DIALECTS as CATALOGS, driver
+    from simulator.config import PROVIDERS
+    from simulator.dialects import DIALECTS
+    from simulator.openapi import spec_ids
+    from simulator.providers import REGISTRY
+
+    assert tuple(REGISTRY) == DIALECTS == PROVIDERS == CATALOGS
+    assert set(spec_ids()) == set(DIALECTS) | {"admin"}
+    prices = tomllib.loads((Path(__file__).parent.parent / "fixtures" / "prices.toml")
+                           .read_text(encoding="utf-8"))
+    assert set(DIALECTS) <= set(prices)
+    for dialect in DIALECTS:
+        assert REGISTRY[dialect].id == dialect and driver(dialect).provider == dialect
+
+
+def test_every_dialect_is_a_package_of_the_same_shape():
+    from pathlib import Path
+
+    from simulator.dialects import DIALECTS
+
+    root = Path(__file__).parent.parent / "simulator" / "providers"
+    for dialect in DIALECTS:
+        modules = {p.name for p in (root / dialect).glob("*.py")}
+        assert modules == {"__init__.py", "provider.py", "planner.py", "render.py"}, dialect

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 
+from simulator.dialects import DIALECTS
+
 from ..case import Catalog
 from ..common import add_shared_cases
 from ..upstream import add_upstream_cases
-
-DIALECTS = ("evolink", "acedata", "openaihk", "sunor", "orux")
 
 
 def catalog(provider: str) -> Catalog:

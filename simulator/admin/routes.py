@@ -85,14 +85,14 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
             raise AdminError(400, "invalid_request", violation.message)
         return data
 
-    def account_or_404(api_key: str):
-        account = engine.account(api_key)
+    async def account_or_404(api_key: str):
+        account = await engine.account(api_key)
         if account is None:
             raise AdminError(404, "not_found", f"no account with key {api_key!r}")
         return account
 
-    def task_or_404(task_id: str):
-        task = engine.task(task_id)
+    async def task_or_404(task_id: str):
+        task = await engine.task(task_id)
         if task is None:
             raise AdminError(404, "not_found", f"no task {task_id!r}")
         return task
@@ -123,28 +123,29 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
                       "version": __version__})
 
     async def reset(request):
-        engine.reset()
+        await engine.reset()
         return _json({"status": "reset"})
 
     async def create_account(request):
         data = await body(request, "/_sim/accounts")
-        if data.get("api_key") and engine.account(data["api_key"]) is not None:
+        if data.get("api_key") and await engine.account(data["api_key"]) is not None:
             raise AdminError(409, "conflict", f"an account with key {data['api_key']!r} exists")
-        account = engine.create_account(data.get("api_key"), data.get("credits"), data.get("models"))
+        account = await engine.create_account(data.get("api_key"), data.get("credits"),
+                                              data.get("models"))
         return _json(account.to_dict(), 201)
 
     async def list_accounts(request):
-        return _json({"accounts": [a.to_dict() for a in engine.accounts()]})
+        return _json({"accounts": [a.to_dict() for a in await engine.accounts()]})
 
     async def get_account(request):
-        return _json(account_or_404(request.match_info["api_key"]).to_dict())
+        return _json((await account_or_404(request.match_info["api_key"])).to_dict())
 
     async def credits(request):
         key = request.match_info["api_key"]
         data = await body(request, "/_sim/accounts/{api_key}/credits")
-        account_or_404(key)
+        await account_or_404(key)
         try:
-            account = engine.grant(key, data["delta"])
+            account = await engine.grant(key, data["delta"])
         except InsufficientCredits as exc:
             raise AdminError(409, "insufficient_credits",
                              f"cannot withdraw {exc.needed}: {exc.available} available") from None
@@ -154,8 +155,9 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         key = request.query.get("api_key")
         if not key:
             raise AdminError(400, "invalid_request", "api_key is required")
-        account_or_404(key)
-        return _json({"api_key": key, "entries": [e.to_dict() for e in engine.ledger_entries(key)]})
+        await account_or_404(key)
+        entries = await engine.ledger_entries(key)
+        return _json({"api_key": key, "entries": [e.to_dict() for e in entries]})
 
     async def get_clock(request):
         return _json(clock_dict())
@@ -170,7 +172,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
 
     async def advance(request):
         data = await body(request, "/_sim/clock/advance")
-        engine.advance(float(data["seconds"]))
+        await engine.advance(float(data["seconds"]))
         return _json(clock_dict())
 
     async def list_tasks(request):
@@ -178,19 +180,19 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         if status is not None and status not in STATES:
             raise AdminError(400, "invalid_request", f"status must be one of {', '.join(STATES)}")
         limit = limit_of(request)
-        found = list(engine.tasks(request.query.get("provider") or None, status,
-                                  request.query.get("api_key") or None))
+        found = await engine.tasks(request.query.get("provider") or None, status,
+                                   request.query.get("api_key") or None)
         now = engine.now()
         return _json({"tasks": [t.to_dict(now) for t in found[:limit]], "count": len(found)})
 
     async def get_task(request):
-        return _json(task_or_404(request.match_info["task_id"]).to_dict(engine.now()))
+        return _json((await task_or_404(request.match_info["task_id"])).to_dict(engine.now()))
 
     async def outcome(request):
         task_id = request.match_info["task_id"]
         data = await body(request, "/_sim/tasks/{task_id}/outcome")
         try:
-            task = engine.force_outcome(task_id, data["outcome"], data.get("reason"))
+            task = await engine.force_outcome(task_id, data["outcome"], data.get("reason"))
         except TaskNotFound:
             raise AdminError(404, "not_found", f"no task {task_id!r}") from None
         except TaskFinished:
@@ -199,7 +201,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
 
     async def get_clip(request):
         clip_id = request.match_info["clip_id"]
-        found = engine.find_clip(clip_id)
+        found = await engine.find_clip(clip_id)
         if found is None:
             raise AdminError(404, "not_found", f"no clip {clip_id!r}")
         task, clip = found
@@ -208,7 +210,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
     async def expire_upstream(request):
         clip_id = request.match_info["clip_id"]
         try:
-            engine.expire_upstream(clip_id)
+            await engine.expire_upstream(clip_id)
         except ClipNotFound:
             raise AdminError(404, "not_found", f"no clip {clip_id!r}") from None
         return await get_clip(request)
@@ -307,7 +309,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
             raise AdminError(404, "not_found", f"no provider {provider!r}")
         data = await body(request, "/_sim/rate-limits/{provider}", "put")
         if data.get("api_key") is not None:
-            account_or_404(data["api_key"])
+            await account_or_404(data["api_key"])
         engine.rates.configure(provider, Limit(float(data["rate"]), float(data.get("burst", 1))),
                                data.get("api_key"))
         return _json(limits_dict())
@@ -333,7 +335,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         return _json({"allowed": engine.allowed_callbacks.remove(request.query.get("url"))})
 
     async def get_metrics(request):
-        return web.Response(body=metrics.exposition(),
+        return web.Response(body=await metrics.exposition(),
                             headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     table = [

@@ -18,13 +18,22 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import songwriter
 from .models import Clip
-from .recipes import (INSTRUMENTAL, VOCALS, Concat, Excerpt, Extension, Infill, Mashup, Overlay,
-                      Remaster, Song, Stem, instrument_stem)
+from .recipes import (INSTRUMENTAL, SILENT, VOCALS, Concat, Excerpt, Extension, Infill, Mashup,
+                      Overlay, Remaster, Song, Stem, instrument_stem)
 
 if TYPE_CHECKING:
     from .engine import ClipSpec, Engine
 
 EXTENSIONS = ("extend", "upload_extend")
+# Suno's twelve-way separation, in its order: (label, the instrument that plays it); the
+# synthesizer plays no brass or woodwinds, so theirs are silence.
+TWELVE_STEMS = (
+    ("Vocals", "vocals"), ("Backing Vocals", "backing_vocals"), ("Drums", "drums"),
+    ("Bass", "bass"), ("Guitar", "guitar"), ("Keyboard", "keys"),
+    ("Percussion", "percussion"), ("Strings", "strings"), ("Synth", "synth"),
+    ("FX", "fx"), ("Brass", SILENT), ("Woodwinds", SILENT),
+)
+STEM_LABELS = {part: label for label, part in TWELVE_STEMS if part != SILENT}
 # Seconds of sound an upload from outside the simulator stands for: it never fetches it.
 STAND_IN_SECONDS = 60.0
 
@@ -57,11 +66,11 @@ def extension(engine: Engine, source: Clip, at: float, *, action: str = "extend"
                  lineage={"action": action, "source": source.id, "continue_at": at})
 
 
-def chain(engine: Engine, clip: Clip) -> list[tuple[Clip, float]]:
+async def chain(engine: Engine, clip: Clip) -> list[tuple[Clip, float]]:
     """The extension chain ending at ``clip``: each clip with where its part starts."""
     links = [(clip, 0.0)]
     while (clip.lineage or {}).get("action") in EXTENSIONS:
-        found = engine.find_clip(clip.lineage.get("source") or "")
+        found = await engine.find_clip(clip.lineage.get("source") or "")
         if found is None:
             break
         links[0] = (links[0][0], float(clip.lineage["continue_at"]))
@@ -70,10 +79,10 @@ def chain(engine: Engine, clip: Clip) -> list[tuple[Clip, float]]:
     return links
 
 
-def concat(engine: Engine, last: Clip) -> ClipSpec:
+async def concat(engine: Engine, last: Clip) -> ClipSpec:
     """The whole song an extension chain stands for: each part up to where the next
     one took over, joined; ``history`` lists the parts as Suno's concat does."""
-    links = chain(engine, last)
+    links = await chain(engine, last)
     parts, history = [], []
     for index, (clip, start) in enumerate(links):
         # The recipe's own length, not the clip's rounded duration: a last part that

@@ -1,31 +1,35 @@
-"""The engine: the one place where behaviour is decided.
+"""The engine: the one place where behaviour is decided, and the only one that changes
+state.
 
 Providers translate wire requests into calls on :class:`Engine` and render what it
-returns; they never touch the clock, the ledger, the store or the scheduler themselves.
+returns; they never touch the clock, the ledger, the store or the scheduler themselves,
+and never change a task, clip or persona they were handed: what they hold is a snapshot
+(the store may hand out copies). Every change goes through :meth:`Engine._update`,
+which writes back what it read and, when the task changed meanwhile, reads it again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Awaitable, Callable, Iterable
 
 from . import lifecycle, songwriter
 from .clock import Clock
+from .faults import Faults, requested_steering
 from .ids import Ids
 from .journal import Journal
 from .ledger import InsufficientCredits, Ledger
+from .lifecycle import TIMED_OUT
 from .magic import NO_STEERING, Steering, read_steering
-from .models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Account, Clip, Persona, Task
-from .recipes import Audio, Song
-from .faults import Faults, requested_steering
+from .models import EXPIRED, QUEUED, SUCCEEDED, Account, Clip, Persona, Task
 from .ratelimit import Limit, RateLimiter, Verdict
+from .recipes import Audio, Song
 from .scheduler import Scheduler
-from .store import open_store
+from .store import StaleWrite, open_store
+from .watchers import DEADLINE, Watchers
 from .webhooks import Allowed, CallbackRejected, Policy, Signer, Webhooks, check_callback_url
 
 log = logging.getLogger(__name__)
@@ -33,13 +37,11 @@ log = logging.getLogger(__name__)
 # With --seed, simulated time starts here, so timestamps (and ids built from them) repeat.
 SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
-Listener = Callable[[Task, str], None]
-# What a watcher receives when its deadline passes before the task ends.
-DEADLINE = "deadline"
+Listener = Callable[[Task, str], Awaitable[None]]
 # How long a task's results last when its request carries [sim:expire].
 EXPIRE_SOON = 60.0
-# The failure reason of a task that outran its dialect's ttl.
-TIMED_OUT = "timed_out"
+# Times a change is tried again after the task changed under it before it gives up.
+RETRIES = 20
 
 
 class TaskNotFound(KeyError):
@@ -72,6 +74,9 @@ class ClipSpec:
     # clip (its seed, duration and style), e.g. an extension's new tail.
     derive: Callable[[Song], Audio] | None = None
     lineage: dict[str, Any] | None = None
+    # A seed of the caller's: the song's words, length and sound all come from it, so the
+    # same seed always makes the same song (text_seed is the same number then).
+    seed: int | None = None
 
 
 class Engine:
@@ -85,7 +90,7 @@ class Engine:
         self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
         self.scheduler = Scheduler(self.clock)
         self.scheduler.on("task", self._task_due)
-        self.scheduler.on("deadline", self._deadline_due)
+        self.watchers = Watchers(self.scheduler, self.clock)
         self.scheduler.on("ttl", self._ttl_due)
         self.store = open_store(state)
         self.ledger = Ledger(self.store, self.clock)
@@ -100,24 +105,23 @@ class Engine:
         self.default_credits = default_credits
         self.demo_key = demo_key
         self._listeners: dict[str, list[Listener]] = {}
-        self._watchers: dict[str, list[asyncio.Queue]] = {}
-        self._restore_defaults()
 
     # -- lifecycle of the engine itself ------------------------------------------------
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Arm the scheduler and make the default accounts (once)."""
         self.scheduler.start()
+        if await self.store.get_account(self.demo_key) is None:
+            await self._restore_defaults()
 
     async def stop(self) -> None:
         self.scheduler.stop()
         await self.webhooks.close()
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         """Wipe all state and restore the default accounts; the clock keeps its mode."""
         self.scheduler.clear()
-        self.store.reset()
-        for queues in self._watchers.values():
-            for queue in queues:
-                queue.put_nowait(DEADLINE)
+        await self.store.reset()
+        self.watchers.release_all()
         self.journal.clear()
         self.webhooks.reset()
         self.allowed_callbacks.remove()
@@ -126,10 +130,10 @@ class Engine:
         if self.scenario:
             self.faults.use_scenario(self.scenario)
         self.ids.reset()
-        self._restore_defaults()
+        await self._restore_defaults()
 
-    def _restore_defaults(self) -> None:
-        self.create_account(self.demo_key, self.default_credits)
+    async def _restore_defaults(self) -> None:
+        await self.create_account(self.demo_key, self.default_credits)
 
     def now(self) -> float:
         return self.clock.now()
@@ -139,23 +143,24 @@ class Engine:
         self.clock.set(mode, speed)
         self.scheduler.rearm()
 
-    def advance(self, seconds: float) -> None:
+    async def advance(self, seconds: float) -> None:
         """Move simulated time on and fire everything that fell due, in order."""
         self.clock.advance(seconds)
-        self.scheduler.run_due()
+        await self.scheduler.run_due()
 
     # -- accounts and credits ----------------------------------------------------------
-    def authenticate(self, api_key: str | None) -> Account | None:
-        return self.store.get_account(api_key) if api_key else None
+    async def authenticate(self, api_key: str | None) -> Account | None:
+        return await self.store.get_account(api_key) if api_key else None
 
-    def create_account(self, api_key: str | None = None, credits: float | None = None,
-                       models: list[str] | None = None) -> Account:
+    async def create_account(self, api_key: str | None = None, credits: float | None = None,
+                             models: list[str] | None = None) -> Account:
         key = api_key or "sk-sim-" + self.ids.token(24)
-        account = self.store.create_account(Account(key, models=models, created_at=self.now(),
-                                                    webhook_secret=self._secret_for(key)))
+        account = await self.store.create_account(
+            Account(key, models=models, created_at=self.now(),
+                    webhook_secret=self._secret_for(key)))
         amount = self.default_credits if credits is None else credits
         if amount:
-            self.ledger.grant(key, amount)
+            account = await self.ledger.grant(key, amount)
         return account
 
     def _secret_for(self, api_key: str) -> str:
@@ -164,23 +169,23 @@ class Engine:
         digest = hmac.new(str(self.ids.seed).encode(), api_key.encode(), hashlib.sha256)
         return "whsec_" + digest.hexdigest()[:40]
 
-    def account(self, api_key: str) -> Account | None:
-        return self.store.get_account(api_key)
+    async def account(self, api_key: str) -> Account | None:
+        return await self.store.get_account(api_key)
 
-    def accounts(self) -> list[Account]:
-        return self.store.list_accounts()
+    async def accounts(self) -> list[Account]:
+        return await self.store.list_accounts()
 
-    def grant(self, api_key: str, delta: float) -> Account:
-        return self.ledger.grant(api_key, delta)
+    async def grant(self, api_key: str, delta: float) -> Account:
+        return await self.ledger.grant(api_key, delta)
 
-    def ledger_entries(self, api_key: str):
-        return self.ledger.entries(api_key)
+    async def ledger_entries(self, api_key: str):
+        return await self.ledger.entries(api_key)
 
-    def charge(self, api_key: str, reference: str, amount: float) -> Account:
+    async def charge(self, api_key: str, reference: str, amount: float) -> Account:
         """Bill work that is done as it is asked (no task to wait on); raises
         InsufficientCredits, charging nothing."""
-        self.ledger.hold(api_key, reference, amount)
-        return self.ledger.settle(api_key, reference, amount)
+        await self.ledger.hold(api_key, reference, amount)
+        return await self.ledger.settle(api_key, reference, amount)
 
     def may_use_model(self, account: Account, model: str) -> bool:
         return account.models is None or model in account.models
@@ -196,29 +201,32 @@ class Engine:
     def compose(self, description: str = "", *, title: str | None = None,
                 tags: str | None = None, lyrics: str | None = None,
                 instrumental: bool = False, derive: Callable[[Song], Audio] | None = None,
-                lineage: dict[str, Any] | None = None, avoid: str | None = None) -> ClipSpec:
+                lineage: dict[str, Any] | None = None, avoid: str | None = None,
+                seed: int | None = None) -> ClipSpec:
         """A song request; whatever the caller left out is written from its description.
 
         ``avoid`` (negative tags) keeps the styles it names out of the song's tags,
-        given or written, and so out of the music made from them.
+        given or written, and so out of the music made from them. ``seed`` fixes the
+        song: its words, length and sound (see ClipSpec).
         """
-        text_seed = self.ids.seed32()
+        text_seed = self.ids.seed32() if seed is None else seed
         if avoid:
             tags = songwriter.tags_from(description, text_seed, avoid) if tags is None \
                 else songwriter.without_avoided(tags, avoid)
         return ClipSpec(title, tags, lyrics, instrumental, description, text_seed, derive,
-                        lineage)
+                        lineage, seed)
 
     def subscribe(self, provider: str, listener: Listener) -> None:
-        """Call ``listener(task, event)`` after each state change of that provider's tasks."""
+        """Await ``listener(task, event)`` after each state change of that provider's
+        tasks; it reads the task as it was written, and changes it only through here."""
         self._listeners.setdefault(provider, []).append(listener)
 
-    def submit(self, provider: str, api_key: str, kind: str, *, task_id: str,
-               params: dict[str, Any], cost: float, clips: Iterable[ClipSpec] = (),
-               clip_id: Callable[[], str] | None = None, callback_url: str | None = None,
-               steering: Steering = NO_STEERING, max_duration: float = 240.0,
-               meta: dict[str, Any] | None = None, retention: float | None = None,
-               ttl: float | None = None) -> Task:
+    async def submit(self, provider: str, api_key: str, kind: str, *, task_id: str,
+                     params: dict[str, Any], cost: float, clips: Iterable[ClipSpec] = (),
+                     clip_id: Callable[[], str] | None = None, callback_url: str | None = None,
+                     steering: Steering = NO_STEERING, max_duration: float = 240.0,
+                     meta: dict[str, Any] | None = None, retention: float | None = None,
+                     ttl: float | None = None) -> Task:
         """Hold the credits and start a task; raises InsufficientCredits, charging nothing.
 
         ``retention`` is how long the dialect keeps a succeeded task's results (None:
@@ -228,17 +236,17 @@ class Engine:
         """
         now = self.now()
         steering = steering.merged(requested_steering())
-        self.ledger.hold(api_key, task_id, cost)
         made = [self._clip(spec, clip_id, max_duration) for spec in clips]
+        plan = lifecycle.plan(kind, self.ids, steering)
+        await self.ledger.hold(api_key, task_id, cost)
         for clip in made:
             clip.upstream_expired = steering.upstream_expired
         task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
-                    callback_url=callback_url,
-                    plan=lifecycle.plan(kind, self.ids, steering), meta=meta or {},
+                    callback_url=callback_url, plan=plan, meta=meta or {},
                     retention=EXPIRE_SOON if steering.expire and retention is not None
                     else retention)
         task.history.append((now, "submitted"))
-        self.store.put_task(task)
+        await self.store.put_task(task)
         self._schedule_next(task)
         if ttl is not None:
             self.scheduler.at(now + ttl, "ttl", task_id)
@@ -252,35 +260,44 @@ class Engine:
             sung = songwriter.WRITTEN_SUNG_LINES
         else:
             sung = songwriter.sung_lines(spec.lyrics)
-        clip = Clip(clip_id() if clip_id else self.ids.uuid(), self.ids.seed32(),
-                    songwriter.duration_for(sung, self.ids, max_duration), spec.instrumental,
-                    spec.description, spec.text_seed, spec.title, spec.tags, spec.lyrics,
-                    lineage=spec.lineage)
+        fixed = None if spec.seed is None else Ids(spec.seed)
+        clip = Clip(clip_id() if clip_id else self.ids.uuid(),
+                    self.ids.seed32() if fixed is None else spec.seed,
+                    songwriter.duration_for(sung, fixed or self.ids, max_duration),
+                    spec.instrumental, spec.description, spec.text_seed, spec.title,
+                    spec.tags, spec.lyrics, lineage=spec.lineage)
         if spec.derive is not None:
             clip.derived = spec.derive(Song(clip.seed, clip.duration, clip.tags,
                                             clip.instrumental, songwriter.form_of(clip.lyrics)))
             clip.duration = round(clip.derived.duration, 2)
         return clip
 
-    def task(self, task_id: str) -> Task | None:
-        return self.store.get_task(task_id)
+    async def task(self, task_id: str) -> Task | None:
+        return await self.store.get_task(task_id)
 
-    def tasks(self, provider: str | None = None, status: str | None = None,
-              api_key: str | None = None) -> Iterable[Task]:
+    async def own_task(self, api_key: str, task_id: str, provider: str) -> Task | None:
+        """A task of that key and provider; None for any other: a key sees only its own."""
+        task = await self.store.get_task(task_id)
+        if task is None or task.provider != provider or task.api_key != api_key:
+            return None
+        return task
+
+    async def tasks(self, provider: str | None = None, status: str | None = None,
+                    api_key: str | None = None) -> list[Task]:
         if status not in (SUCCEEDED, EXPIRED):
-            return self.store.list_tasks(provider, status, api_key)
+            return await self.store.list_tasks(provider, status, api_key)
         now = self.now()  # expiry is read from the clock, so filter on the state now
-        return (t for t in self.store.list_tasks(provider, SUCCEEDED, api_key)
-                if t.state(now) == status)
+        return [t for t in await self.store.list_tasks(provider, SUCCEEDED, api_key)
+                if t.state(now) == status]
 
-    def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
-        return self.store.find_clip(clip_id)
+    async def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
+        return await self.store.find_clip(clip_id)
 
-    def clip_of(self, api_key: str, clip_id: str,
-                provider: str | None = None) -> tuple[Task, Clip] | None:
+    async def clip_of(self, api_key: str, clip_id: str,
+                      provider: str | None = None) -> tuple[Task, Clip] | None:
         """A clip the key made (with that provider, if named), in whatever state, and its
         task; None for a clip of another key: songs are private to the key that paid."""
-        found = self.store.find_clip(clip_id)
+        found = await self.store.find_clip(clip_id)
         if found is None:
             return None
         task, _ = found
@@ -288,159 +305,153 @@ class Engine:
             return None
         return found
 
-    def own_clip(self, api_key: str, clip_id: str, provider: str | None = None) -> Clip | None:
+    async def own_clip(self, api_key: str, clip_id: str,
+                       provider: str | None = None) -> Clip | None:
         """A finished clip the key made (with that provider, if named); None otherwise.
 
         Songs are private to the key that paid for them, and only finished ones can be
         built on; a clip is finished when its own media is, even while a sibling of the
         same task is still being made.
         """
-        found = self.clip_of(api_key, clip_id, provider)
+        found = await self.clip_of(api_key, clip_id, provider)
         return found[1] if found is not None and found[0].clip_ready(found[1]) else None
 
-    def finished_clip(self, clip_id: str) -> Clip | None:
+    async def finished_clip(self, clip_id: str) -> Clip | None:
         """The clip, if it exists and is finished, whoever made it."""
-        found = self.store.find_clip(clip_id)
+        found = await self.store.find_clip(clip_id)
         return found[1] if found is not None and found[0].clip_ready(found[1]) else None
 
-    def annotate(self, task_id: str, **meta: Any) -> Task:
-        """Record a dialect's own bookkeeping on a task through the store, so every
-        reader sees it on its next read (raises TaskNotFound)."""
-        task = self.store.get_task(task_id)
-        if task is None:
-            raise TaskNotFound(task_id)
-        task.meta.update(meta)
-        self.store.put_task(task)
-        return task
+    async def annotate(self, task_id: str, **meta: Any) -> Task:
+        """Record a dialect's own bookkeeping on a task (raises TaskNotFound)."""
+        return await self._update(task_id, lambda task: task.meta.update(meta) or True)
 
-    def expire_upstream(self, clip_id: str) -> Clip:
+    async def expire_upstream(self, clip_id: str) -> Clip:
         """Let the upstream account that made the clip expire (raises ClipNotFound)."""
-        found = self.store.find_clip(clip_id)
+        found = await self.store.find_clip(clip_id)
         if found is None:
             raise ClipNotFound(clip_id)
-        task, clip = found
-        clip.upstream_expired = True
-        self.store.put_task(task)
-        return clip
+        index = found[0].clips.index(found[1])
+
+        def expire(task: Task) -> bool:
+            task.clips[index].upstream_expired = True
+            return True
+
+        return (await self._update(found[0].id, expire)).clips[index]
+
+    async def _update(self, task_id: str, change: Callable[[Task], bool]) -> Task:
+        """Read the task, ``change`` it, write it back; again from a fresh read when it
+        changed meanwhile. ``change`` returns False to write nothing."""
+        for _ in range(RETRIES):
+            task = await self.store.get_task(task_id)
+            if task is None:
+                raise TaskNotFound(task_id)
+            if not change(task):
+                return task
+            try:
+                await self.store.put_task(task)
+            except StaleWrite:
+                continue
+            return task
+        raise RuntimeError(f"task {task_id} kept changing under an update")
 
     # -- personas ----------------------------------------------------------------------
-    def create_persona(self, api_key: str, name: str, source: Clip, *, description: str = "",
-                       kind: str = "persona", vox: Clip | None = None) -> Persona:
+    async def create_persona(self, api_key: str, name: str, source: Clip, *,
+                             description: str = "", kind: str = "persona",
+                             vox: Clip | None = None) -> Persona:
         persona = Persona(self.ids.uuid(), api_key, name, source.id, self.now(), description,
                           kind, vox.id if vox else None)
-        self.store.put_persona(persona)
+        await self.store.put_persona(persona)
         return persona
 
-    def persona(self, api_key: str, persona_id: str) -> Persona | None:
-        persona = self.store.get_persona(persona_id)
+    async def persona(self, api_key: str, persona_id: str) -> Persona | None:
+        persona = await self.store.get_persona(persona_id)
         return persona if persona is not None and persona.api_key == api_key else None
 
-    def personas(self, api_key: str) -> list[Persona]:
-        return self.store.list_personas(api_key)
+    async def personas(self, api_key: str) -> list[Persona]:
+        return await self.store.list_personas(api_key)
 
-    def delete_persona(self, api_key: str, persona_id: str) -> bool:
-        return self.persona(api_key, persona_id) is not None and \
-            self.store.delete_persona(persona_id)
+    async def delete_persona(self, api_key: str, persona_id: str) -> bool:
+        return await self.persona(api_key, persona_id) is not None and \
+            await self.store.delete_persona(persona_id)
 
     # -- waiting on a task ---------------------------------------------------------------
-    @contextlib.contextmanager
-    def watching(self, task: Task, timeout: float | None = None) -> Iterator[asyncio.Queue]:
-        """A queue of the task's events as they happen, for answers that wait or stream.
+    def watching(self, task_id: str, timeout: float | None = None):
+        """A queue of the task's events as they happen (see Watchers.watching)."""
+        return self.watchers.watching(task_id, timeout)
 
-        With ``timeout`` (simulated seconds from now), DEADLINE is queued if the task has
-        not ended by then, so a waiting request never outlives a stuck task.
-        """
-        queue: asyncio.Queue = asyncio.Queue()
-        self._watchers.setdefault(task.id, []).append(queue)
-        if timeout is not None:
-            self.scheduler.at(self.now() + timeout, "deadline", (task.id, id(queue)))
-        try:
-            yield queue
-        finally:
-            queues = self._watchers.get(task.id, [])
-            if queue in queues:
-                queues.remove(queue)
-            if not queues:
-                self._watchers.pop(task.id, None)
-
-    def _deadline_due(self, ref: tuple[str, int], due: float) -> None:
-        task_id, queue_id = ref
-        for queue in self._watchers.get(task_id, ()):
-            if id(queue) == queue_id:
-                queue.put_nowait(DEADLINE)
-
-    def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
+    async def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
         """Settle a task now, passing any stages it skipped: for the control plane, and
         for a dialect whose answer is the finished work itself."""
-        task = self.store.get_task(task_id)
+        task = await self.store.get_task(task_id)
         if task is None:
             raise TaskNotFound(task_id)
         if task.terminal:
             raise TaskFinished(task_id)
         now = self.now()
-        task.step = len(task.plan)  # entries still on the heap for it become stale
         if outcome == "fail":
-            self._apply(task, lifecycle.failure(reason or "forced_failure"), now)
-            return task
-        if task.status == QUEUED:
-            self._apply(task, lifecycle.START, now)
-        names = [name for name, _ in lifecycle.PROFILES[task.kind].stages]
-        reached = names.index(task.stage) + 1 if task.stage in names else 0
-        for name in names[reached:]:
-            self._apply(task, lifecycle.STAGE_PREFIX + name, now)
-        self._apply(task, lifecycle.FINISH, now)
+            events = [lifecycle.failure(reason or "forced_failure")]
+        else:
+            events = [lifecycle.START] if task.status == QUEUED else []
+            names = [name for name, _ in lifecycle.PROFILES[task.kind].stages]
+            reached = names.index(task.stage) + 1 if task.stage in names else 0
+            events += [lifecycle.STAGE_PREFIX + name for name in names[reached:]]
+            events.append(lifecycle.FINISH)
+        # One write per event, so the dialect hears each stage with the task as it was.
+        for event in events:
+            task = await self._transition(task_id, event, now, skip_plan=True) or task
         return task
 
     # -- the scheduler's side ----------------------------------------------------------
-    def _ttl_due(self, task_id: str, due: float) -> None:
-        task = self.store.get_task(task_id)
+    async def _ttl_due(self, task_id: str, due: float) -> None:
+        task = await self.store.get_task(task_id)
         if task is not None and not task.terminal:
-            task.step = len(task.plan)
-            self._apply(task, lifecycle.failure(TIMED_OUT), due)
+            await self._transition(task_id, lifecycle.failure(TIMED_OUT), due, skip_plan=True)
 
     def _schedule_next(self, task: Task) -> None:
         if task.step < len(task.plan):
             offset, _ = task.plan[task.step]
             self.scheduler.at(task.created_at + offset, "task", (task.id, task.step))
 
-    def _task_due(self, ref: tuple[str, int], due: float) -> None:
+    async def _task_due(self, ref: tuple[str, int], due: float) -> None:
         task_id, step = ref
-        task = self.store.get_task(task_id)
+        task = await self.store.get_task(task_id)
         if task is None or task.terminal or task.step != step:
             return
-        _, event = task.plan[step]
-        task.step += 1
-        self._apply(task, event, due)
-        self._schedule_next(task)
+        task = await self._transition(task_id, task.plan[step][1], due, step=step)
+        if task is not None:
+            self._schedule_next(task)
 
-    def _apply(self, task: Task, event: str, at: float) -> None:
-        if event == lifecycle.START:
-            task.status, task.started_at = RUNNING, at
-            ends = [o for o, e in task.plan if lifecycle.is_end(e)]
-            task.eta = task.created_at + ends[-1] if ends else None
-        elif event.startswith(lifecycle.STAGE_PREFIX):
-            task.stage = event[len(lifecycle.STAGE_PREFIX):]
-        elif event == lifecycle.FINISH:
-            task.status, task.stage, task.finished_at = SUCCEEDED, "complete", at
-            if task.retention is not None:
-                task.expires_at = at + task.retention
-            self.ledger.settle(task.api_key, task.id, task.cost)
+    async def _transition(self, task_id: str, event: str, at: float, *,
+                          step: int | None = None, skip_plan: bool = False) -> Task | None:
+        """Apply one event to the task, then settle its credits and tell the dialect and
+        the watchers; None when there was nothing to apply. ``step``: the plan entry
+        being fired (nothing happens if the task moved past it); ``skip_plan``: entries
+        still on the heap for the task become stale."""
+        applied = False
+
+        def change(task: Task) -> bool:
+            nonlocal applied
+            applied = not task.terminal and (step is None or task.step == step)
+            if applied:
+                task.step = len(task.plan) if skip_plan else task.step + (step is not None)
+                lifecycle.apply(task, event, at)
+            return applied
+
+        task = await self._update(task_id, change)
+        if not applied:
+            return None
+        if event == lifecycle.FINISH:
+            await self.ledger.settle(task.api_key, task.id, task.cost)
         elif lifecycle.is_failure(event):
-            code = lifecycle.failure_reason(event)
-            task.status, task.finished_at = FAILED, at
-            task.error = {"code": code, "message": _FAILURE_MESSAGES.get(
-                code, f"Generation failed: {code.replace('_', ' ')}")}
-            self.ledger.release(task.api_key, task.id, task.cost)
-        task.history.append((at, event))
-        self.store.put_task(task)
+            await self.ledger.release(task.api_key, task.id, task.cost)
         for listener in self._listeners.get(task.provider, ()):
             try:
-                listener(task, event)
+                await listener(task, event)
             except Exception:  # a dialect's side effect must never undo a transition
                 log.exception("listener for %s failed on %s %s", task.provider, task.id, event)
         # Watchers hear of the event after the dialect's own side effects are done.
-        for queue in self._watchers.get(task.id, ()):
-            queue.put_nowait(event)
+        self.watchers.tell(task.id, event)
+        return task
 
     # -- callbacks ---------------------------------------------------------------------
     def check_callback(self, url: str, *, https_only: bool, allow_internal: bool,
@@ -460,14 +471,6 @@ class Engine:
                                task_id=task.id, api_key=task.api_key, stage=stage,
                                headers=headers, signer=signer)
 
-
-_FAILURE_MESSAGES = {
-    "generation_failed": "Music generation failed upstream; no credits were charged",
-    "content_moderation": "The request was rejected by content moderation",
-    "forced_failure": "The task was failed through the control plane",
-    TIMED_OUT: "The task did not finish in the time the service allows; no credits were "
-               "charged",
-}
 
 __all__ = ["DEADLINE", "TIMED_OUT", "CallbackRejected", "ClipNotFound", "ClipSpec", "Engine",
            "InsufficientCredits", "TaskFinished", "TaskNotFound"]

@@ -27,19 +27,19 @@ def marker(clip_id: str, file: str) -> dict[str, Any]:
     return {MAKES: {"clip_id": clip_id, "file": file}}
 
 
-def exports_of(engine: Engine, clip_id: str, file: str) -> list[Task]:
+async def exports_of(engine: Engine, clip_id: str, file: str) -> list[Task]:
     """Every export of the clip's ``file`` asked for so far, oldest first. Only the
     clip's owner can have asked, so only that key's tasks with its provider are read."""
-    found = engine.find_clip(clip_id)
+    found = await engine.find_clip(clip_id)
     if found is None:
         return []
     owner = found[0]
     wanted = {"clip_id": clip_id, "file": file}
-    return sorted((task for task in engine.tasks(owner.provider, api_key=owner.api_key)
+    return sorted((task for task in await engine.tasks(owner.provider, api_key=owner.api_key)
                    if task.meta.get(MAKES) == wanted), key=lambda task: task.created_at)
 
 
-def held_back(engine: Engine, clip_id: str, file: str) -> bool:
+async def held_back(engine: Engine, clip_id: str, file: str) -> bool:
     """Whether the clip's ``file`` was asked to be exported and is not made yet."""
-    made = exports_of(engine, clip_id, file)
+    made = await exports_of(engine, clip_id, file)
     return bool(made) and not any(task.status == SUCCEEDED for task in made)

@@ -22,28 +22,28 @@ class Ledger:
     def __init__(self, store: Store, clock: Clock):
         self.store, self.clock = store, clock
 
-    def grant(self, api_key: str, delta: float) -> Account:
+    async def grant(self, api_key: str, delta: float) -> Account:
         """Add (or, when negative, withdraw) available credits."""
         try:
-            return self.store.move_credits(api_key, "grant", delta, self.clock.now(), None,
+            return await self.store.move_credits(api_key, "grant", delta, self.clock.now(), None,
                                            available=delta, granted=delta)
         except InsufficientBalance as exc:
             raise InsufficientCredits(-delta, exc.available) from None
 
-    def hold(self, api_key: str, task_id: str, amount: float) -> Account:
+    async def hold(self, api_key: str, task_id: str, amount: float) -> Account:
         try:
-            return self.store.move_credits(api_key, "hold", amount, self.clock.now(), task_id,
+            return await self.store.move_credits(api_key, "hold", amount, self.clock.now(), task_id,
                                            available=-amount, held=amount)
         except InsufficientBalance as exc:
             raise InsufficientCredits(amount, exc.available) from None
 
-    def settle(self, api_key: str, task_id: str, amount: float) -> Account:
-        return self.store.move_credits(api_key, "settle", amount, self.clock.now(), task_id,
+    async def settle(self, api_key: str, task_id: str, amount: float) -> Account:
+        return await self.store.move_credits(api_key, "settle", amount, self.clock.now(), task_id,
                                        held=-amount, spent=amount)
 
-    def release(self, api_key: str, task_id: str, amount: float) -> Account:
-        return self.store.move_credits(api_key, "release", amount, self.clock.now(), task_id,
+    async def release(self, api_key: str, task_id: str, amount: float) -> Account:
+        return await self.store.move_credits(api_key, "release", amount, self.clock.now(), task_id,
                                        held=-amount, available=amount)
 
-    def entries(self, api_key: str) -> list[LedgerEntry]:
-        return self.store.ledger(api_key)
+    async def entries(self, api_key: str) -> list[LedgerEntry]:
+        return await self.store.ledger(api_key)

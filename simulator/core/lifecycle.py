@@ -10,8 +10,18 @@ from dataclasses import dataclass
 
 from .ids import Ids
 from .magic import Steering
+from .models import FAILED, RUNNING, SUCCEEDED, Task
 
 START, FINISH = "start", "finish"
+# The failure reason of a task that outran its dialect's ttl.
+TIMED_OUT = "timed_out"
+FAILURE_MESSAGES = {
+    "generation_failed": "Music generation failed upstream; no credits were charged",
+    "content_moderation": "The request was rejected by content moderation",
+    "forced_failure": "The task was failed through the control plane",
+    TIMED_OUT: "The task did not finish in the time the service allows; no credits were "
+               "charged",
+}
 STAGE_PREFIX = "stage:"
 FAIL_PREFIX = "fail:"
 
@@ -89,3 +99,23 @@ def plan(kind: str, ids: Ids, steering: Steering) -> list[tuple[float, str]]:
     finish = max(last + 0.1, jittered(profile.finish))
     events.append((finish, fail or FINISH))
     return events
+
+
+def apply(task: Task, event: str, at: float) -> None:
+    """What one event of its plan does to a task (credits are moved by the caller)."""
+    if event == START:
+        task.status, task.started_at = RUNNING, at
+        ends = [o for o, e in task.plan if is_end(e)]
+        task.eta = task.created_at + ends[-1] if ends else None
+    elif event.startswith(STAGE_PREFIX):
+        task.stage = event[len(STAGE_PREFIX):]
+    elif event == FINISH:
+        task.status, task.stage, task.finished_at = SUCCEEDED, "complete", at
+        if task.retention is not None:
+            task.expires_at = at + task.retention
+    elif is_failure(event):
+        code = failure_reason(event)
+        task.status, task.finished_at = FAILED, at
+        task.error = {"code": code, "message": FAILURE_MESSAGES.get(
+            code, f"Generation failed: {code.replace('_', ' ')}")}
+    task.history.append((at, event))

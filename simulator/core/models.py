@@ -156,6 +156,9 @@ class Task:
     meta: dict[str, Any] = field(default_factory=dict)  # the dialect's own bookkeeping
     retention: float | None = None  # seconds results are kept after success; None: forever
     expires_at: float | None = None  # set on success when the dialect keeps results a while
+    # Bumped by the store on every write; a write of a task read at an older version is
+    # refused (StaleWrite), so two changes racing on one task never lose one of them.
+    version: int = 0
 
     @property
     def terminal(self) -> bool:

@@ -179,3 +179,12 @@ class Remaster:
 
 Audio = Union[Song, Speech, Extension, Concat, Excerpt, Stem, Infill, Overlay, Mashup,
               Remaster]
+
+
+def _same(self: Audio, memo: dict) -> Audio:
+    return self
+
+
+# A recipe is an immutable value: a store that hands out copies of tasks shares it.
+for _kind in (Song, Speech, Extension, Concat, Excerpt, Stem, Infill, Overlay, Mashup, Remaster):
+    _kind.__deepcopy__ = _same

@@ -2,7 +2,9 @@
 
 Entries are plain tuples ``(due, seq, kind, ref)`` on a heap; a single asyncio timer is
 armed for the earliest one. There is no coroutine or timer object per task, so a
-hundred thousand tasks in flight cost a hundred thousand small tuples.
+hundred thousand tasks in flight cost a hundred thousand small tuples. Handlers are
+coroutines (they read and write the store); one run at a time fires what is due, in
+order, so a clock advance has run everything it covers when it returns.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import asyncio
 import heapq
 import itertools
 import logging
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from .clock import Clock
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, float], None]
+Handler = Callable[[Any, float], Awaitable[None]]
 
 
 class Scheduler:
@@ -32,6 +34,8 @@ class Scheduler:
         self.lateness: list[float] = []  # wall seconds each fired entry was late, when recording
         self.record_lateness = False
         self._firing = False
+        self._running: asyncio.Lock | None = None
+        self._run: asyncio.Task | None = None
 
     def on(self, kind: str, handler: Handler) -> None:
         """Register the handler for entries of ``kind``: ``handler(ref, due)``."""
@@ -55,25 +59,34 @@ class Scheduler:
             self._timer.cancel()
         self._timer, self._armed_for, self._loop = None, None, None
 
-    def run_due(self) -> int:
+    async def run_due(self) -> int:
         """Fire every entry due by the clock's now, in due order; returns how many fired."""
-        fired = 0
-        heap = self._heap
-        self._firing = True
-        try:
-            while heap and heap[0][0] <= self.clock.now():
-                due, _, kind, ref = heapq.heappop(heap)
-                if self.record_lateness and self.clock.speed:
-                    self.lateness.append((self.clock.now() - due) / self.clock.speed)
-                try:
-                    self._handlers[kind](ref, due)
-                except Exception:  # one broken entry must not stall every other task
-                    log.exception("scheduled %s for %r failed", kind, ref)
-                fired += 1
-        finally:
-            self._firing = False
-            self._arm()
-        return fired
+        if self._running is None:
+            self._running = asyncio.Lock()
+        async with self._running:
+            fired = 0
+            heap = self._heap
+            self._firing = True
+            try:
+                while heap and heap[0][0] <= self.clock.now():
+                    due, _, kind, ref = heapq.heappop(heap)
+                    if self.record_lateness and self.clock.speed:
+                        self.lateness.append((self.clock.now() - due) / self.clock.speed)
+                    try:
+                        await self._handlers[kind](ref, due)
+                    except Exception:  # one broken entry must not stall every other task
+                        log.exception("scheduled %s for %r failed", kind, ref)
+                    fired += 1
+            finally:
+                self._firing = False
+                self._arm()
+            return fired
+
+    def _wake(self) -> None:
+        """The timer's callback: one run at a time (a run in progress picks up the rest)."""
+        self._timer, self._armed_for = None, None
+        if self._run is None or self._run.done():
+            self._run = self._loop.create_task(self.run_due())
 
     def rearm(self) -> None:
         """Recompute the wake-up after the clock changed mode, speed or time."""
@@ -93,4 +106,4 @@ class Scheduler:
         if delay is None:
             return
         self._armed_for = due
-        self._timer = self._loop.call_later(delay, self.run_due)
+        self._timer = self._loop.call_later(delay, self._wake)

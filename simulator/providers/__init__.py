@@ -1,12 +1,15 @@
-"""One module per dialect, each a thin translation layer over the core."""
+"""One package per dialect, all of the same shape, over the shared layer in ``base``."""
 
-from .acedata import Acedata
+from importlib import import_module
+
+from ..dialects import DIALECTS
 from .base import Provider
-from .evolink import Evolink
-from .openaihk import Openaihk
-from .orux import Orux
-from .sunor import Sunor
 
-REGISTRY: dict[str, type[Provider]] = {cls.id: cls for cls in (Evolink, Acedata, Openaihk, Sunor, Orux)}
+
+def _provider(dialect: str) -> type[Provider]:
+    return import_module(f"{__name__}.{dialect}").PROVIDER
+
+
+REGISTRY: dict[str, type[Provider]] = {dialect: _provider(dialect) for dialect in DIALECTS}
 
 __all__ = ["Provider", "REGISTRY"]

@@ -1,16 +1,21 @@
-"""What every dialect shares: spec-checked JSON bodies, keys, rate limits, links.
+"""What every dialect shares, written once: routes bound to the spec's operations, every
+request checked against the spec before its handler, keys and rate limits, ownership,
+steered outages, the refusals for credits, and the subscription to task events.
 
-A provider subclass lists its routes and renders errors and tasks in its own shapes;
-everything else comes from here or from the engine.
+A dialect is a package of the same shape (``provider.py``: its handlers and its words
+for refusals; ``planner.py``: what a request makes; ``render.py``: how a task reads on
+the wire). Its :class:`Provider` subclass names a handler for each ``operationId`` of
+``specs/<id>.yaml`` and overrides the ``refuse_*`` hooks whose words differ.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
-from http import HTTPStatus
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -18,16 +23,17 @@ import orjson
 from aiohttp import web
 
 from ..config import Settings
-from ..core.engine import CallbackRejected, Engine
+from ..core.engine import CallbackRejected, Engine, InsufficientCredits
 from ..core.faults import DEFAULT_RETRY_AFTER
-from ..core.models import Account, Clip
+from ..core.magic import Steering
+from ..core.models import EXPIRED, Account, Clip, Task
 from ..core.ratelimit import Limit, Verdict
 from ..media.files import clip_id_in, media_path
 from ..openapi import Violation, load_spec
 
-
 # Where authenticate leaves the caller's rate-limit verdict, for the answer's headers.
 RATE = web.RequestKey("rate", Verdict)
+METHODS = ("get", "post", "put", "patch", "delete")
 
 GENERIC_OUTAGES = {400: "Bad request", 402: "Insufficient credits", 403: "Forbidden",
                    404: "Not found", 500: "Internal server error", 502: "Bad gateway",
@@ -43,22 +49,50 @@ class BadRequest(Exception):
         self.status, self.message, self.headers, self.fields = status, message, headers, fields
 
 
+@dataclass
+class Call:
+    """One request as a handler receives it: its caller, and what it sent, checked against
+    the spec and typed (``path`` and ``query`` hold the spec's parameters)."""
+
+    request: web.Request
+    account: Account
+    body: Any = None
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """The scheme and host the client used, so links work through any port mapping."""
+        return f"{self.request.scheme}://{self.request.host}"
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
 class Provider(abc.ABC):
     id: ClassVar[str]
     # Rules a dialect has only where its seed states them: callbacks over HTTPS only, and
     # request bodies declared as JSON (anything else is refused, not guessed at).
     callbacks_https_only: ClassVar[bool] = False
     json_content_type_only: ClassVar[bool] = False
+    # Whether a task past its retention reads as one that never was (the dialect has no
+    # word for expired).
+    expired_tasks_gone: ClassVar[bool] = False
+    # What the dialect says when it, or the service behind it, fails: for magic values and
+    # injected faults. Statuses it has no words for get the generic ones below.
+    outages: ClassVar[dict[int, str]] = {}
 
     def __init__(self, engine: Engine, settings: Settings):
         self.engine, self.settings = engine, settings
         # Where callbacks' media links point: the simulator as its callers reach it.
         self.base_url = settings.base_url
         self.spec = load_spec(self.id)
+        engine.subscribe(self.id, self.on_task_event)
 
+    # -- what a dialect says -------------------------------------------------------------
     @abc.abstractmethod
-    def routes(self) -> list[web.RouteDef]:
-        """The dialect's endpoints, with paths as the provider documents them."""
+    def handlers(self) -> dict[str, Handler]:
+        """The handler of each ``operationId`` of the dialect's spec."""
 
     @abc.abstractmethod
     def error_body(self, status: int, message: str, **fields: Any) -> dict[str, Any]:
@@ -70,17 +104,6 @@ class Provider(abc.ABC):
         scheme, _, token = header.partition(" ")
         return token.strip() or None if scheme.lower() == "bearer" else None
 
-    # -- responses ---------------------------------------------------------------------
-    @staticmethod
-    def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-        return web.Response(body=orjson.dumps(data), status=status, headers=headers,
-                            content_type="application/json")
-
-    def error(self, status: int, message: str, headers: dict[str, str] | None = None,
-              **fields: Any) -> web.Response:
-        return self.json(self.error_body(status, message, **fields), status, headers)
-
-    # -- who is calling ------------------------------------------------------------------
     def refuse_missing_key(self) -> BadRequest:
         return BadRequest(401, "Missing API key: send Authorization: Bearer YOUR_API_KEY")
 
@@ -90,29 +113,19 @@ class Provider(abc.ABC):
     def refuse_rate(self, wait: int, limit: Limit) -> BadRequest:
         return BadRequest(429, "Rate limit exceeded", headers={"Retry-After": str(wait)})
 
-    # What the dialect says when it, or the service behind it, fails: for magic values and
-    # injected faults. Statuses it has no words for get the generic ones below.
-    outages: ClassVar[dict[int, str]] = {}
+    def refuse_credits(self, needed: float, available: float) -> BadRequest:
+        """The dialect's answer when the key cannot pay for the work."""
+        return BadRequest(402, f"Insufficient credits: available {available:g}, "
+                               f"required {needed:g}")
 
-    def outage(self, status: int, retry_after: int | None = None, message: str | None = None,
-               api_key: str | None = None) -> BadRequest:
-        """The dialect's own answer for a failure of ``status`` it did not decide itself."""
-        if status == 429:
-            wait = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
-            refusal = self.refuse_rate(wait, self.limit_of(api_key))
-        elif status == 401:
-            refusal = self.refuse_unknown_key()
-        else:
-            refusal = BadRequest(status, self.outages.get(status) or generic_outage(status),
-                                 **self.outage_fields(status, retry_after))
-        if message:
-            refusal.message = message
-        if retry_after is not None:
-            refusal.headers = {**(refusal.headers or {}), "Retry-After": str(retry_after)}
-        return refusal
+    def refuse_unknown_task(self, task_id: str) -> BadRequest:
+        """The dialect's answer for a task that is not the caller's (or not at all)."""
+        return BadRequest(404, "Task not found")
 
-    def outage_fields(self, status: int, retry_after: int | None) -> dict[str, Any]:
-        """Fields beyond the message that the dialect's error carries for an outage."""
+    def outage_fields(self, status: int, retry_after: int | None,
+                      **context: Any) -> dict[str, Any]:
+        """Fields beyond the message that the dialect's error carries for an outage;
+        ``context`` is what the request that met it said (see :meth:`steered`)."""
         return {}
 
     def rate_headers(self, verdict: Verdict) -> dict[str, str]:
@@ -120,31 +133,59 @@ class Provider(abc.ABC):
         send none."""
         return {}
 
-    def authenticate(self, request: web.Request) -> Account:
-        """The caller's account, after its key and its rate limit are checked; each
-        refusal is the dialect's own (the refuse_* methods)."""
-        key = self.api_key(request)
-        if key is None:
-            raise self.refuse_missing_key()
-        account = self.engine.authenticate(key)
-        if account is None:
-            raise self.refuse_unknown_key()
-        verdict = self.engine.rate_limited(self.id, key)
-        request[RATE] = verdict
-        if not verdict.allowed:
-            raise self.refuse_rate(verdict.wait, verdict.limit)
-        return account
+    async def on_task_event(self, task: Task, event: str) -> None:
+        """Called after each change of one of the dialect's tasks (callbacks go here)."""
 
-    def limit_of(self, api_key: str | None = None) -> Limit:
-        return self.engine.rates.limit(self.id, api_key)
+    # -- the routes, from the spec -------------------------------------------------------
+    def routes(self) -> list[web.RouteDef]:
+        """One route per operation of the spec, each checked before its handler runs."""
+        handlers = self.handlers()
+        routes, bound = [], set()
+        for path, operations in self.spec.document.get("paths", {}).items():
+            for method, operation in operations.items():
+                if method not in METHODS:
+                    continue
+                name = operation["operationId"]
+                if name not in handlers:
+                    raise LookupError(f"{self.id}: no handler for {name} "
+                                      f"({method.upper()} {path})")
+                bound.add(name)
+                routes.append(web.route(method.upper(), path,
+                                        self._checked(path, method, operation, handlers[name])))
+        unused = set(handlers) - bound
+        if unused:
+            raise LookupError(f"{self.id}: handlers for no operation of its spec: "
+                              f"{sorted(unused)}")
+        return routes
 
-    async def valid_body(self, request: web.Request, path: str, method: str = "post") -> Any:
-        """The request's JSON body, checked against the spec's schema for ``path``."""
-        body = await self.json_body(request)
-        self.require_valid_body(path, method, body)
-        return body
+    def _checked(self, path: str, method: str, operation: dict[str, Any],
+                 handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        has_body = "requestBody" in operation
+        locations = {p.get("in") for p in self.spec.parameters(path, method)}
 
-    # -- request helpers ---------------------------------------------------------------
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            account = await self.authenticate(request)
+            call = Call(request, account)
+            if "path" in locations:
+                call.path = self._parameters(path, method, "path", dict(request.match_info))
+            if "query" in locations:
+                call.query = self._parameters(path, method, "query", dict(request.query))
+            if has_body:
+                call.body = await self.json_body(request)
+                violation = self.spec.check_body(path, method, call.body)
+                if violation is not None:
+                    raise _refusal(violation)
+            return await handler(call)
+
+        return endpoint
+
+    def _parameters(self, path: str, method: str, location: str,
+                    values: dict[str, str]) -> dict[str, Any]:
+        violation, typed = self.spec.check_params(path, method, location, values)
+        if violation is not None:
+            raise _refusal(violation)
+        return typed
+
     async def json_body(self, request: web.Request) -> Any:
         """The body as JSON. Where the spec says ``x-null-means-absent``, every null member
         is left out: an optional field sent as null means "not given", as clients that
@@ -161,16 +202,92 @@ class Provider(abc.ABC):
             raise BadRequest(400, "Request body must be valid JSON") from None
         return without_nulls(body) if self.spec.document.get("x-null-means-absent") else body
 
-    def require_valid_body(self, path: str, method: str, body: Any) -> None:
-        """Refuse a body that breaks the spec, in the words and status the spec gives."""
-        violation = self.spec.check_body(path, method, body)
-        if violation is not None:
-            raise _refusal(violation)
+    # -- responses -----------------------------------------------------------------------
+    @staticmethod
+    def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+        return web.Response(body=orjson.dumps(data), status=status, headers=headers,
+                            content_type="application/json")
 
-    def require_valid_path(self, path: str, method: str, values: dict[str, str]) -> None:
-        violation = self.spec.check_path_params(path, method, values)
-        if violation is not None:
-            raise _refusal(violation)
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None,
+              **fields: Any) -> web.Response:
+        return self.json(self.error_body(status, message, **fields), status, headers)
+
+    @staticmethod
+    def origin(request: web.Request) -> str:
+        return f"{request.scheme}://{request.host}"
+
+    # -- who is calling, and what they may do ---------------------------------------------
+    async def authenticate(self, request: web.Request) -> Account:
+        """The caller's account, after its key and its rate limit are checked; each
+        refusal is the dialect's own (the refuse_* methods)."""
+        key = self.api_key(request)
+        if key is None:
+            raise self.refuse_missing_key()
+        account = await self.engine.authenticate(key)
+        if account is None:
+            raise self.refuse_unknown_key()
+        verdict = self.engine.rate_limited(self.id, key)
+        request[RATE] = verdict
+        if not verdict.allowed:
+            raise self.refuse_rate(verdict.wait, verdict.limit)
+        return account
+
+    def limit_of(self, api_key: str | None = None) -> Limit:
+        return self.engine.rates.limit(self.id, api_key)
+
+    async def own_task(self, account: Account, task_id: str) -> Task:
+        """The caller's task of this dialect, or the dialect's refusal: a key sees only
+        its own tasks."""
+        task = await self.engine.own_task(account.api_key, task_id, self.id)
+        if task is None or (self.expired_tasks_gone
+                            and task.state(self.engine.now()) == EXPIRED):
+            raise self.refuse_unknown_task(task_id)
+        return task
+
+    def steered(self, *texts: object, **context: Any) -> Steering:
+        """The magic values in a request's texts; one that asks for an error status is
+        answered with it here, in the dialect's words (``context``: see outage_fields)."""
+        steering = self.engine.steering(*texts)
+        if steering.http_status:
+            raise self.outage(steering.http_status, context=context)
+        return steering
+
+    def outage(self, status: int, retry_after: int | None = None, message: str | None = None,
+               api_key: str | None = None, context: dict[str, Any] | None = None) -> BadRequest:
+        """The dialect's own answer for a failure of ``status`` it did not decide itself."""
+        if status == 429:
+            wait = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
+            refusal = self.refuse_rate(wait, self.limit_of(api_key))
+        elif status == 401:
+            refusal = self.refuse_unknown_key()
+        else:
+            refusal = BadRequest(status, self.outages.get(status) or generic_outage(status),
+                                 **self.outage_fields(status, retry_after, **(context or {})))
+        if message:
+            refusal.message = message
+        if retry_after is not None:
+            refusal.headers = {**(refusal.headers or {}), "Retry-After": str(retry_after)}
+        return refusal
+
+    async def submit(self, account: Account, job: str, **work: Any) -> Task:
+        """Start a task for the caller, or refuse in the dialect's words when the key
+        cannot pay (nothing is held then)."""
+        try:
+            return await self.engine.submit(self.id, account.api_key, job, **work)
+        except InsufficientCredits as exc:
+            raise self.refuse_credits(exc.needed, exc.available) from None
+
+    async def charge(self, account: Account, price: str) -> None:
+        """Bill work done as it is asked, or refuse as :meth:`submit` does."""
+        amount = self.settings.price(self.id, price)
+        try:
+            await self.engine.charge(account.api_key, f"{price}:{self.engine.ids.uuid()}",
+                                     amount)
+        except InsufficientCredits as exc:
+            raise self.refuse_credits(exc.needed, exc.available) from None
+
+    def price(self, item: str) -> float:
+        return self.settings.price(self.id, item)
 
     def require_callback_url(self, url: str | None, name: str = "callback_url") -> None:
         """Refuse a callback URL the simulator would not call: one pointing inside a
@@ -185,23 +302,7 @@ class Provider(abc.ABC):
         except CallbackRejected as exc:
             raise BadRequest(400, str(exc), param=name) from None
 
-    def valid_query(self, path: str, method: str, request: web.Request) -> dict[str, Any]:
-        """The query parameters the spec defines, checked and typed."""
-        violation, values = self.spec.check_params(path, method, "query", dict(request.query))
-        if violation is not None:
-            raise _refusal(violation)
-        return values
-
-    @staticmethod
-    def origin(request: web.Request) -> str:
-        """The scheme and host the client used, so links work through any port mapping."""
-        return f"{request.scheme}://{request.host}"
-
-    @staticmethod
-    def media_url(origin: str, clip_id: str, name: str) -> str:
-        return origin + media_path(clip_id, name)
-
-    def served_clip(self, url: str) -> Clip | None:
+    async def served_clip(self, url: str) -> Clip | None:
         """The finished clip behind one of the simulator's own media links, if the URL is
         one, so uploading a song the simulator made uploads that song."""
         try:
@@ -209,7 +310,12 @@ class Provider(abc.ABC):
         except ValueError:  # not a URL a client could fetch, so not one of ours
             return None
         clip_id = clip_id_in(path)
-        return self.engine.finished_clip(clip_id) if clip_id else None
+        return await self.engine.finished_clip(clip_id) if clip_id else None
+
+
+def media_url(origin: str, clip_id: str, name: str) -> str:
+    """A link to one of a clip's files, on the host the caller reached."""
+    return origin + media_path(clip_id, name)
 
 
 def iso_time(seconds: float) -> str:
@@ -246,5 +352,5 @@ def generic_outage(status: int) -> str:
 def _refusal(violation: Violation) -> BadRequest:
     extra = violation.extra
     return BadRequest(extra.get("status", 400), extra.get("message", violation.message),
-                      type=extra.get("type"), param=violation.param,
+                      type=extra.get("type"), param=extra.get("param", violation.param),
                       fallback_suggestion=extra.get("fallback_suggestion"))

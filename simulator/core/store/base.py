@@ -1,13 +1,17 @@
 """The state-store protocol.
 
-Operations are narrow on purpose: each one is a single atomic step that a SQLite
-transaction or a Redis script can carry out, so moving credits stays race-free no matter
-how many processes share the store.
+Operations are narrow and asynchronous on purpose: each one is a single atomic step that
+a SQLite transaction or a Redis script can carry out, so moving credits stays race-free
+however many processes share the store, and a store across a network fits behind it.
+
+A store may hand out copies: what a reader holds is a snapshot, never the record itself.
+Only the engine changes a task, by writing back the copy it read; the write is refused
+(:class:`StaleWrite`) when the task changed since, and the engine reads it again.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from ..models import Account, Clip, LedgerEntry, Persona, Task
 
@@ -20,41 +24,47 @@ class InsufficientBalance(Exception):
         self.api_key, self.needed, self.available = api_key, needed, available
 
 
-class Store(Protocol):
-    def get_account(self, api_key: str) -> Account | None: ...
+class StaleWrite(Exception):
+    """A task was written back after someone else changed it; nothing was written."""
 
-    def create_account(self, account: Account) -> Account:
+
+class Store(Protocol):
+    async def get_account(self, api_key: str) -> Account | None: ...
+
+    async def create_account(self, account: Account) -> Account:
         """Insert a new account; raises KeyError if the key exists."""
 
-    def list_accounts(self) -> list[Account]: ...
+    async def list_accounts(self) -> list[Account]: ...
 
-    def move_credits(self, api_key: str, kind: str, amount: float, time: float,
-                     task_id: str | None, *,
-                     available: float = 0.0, held: float = 0.0, spent: float = 0.0,
-                     granted: float = 0.0) -> Account:
+    async def move_credits(self, api_key: str, kind: str, amount: float, time: float,
+                           task_id: str | None, *,
+                           available: float = 0.0, held: float = 0.0, spent: float = 0.0,
+                           granted: float = 0.0) -> Account:
         """Apply the four deltas and record one ledger entry, all or nothing.
 
         Raises InsufficientBalance (changing nothing) if any balance would go below zero.
         """
 
-    def ledger(self, api_key: str) -> list[LedgerEntry]: ...
+    async def ledger(self, api_key: str) -> list[LedgerEntry]: ...
 
-    def put_task(self, task: Task) -> None: ...
+    async def put_task(self, task: Task) -> None:
+        """Write a task read at ``task.version`` (a new one at 0) and bump its version;
+        raises StaleWrite, writing nothing, when the stored task is at another version."""
 
-    def get_task(self, task_id: str) -> Task | None: ...
+    async def get_task(self, task_id: str) -> Task | None: ...
 
-    def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
+    async def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
         """The task that made a clip, and the clip."""
 
-    def list_tasks(self, provider: str | None = None, status: str | None = None,
-                   api_key: str | None = None) -> Iterable[Task]: ...
+    async def list_tasks(self, provider: str | None = None, status: str | None = None,
+                         api_key: str | None = None) -> list[Task]: ...
 
-    def put_persona(self, persona: Persona) -> None: ...
+    async def put_persona(self, persona: Persona) -> None: ...
 
-    def get_persona(self, persona_id: str) -> Persona | None: ...
+    async def get_persona(self, persona_id: str) -> Persona | None: ...
 
-    def list_personas(self, api_key: str) -> list[Persona]: ...
+    async def list_personas(self, api_key: str) -> list[Persona]: ...
 
-    def delete_persona(self, persona_id: str) -> bool: ...
+    async def delete_persona(self, persona_id: str) -> bool: ...
 
-    def reset(self) -> None: ...
+    async def reset(self) -> None: ...

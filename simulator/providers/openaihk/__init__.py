@@ -1,5 +1,5 @@
-"""The openaihk dialect: Suno-native shapes through the openai-hk gateway (seed 003)."""
+"""openaihk: Suno's own shapes, passed through the openai-hk gateway (seed 003)."""
 
-from .provider import Openaihk
+from .provider import Openaihk as PROVIDER
 
-__all__ = ["Openaihk"]
+__all__ = ["PROVIDER"]

@@ -1,4 +1,5 @@
-"""``POST /sunoapi/generate``: which songs a body asks for, under the seed's rules.
+"""What ``POST /sunoapi/generate`` makes: which songs a body asks for, under the seed's
+rules.
 
 The body's ``task`` picks the scenario (none: a new song, or an extension when it names
 ``continue_clip_id``). Each task accepts only the ``mv`` values the seed lists for it,
@@ -8,14 +9,13 @@ and some cannot use a clip whose upstream account has expired (uploads never can
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...core import derive
 from ...core.engine import ClipSpec
 from ...core.models import Account, Clip
-from ...core.recipes import SILENT
 from ..base import BadRequest
-from .clips import MAJOR_VERSION
+from .render import MAJOR_VERSION
 
 if TYPE_CHECKING:
     from .provider import Openaihk
@@ -31,13 +31,6 @@ MAX_SECONDS = {"chirp-v3-5": 240.0, "chirp-v4": 240.0, "chirp-v3-5-upload": 240.
                "chirp-v4-upload": 240.0}
 LONGEST = 480.0
 TAKES = 2
-# Suno's twelve-way separation, in its order: (label, the synthesizer's instrument).
-TWELVE_STEMS = (
-    ("Vocals", "vocals"), ("Backing Vocals", "backing_vocals"), ("Drums", "drums"),
-    ("Bass", "bass"), ("Guitar", "guitar"), ("Keyboard", "keys"),
-    ("Percussion", "percussion"), ("Strings", "strings"), ("Synth", "synth"),
-    ("FX", "fx"), ("Brass", SILENT), ("Woodwinds", SILENT),
-)
 STEM_GROUPS = {"two": "Two", "twelve": "Twelve"}
 STEM_TYPE_ID = 91
 SLIDER_TASKS = ("cover", "underpainting", "overpainting")  # the ones audio_weight fits
@@ -93,17 +86,17 @@ def task_of(body: dict[str, Any]) -> str:
     return "generate"
 
 
-class Generation:
+class Planner:
     """Turns one generate body into a :class:`Plan`, refusing what the seed forbids."""
 
-    def __init__(self, provider: Openaihk, account: Account, body: dict[str, Any]):
+    def __init__(self, provider: "Openaihk", account: Account, body: dict[str, Any]):
         self.p, self.engine, self.account, self.body = provider, provider.engine, account, body
         self.task = task_of(body)
         self.mv = body.get("mv") or DEFAULT_MV
         self.rule = RULES[self.task]
         self.meta = body.get("metadata") or {}
 
-    def plan(self) -> Plan:
+    async def plan(self) -> Plan:
         if self.mv not in self.rule.models:
             raise BadRequest(400, f"mv {self.mv!r} cannot be used with task {self.task!r}; "
                                   f"use one of {', '.join(self.rule.models)}", param="mv")
@@ -111,7 +104,7 @@ class Generation:
         if "audio_weight" in sliders and self.task not in SLIDER_TASKS:
             raise BadRequest(400, "audio_weight applies only to cover, underpainting and "
                                   "overpainting", param="metadata.control_sliders")
-        plan = getattr(self, "_" + self.task)()
+        plan = await PLANS[self.task](self)
         metadata = {k: self.body[k] for k in ECHOED if self.body.get(k) is not None}
         metadata.update({k: v for k, v in self.meta.items() if v is not None})
         if self.task in ("extend", "upload_extend", "upload_extend_v1"):
@@ -122,15 +115,15 @@ class Generation:
         return plan
 
     # -- helpers -------------------------------------------------------------------------
-    def _clip(self, field: str) -> Clip:
+    async def _clip(self, field: str) -> Clip:
         clip_id = self.body.get(field)
         if not clip_id:
             raise BadRequest(400, f"{field} is required when task is {self.task}", param=field)
-        return self.p.usable_clip(self.account, clip_id, self.task,
-                                  cross_account=self.rule.cross_account)
+        return await self.p.usable_clip(self.account, clip_id, self.task,
+                                        cross_account=self.rule.cross_account)
 
-    def _upload(self, field: str) -> Clip:
-        clip = self._clip(field)
+    async def _upload(self, field: str) -> Clip:
+        clip = await self._clip(field)
         if not derive.is_upload(clip):
             raise BadRequest(400, f"{field} must be the clip_id of an upload "
                                   "(POST /suno/uploads/audio-url)", param=field)
@@ -180,7 +173,7 @@ class Generation:
         return Plan(self.mv, [spec] * TAKES, self._shows(TAKES, **show), {})
 
     # -- new songs -------------------------------------------------------------------------
-    def _generate(self, tags: str | None = None, lineage: dict | None = None) -> Plan:
+    async def _generate(self, tags: str | None = None, lineage: dict | None = None) -> Plan:
         body = self.body
         named = self._named()
         if self._custom():
@@ -192,25 +185,25 @@ class Generation:
                                    instrumental=self._instrumental(), lineage=lineage)
         return self._songs(spec)
 
-    def _persona(self, vox: bool) -> Plan:
-        persona = self.p.persona_of(self.account, self.body["persona_id"])
+    async def _persona(self, vox: bool) -> Plan:
+        persona = await self.p.persona_of(self.account, self.body["persona_id"])
         if vox and persona.kind != "vox":
             raise BadRequest(400, "task vox needs a persona created with persona_type vox",
                              param="persona_id")
-        self._clip("artist_clip_id")
-        found = self.engine.find_clip(persona.source_clip_id)
-        return self._generate(found[1].tags if found else None,
-                              {"action": self.task, "persona_id": persona.id})
+        await self._clip("artist_clip_id")
+        found = await self.engine.find_clip(persona.source_clip_id)
+        return await self._generate(found[1].tags if found else None,
+                                    {"action": self.task, "persona_id": persona.id})
 
-    def _artist_consistency(self) -> Plan:
-        return self._persona(vox=False)
+    async def _artist_consistency(self) -> Plan:
+        return await self._persona(vox=False)
 
-    def _vox(self) -> Plan:
-        return self._persona(vox=True)
+    async def _vox(self) -> Plan:
+        return await self._persona(vox=True)
 
     # -- songs made from another -----------------------------------------------------------
-    def _extension(self, uploaded: bool) -> Plan:
-        source = self._clip("continue_clip_id")
+    async def _extension(self, uploaded: bool) -> Plan:
+        source = await self._clip("continue_clip_id")
         if uploaded != derive.is_upload(source):
             hint = ("task upload_extend (or mv chirp-v3-5-upload / chirp-v4-upload)"
                     if derive.is_upload(source) else "task extend")
@@ -227,22 +220,20 @@ class Generation:
             self.engine, source, float(at), action=action, lyrics=self._lyrics(),
             instrumental=self._instrumental(), **self._named()))
 
-    def _extend(self) -> Plan:
-        return self._extension(uploaded=False)
+    async def _extend(self) -> Plan:
+        return await self._extension(uploaded=False)
 
-    def _upload_extend(self) -> Plan:
-        return self._extension(uploaded=True)
+    async def _upload_extend(self) -> Plan:
+        return await self._extension(uploaded=True)
 
-    _upload_extend_v1 = _upload_extend
-
-    def _cover(self) -> Plan:
-        source = self._clip("cover_clip_id")
+    async def _cover(self) -> Plan:
+        source = await self._clip("cover_clip_id")
         return self._songs(derive.cover(self.engine, source, lyrics=self._lyrics(),
                                         instrumental=self.body.get("make_instrumental") is True,
                                         **self._named()))
 
-    def _infill(self) -> Plan:
-        source = self._clip("continue_clip_id")
+    async def _infill(self) -> Plan:
+        source = await self._clip("continue_clip_id")
         start, end = self._window(source, "infill_start_s", "infill_end_s")
         given = self.body.get("infill_dur_s")
         if given is not None and abs(given - (end - start)) > 0.01:
@@ -263,9 +254,7 @@ class Generation:
                              context=context, **self._named())
         return self._songs(spec, metadata={"infill": True, "history": spec.lineage["history"]})
 
-    _fixed_infill = _infill
-
-    def _gen_stem(self) -> Plan:
+    async def _gen_stem(self) -> Plan:
         stem_task = self.body.get("stem_task")
         group = self.body.get("stem_type_group_name")
         if stem_task not in STEM_GROUPS:
@@ -274,7 +263,7 @@ class Generation:
             raise BadRequest(400, f"stem_type_group_name must be {STEM_GROUPS[stem_task]!r} "
                                   f"when stem_task is {stem_task!r}",
                              param="stem_type_group_name")
-        source = self._clip("continue_clip_id")
+        source = await self._clip("continue_clip_id")
         title = self.body.get("title") or source.title
         if stem_task == "two":
             specs = derive.stems(self.engine, source, lambda label: f"{title} - {label}",
@@ -290,45 +279,57 @@ class Generation:
                   "stem_type_id": STEM_TYPE_ID, "edited_clip_id": source.id, "task": "gen_stem",
                   "can_remix": True, "is_remix": False, "priority": 10}
         stems = derive.instrument_stems(
-            self.engine, source, [(part, f"{title} ({label})") for label, part in TWELVE_STEMS],
+            self.engine, source,
+            [(part, f"{title} ({label})") for label, part in derive.TWELVE_STEMS],
             action="gen_stem")
         shows = [{"model": "chirp-stem", "major": "", "words_given": True,
                   "duration_known": True, "metadata": {**common, "stem_type_group_name": label}}
-                 for label, _ in TWELVE_STEMS]
+                 for label, _ in derive.TWELVE_STEMS]
         # Two takes of each stem, as every Suno generation answers two; separation is
         # deterministic, so both takes hold the same audio.
         return Plan(self.mv, stems * TAKES, shows * TAKES,
                     {**common, "stem_type_group_name": "Twelve"}, price="gen_stem_twelve")
 
-    def _painting(self, field: str, adds: str) -> Plan:
-        source = self._upload(f"{field}_clip_id")
+    async def _painting(self, field: str, adds: str) -> Plan:
+        source = await self._upload(f"{field}_clip_id")
         start, end = self._window(source, f"{field}_start_s", f"{field}_end_s",
                                   start_default=0.0)
         return self._songs(derive.overlay(self.engine, source, start, end, adds,
                                           action=self.task, lyrics=self._lyrics(),
                                           **self._named()))
 
-    def _underpainting(self) -> Plan:
-        return self._painting("underpainting", derive.ADD_INSTRUMENTAL)
+    async def _underpainting(self) -> Plan:
+        return await self._painting("underpainting", derive.ADD_INSTRUMENTAL)
 
-    def _overpainting(self) -> Plan:
-        return self._painting("overpainting", derive.ADD_VOCALS)
+    async def _overpainting(self) -> Plan:
+        return await self._painting("overpainting", derive.ADD_VOCALS)
 
-    def _mashup_condition(self) -> Plan:
+    async def _mashup_condition(self) -> Plan:
         ids = self.body.get("mashup_clip_ids") or []
         if len(ids) != 2 or ids[0] == ids[1]:
             raise BadRequest(400, "mashup_clip_ids must name two different clips",
                              param="mashup_clip_ids")
-        sources = [self.p.usable_clip(self.account, i, self.task, cross_account=True)
+        sources = [await self.p.usable_clip(self.account, i, self.task, cross_account=True)
                    for i in ids]
         named = self._named()
         return self._songs(derive.mashup(self.engine, sources, action=self.task,
                                          title=named["title"], tags=named["tags"],
                                          lyrics=self._lyrics()))
 
-    def _chop_sample_condition(self) -> Plan:
-        source = self._clip("chop_sample_clip_id")
+    async def _chop_sample_condition(self) -> Plan:
+        source = await self._clip("chop_sample_clip_id")
         start, end = self._window(source, "chop_sample_start_s", "chop_sample_end_s")
         return self._songs(derive.sampled(self.engine, source, start, end, action=self.task,
                                           lyrics=self._lyrics(),
                                           instrumental=self._instrumental(), **self._named()))
+
+
+PLANS: dict[str, Callable[[Planner], Awaitable[Plan]]] = {
+    "generate": Planner._generate, "extend": Planner._extend,
+    "upload_extend": Planner._upload_extend, "upload_extend_v1": Planner._upload_extend,
+    "cover": Planner._cover, "infill": Planner._infill, "fixed_infill": Planner._infill,
+    "artist_consistency": Planner._artist_consistency, "vox": Planner._vox,
+    "gen_stem": Planner._gen_stem, "underpainting": Planner._underpainting,
+    "overpainting": Planner._overpainting, "mashup_condition": Planner._mashup_condition,
+    "chop_sample_condition": Planner._chop_sample_condition,
+}

@@ -14,25 +14,17 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ...core import derive, exports, songwriter
-from ...core.engine import ClipSpec, InsufficientCredits
+from ...core.engine import ClipSpec
 from ...core.magic import Steering
 from ...core.models import FAILED, SUCCEEDED, Account, Clip, Persona, Task
 from ...core.ratelimit import Limit
 from ...media import facts
 from ...media.files import AUDIO_M4A, AUDIO_WAV, VIDEO_MP4
-from ..base import BadRequest, Provider, off_loop
-from .clips import MAJOR_VERSION, batch, render_clip, status_of
-from .generate import LONGEST, MAX_SECONDS, TAKES, Generation
+from ..base import BadRequest, Call, Handler, Provider, media_url, off_loop
+from .planner import LONGEST, MAX_SECONDS, TAKES, Planner
+from .render import MAJOR_VERSION, batch, render_clip, status_of
 
-GENERATE, CONCAT, REMASTER = "/sunoapi/generate", "/sunoapi/generate/concat", \
-    "/sunoapi/generate/upsample"
-LYRICS_MASHUP, UPLOAD = "/sunoapi/generate/lyrics-mashup", "/suno/uploads/audio-url"
-PERSONA, TAGS = "/suno/persona/create/", "/suno/act/tags"
-FEEDS = ("/sunoapi/feed/{ids}", "/suno/feed/{ids}")
-MAX_FEED_IDS = 50
 VOX_MAX_WINDOW = 30.0
-REMASTER_MODELS = {"chirp-carp": "v5", "chirp-bass": "v4.5+"}
-VARIATION_MODELS = ("chirp-carp",)
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                403: "insufficient_quota", 404: "invalid_request_error",
@@ -42,26 +34,21 @@ ERROR_CODES = {400: "invalid_request", 401: "invalid_api_key", 403: "insufficien
                404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
                429: "rate_limit_exceeded", 500: "upstream_error", 502: "upstream_error",
                503: "upstream_busy", 504: "upstream_timeout"}
+STEM_SHOW = {"model": "", "major": "", "type": "stem", "words_given": True,
+             "duration_known": True}
 
 
 class Openaihk(Provider):
     id = "openaihk"
 
-    def routes(self) -> list[web.RouteDef]:
-        return [
-            web.post(GENERATE, self.generate), web.post(CONCAT, self.concat),
-            web.post(REMASTER, self.remaster), web.post(LYRICS_MASHUP, self.lyrics_mashup),
-            *(web.get(path, self.feed) for path in FEEDS),
-            web.post(UPLOAD, self.upload),
-            web.get("/sunoapi/act/timing/{clip_id}", self.timing),
-            web.get("/suno/act/timing/{clip_id}", self.timing_v2),
-            web.get("/sunoapi/act/wav/{clip_id}", self.wav),
-            web.get("/sunoapi/act/mp4/{clip_id}", self.mp4),
-            web.get("/sunoapi/act/stems/{clip_id}", self.stems),
-            web.get("/suno/act/midi/{clip_id}", self.midi),
-            web.post(TAGS, self.tags), web.post("/suno/act/vox/{clip_id}", self.vox),
-            web.post(PERSONA, self.persona),
-        ]
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "generate": self.generate, "concat": self.concat, "remaster": self.remaster,
+            "lyricsMashup": self.lyrics_mashup, "feed": self.feed, "feedSuno": self.feed,
+            "uploadAudioUrl": self.upload, "timing": self.timing, "timingV2": self.timing_v2,
+            "wav": self.wav, "mp4": self.mp4, "stems": self.stems, "midi": self.midi,
+            "tags": self.tags, "vox": self.vox, "createPersona": self.persona,
+        }
 
     def error_body(self, status: int, message: str, **fields: Any) -> dict[str, Any]:
         return {"error": {"message": message,
@@ -70,21 +57,21 @@ class Openaihk(Provider):
                           "code": fields.get("type") or ERROR_CODES.get(status, "upstream_error")}}
 
     # -- generation ----------------------------------------------------------------------
-    async def generate(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, GENERATE)
-        steering = self._steering(body.get("prompt"), body.get("tags"), body.get("title"),
-                                  body.get("gpt_description_prompt"))
-        plan = Generation(self, account, body).plan()
-        task = self._submit(account, "song", "generate", plan.price, body, plan.specs,
-                            shows=plan.shows, metadata=plan.metadata, steering=steering,
-                            max_duration=MAX_SECONDS.get(plan.mv, LONGEST))
-        return self.json(batch(task, self.origin(request)))
+    async def generate(self, call: Call) -> web.Response:
+        body = call.body
+        steering = self.steered(body.get("prompt"), body.get("tags"), body.get("title"),
+                                body.get("gpt_description_prompt"))
+        plan = await Planner(self, call.account, body).plan()
+        task = await self._submit(call.account, "song", "generate", plan.price, body,
+                                  plan.specs, shows=plan.shows, metadata=plan.metadata,
+                                  steering=steering,
+                                  max_duration=MAX_SECONDS.get(plan.mv, LONGEST))
+        return self.json(batch(task, call.origin))
 
-    async def concat(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, CONCAT)
-        source = self.usable_clip(account, body["clip_id"], "concat", cross_account=True)
+    async def concat(self, call: Call) -> web.Response:
+        body = call.body
+        source = await self.usable_clip(call.account, body["clip_id"], "concat",
+                                        cross_account=True)
         is_infill = (source.lineage or {}).get("action") in ("infill", "fixed_infill")
         if body["is_infill"] != is_infill:
             raise BadRequest(400, f"is_infill must be {str(is_infill).lower()} for clip "
@@ -94,206 +81,185 @@ class Openaihk(Provider):
             metadata = {"history": spec.lineage["history"], "infill": True}
             price = "concat"
         else:
-            spec = derive.concat(self.engine, source)
+            spec = await derive.concat(self.engine, source)
             metadata = {"concat_history": spec.lineage["history"]}
-            first = derive.chain(self.engine, source)[0][0]
+            first = (await derive.chain(self.engine, source))[0][0]
             price = "concat-upload" if derive.is_upload(first) else "concat"
-        show = {**self._shown(source), "type": "concat", "words_given": True}
-        task = self._submit(account, "export", "concat", price, body, [spec], shows=[show],
-                            metadata=metadata, steering=self._steering())
-        return self.json(render_clip(task, task.clips[0], self.origin(request)))
+        show = {**await self._shown(source), "type": "concat", "words_given": True}
+        task = await self._submit(call.account, "export", "concat", price, body, [spec],
+                                  shows=[show], metadata=metadata, steering=self.steered())
+        return self.json(render_clip(task, task.clips[0], call.origin))
 
-    async def remaster(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, REMASTER)
+    async def remaster(self, call: Call) -> web.Response:
+        body = call.body
         model, variation = body["model_name"], body.get("variation_category")
-        if variation is not None and model not in VARIATION_MODELS:
-            raise BadRequest(400, "variation_category is supported on chirp-carp (v5) only",
-                             param="variation_category")
-        source = self.usable_clip(account, body["clip_id"], "remaster", cross_account=False)
+        source = await self.usable_clip(call.account, body["clip_id"], "remaster",
+                                        cross_account=False)
         spec = derive.remaster(self.engine, source, variation)
-        shows = [{"model": model, "major": REMASTER_MODELS[model], "words_given": True}] * TAKES
-        task = self._submit(account, "song", "remaster", "remaster", body, [spec] * TAKES,
-                            shows=shows, metadata={"task": "upsample", "edited_clip_id":
-                                                   source.id, "variation_category": variation},
-                            steering=self._steering())
-        return self.json(batch(task, self.origin(request)))
+        shows = [{"model": model, "major": MAJOR_VERSION[model], "words_given": True}] * TAKES
+        task = await self._submit(call.account, "song", "remaster", "remaster", body,
+                                  [spec] * TAKES, shows=shows,
+                                  metadata={"task": "upsample", "edited_clip_id": source.id,
+                                            "variation_category": variation},
+                                  steering=self.steered())
+        return self.json(batch(task, call.origin))
 
-    async def lyrics_mashup(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, LYRICS_MASHUP)
-        self._charge(account, "lyrics-mashup")
-        text = songwriter.mash_lyrics(body["lyrics_a"], body["lyrics_b"])
+    async def lyrics_mashup(self, call: Call) -> web.Response:
+        await self.charge(call.account, "lyrics-mashup")
+        text = songwriter.mash_lyrics(call.body["lyrics_a"], call.body["lyrics_b"])
         return self.json({"lyrics_request_id": self.engine.ids.uuid(),
                           "mashup_id": self.engine.ids.uuid(),
                           "response": {"error_message": "", "status": "complete", "tags": [],
                                        "text": text, "title": "Lyrics Mashup"}})
 
     # -- reading results -----------------------------------------------------------------
-    async def feed(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        ids = [i.strip() for i in request.match_info["ids"].split(",") if i.strip()]
-        ids = list(dict.fromkeys(ids))
-        if not ids or len(ids) > MAX_FEED_IDS:
-            raise BadRequest(400, f"give 1 to {MAX_FEED_IDS} clip ids, separated by commas",
-                             param="ids")
-        origin = self.origin(request)
-        found = [self._own(account, i) for i in ids]
-        clips = [render_clip(task, clip, origin) for task, clip in filter(None, found)]
+    async def feed(self, call: Call) -> web.Response:
+        ids = dict.fromkeys(i.strip() for i in call.path["ids"].split(",") if i.strip())
+        found = [await self._own(call.account, i) for i in ids]
+        clips = [render_clip(task, clip, call.origin) for task, clip in filter(None, found)]
         if not clips:
             raise BadRequest(404, "clip not found", type="clip_not_found", param="ids")
         return self.json(clips)
 
-    async def upload(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, UPLOAD)
-        url = body["url"]
+    async def upload(self, call: Call) -> web.Response:
+        url = call.body["url"]
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise BadRequest(400, "url must be an http or https link to an audio file",
                              param="url")
         name = parts.path.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "upload"
-        spec = derive.upload(self.engine, url, self.served_clip(url), title=name)
+        spec = derive.upload(self.engine, url, await self.served_clip(url), title=name)
         show = {"model": "", "major": "", "type": "upload", "words_given": True,
                 "duration_known": True}
-        task = self._submit(account, "export", "upload", "upload", body, [spec], shows=[show],
-                            metadata={}, steering=self._steering(url))
+        task = await self._submit(call.account, "export", "upload", "upload", call.body,
+                                  [spec], shows=[show], metadata={},
+                                  steering=self.steered(url))
         clip_id = task.clips[0].id
         return self.json({"clip_id": clip_id, "code": "success", "data": clip_id,
                           "message": ""})
 
     # -- the act endpoints: work on a finished song --------------------------------------
-    async def timing(self, request: web.Request) -> web.Response:
-        return self.json(await self._timing(request))
+    async def timing(self, call: Call) -> web.Response:
+        return self.json(await self._timing(call))
 
-    async def timing_v2(self, request: web.Request) -> web.Response:
-        answer = await self._timing(request)
+    async def timing_v2(self, call: Call) -> web.Response:
+        answer = await self._timing(call)
         return self.json({**answer, "aligned_lyrics": facts.aligned_lines(answer["aligned_words"])})
 
-    async def _timing(self, request: web.Request) -> dict[str, Any]:
-        account = self.authenticate(request)
-        clip = self.usable_clip(account, request.match_info["clip_id"], "timing",
-                                cross_account=True)
+    async def _timing(self, call: Call) -> dict[str, Any]:
+        clip = await self.usable_clip(call.account, call.path["clip_id"], "timing",
+                                      cross_account=True)
         timing = await off_loop(facts.timing, clip.recipe, clip.lyrics)
         return {**timing, "is_streamed": False}
 
-    async def wav(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        clip = self.usable_clip(account, request.match_info["clip_id"], "wav",
-                                cross_account=False)
-        job = self._job(account, "wav", clip)
+    async def wav(self, call: Call) -> web.Response:
+        clip = await self.usable_clip(call.account, call.path["clip_id"], "wav",
+                                      cross_account=False)
+        job = await self._job(call.account, "wav", clip)
         ready = job.status == SUCCEEDED
-        return self.json({"wav_file_url": self.media_url(self.origin(request), clip.id,
-                                                         AUDIO_WAV) if ready else None})
+        return self.json({"wav_file_url": media_url(call.origin, clip.id, AUDIO_WAV)
+                          if ready else None})
 
-    async def mp4(self, request: web.Request) -> web.Response:
+    async def mp4(self, call: Call) -> web.Response:
         """The link at once; the video behind it is made in the next 30 s ("wait ~30
         seconds before the URL becomes accessible"), and the link answers a bare 404
         until then. It is made once: asking again answers the same link, billed again
         (the gateway bills every call) but not delayed again."""
-        account = self.authenticate(request)
-        clip = self.usable_clip(account, request.match_info["clip_id"], "mp4",
-                                cross_account=False)
+        clip = await self.usable_clip(call.account, call.path["clip_id"], "mp4",
+                                      cross_account=False)
         if any(task.status != FAILED
-               for task in exports.exports_of(self.engine, clip.id, VIDEO_MP4)):
-            self._charge(account, "mp4")
+               for task in await exports.exports_of(self.engine, clip.id, VIDEO_MP4)):
+            await self.charge(call.account, "mp4")
         else:
-            self._submit(account, exports.VIDEO_EXPORT, "mp4", "mp4", {"clip_id": clip.id},
-                         [], shows=[], metadata={}, steering=self._steering(),
-                         clip_id=clip.id, **exports.marker(clip.id, VIDEO_MP4))
-        return self.json({"mp4": self.media_url(self.origin(request), clip.id, VIDEO_MP4)})
+            await self._submit(call.account, exports.VIDEO_EXPORT, "mp4", "mp4",
+                               {"clip_id": clip.id}, [], shows=[], metadata={},
+                               steering=self.steered(), clip_id=clip.id,
+                               **exports.marker(clip.id, VIDEO_MP4))
+        return self.json({"mp4": media_url(call.origin, clip.id, VIDEO_MP4)})
 
-    async def stems(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        source = self.usable_clip(account, request.match_info["clip_id"], "stems",
-                                  cross_account=False)
+    async def stems(self, call: Call) -> web.Response:
+        source = await self.usable_clip(call.account, call.path["clip_id"], "stems",
+                                        cross_account=False)
         specs = derive.stems(self.engine, source, lambda label: f"{source.title} - {label}")
-        shows = [{"model": "", "major": "", "type": "stem", "words_given": True,
-                  "duration_known": True, "metadata": {"stem_from_id": source.id}}] * 2
-        task = self._submit(account, "export", "stems", "stems", {}, specs, shows=shows,
-                            metadata={}, steering=self._steering())
-        origin = self.origin(request)
-        return self.json({"clip_1": render_clip(task, task.clips[0], origin),
-                          "clip_2": render_clip(task, task.clips[1], origin)})
+        shows = [{**STEM_SHOW, "metadata": {"stem_from_id": source.id}}] * 2
+        task = await self._submit(call.account, "export", "stems", "stems", {}, specs,
+                                  shows=shows, metadata={}, steering=self.steered())
+        return self.json({"clip_1": render_clip(task, task.clips[0], call.origin),
+                          "clip_2": render_clip(task, task.clips[1], call.origin)})
 
-    async def midi(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        clip = self.usable_clip(account, request.match_info["clip_id"], "midi",
-                                cross_account=False)
-        job = self._job(account, "midi", clip)
+    async def midi(self, call: Call) -> web.Response:
+        clip = await self.usable_clip(call.account, call.path["clip_id"], "midi",
+                                      cross_account=False)
+        job = await self._job(call.account, "midi", clip)
         if job.status != SUCCEEDED:
             return self.json({"state": "running"})
         return self.json({"state": "complete",
                           "instruments": await off_loop(facts.midi_instruments, clip.recipe)})
 
-    async def tags(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, TAGS)
-        self._charge(account, "tags")
+    async def tags(self, call: Call) -> web.Response:
+        await self.charge(call.account, "tags")
         return self.json({"upsampled_tags": songwriter.upsample_style(
-                              body["original_tags"], self.engine.ids.seed32()),
+                              call.body["original_tags"], self.engine.ids.seed32()),
                           "request_id": self.engine.ids.uuid()})
 
-    async def vox(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, "/suno/act/vox/{clip_id}")
-        source = self.usable_clip(account, request.match_info["clip_id"], "vox",
-                                  cross_account=False)
+    async def vox(self, call: Call) -> web.Response:
+        body = call.body
+        source = await self.usable_clip(call.account, call.path["clip_id"], "vox",
+                                        cross_account=False)
         start, end = body["vocal_start_s"], body["vocal_end_s"]
         _check_vocal_window(start, end)
         if end > source.duration:
             raise BadRequest(400, f"vocal_end_s must be within the clip ({source.duration:g} s)",
                              param="vocal_end_s")
-        window = derive.vocal_window(source, start, end)
-        wave = await off_loop(facts.waveform, window, 64)
+        wave = await off_loop(facts.waveform, derive.vocal_window(source, start, end), 64)
         show = {"model": "", "major": "", "type": "vox", "words_given": True,
                 "duration_known": True}
-        task = self._submit(account, "export", "vox", "vox", body,
-                            [derive.vox(self.engine, source, start, end)], shows=[show],
-                            metadata={}, steering=self._steering())
-        self.engine.force_outcome(task.id, "succeed")  # the answer is the finished vocals
+        task = await self._submit(call.account, "export", "vox", "vox", body,
+                                  [derive.vox(self.engine, source, start, end)], shows=[show],
+                                  metadata={}, steering=self.steered())
+        # The answer is the finished vocals.
+        task = await self.engine.force_outcome(task.id, "succeed")
         vox = task.clips[0]
         return self.json({
             "id": vox.id, "source_clip_id": source.id, "status": "complete",
-            "vocal_audio_url": self.media_url(self.origin(request), vox.id, AUDIO_M4A),
+            "vocal_audio_url": media_url(call.origin, vox.id, AUDIO_M4A),
             "vocal_end_s": end, "vocal_start_s": start,
             "wave_response": {"waveform_aggregates": facts.waveform_aggregates(wave)}})
 
-    async def persona(self, request: web.Request) -> web.Response:
-        account = self.authenticate(request)
-        body = await self.valid_body(request, PERSONA)
-        root = self.usable_clip(account, body["root_clip_id"], "persona", cross_account=False)
+    async def persona(self, call: Call) -> web.Response:
+        body, account = call.body, call.account
+        root = await self.usable_clip(account, body["root_clip_id"], "persona",
+                                      cross_account=False)
         if derive.is_upload(root):
             raise BadRequest(400, "root_clip_id must be a generated clip, not an upload",
                              param="root_clip_id")
         # Without `clips` (the seed's vox persona, 21C, sends none) the persona learns
         # from its root clip alone.
-        members = [self._own_or_404(account, i)
+        members = [await self._own_or_404(account, i)
                    for i in dict.fromkeys(body.get("clips") or [root.id])]
-        vox = None
-        if body.get("persona_type") == "vox":
-            vox = self._vox_clip(account, body)
-        self._charge(account, "persona")
-        persona = self.engine.create_persona(account.api_key, body["name"], root,
-                                             description=body["description"],
-                                             kind="vox" if vox else "persona", vox=vox)
-        return self.json(self._persona_body(persona, body, members, self.origin(request)))
+        vox = await self._vox_clip(account, body) if body.get("persona_type") == "vox" \
+            else None
+        await self.charge(account, "persona")
+        persona = await self.engine.create_persona(account.api_key, body["name"], root,
+                                                   description=body["description"],
+                                                   kind="vox" if vox else "persona", vox=vox)
+        return self.json(await self._persona_body(persona, body, members, call.origin))
 
-    def _vox_clip(self, account: Account, body: dict[str, Any]) -> Clip:
+    async def _vox_clip(self, account: Account, body: dict[str, Any]) -> Clip:
         for field in ("vox_audio_id", "vocal_start_s", "vocal_end_s"):
             if body.get(field) is None:
                 raise BadRequest(400, f"{field} is required when persona_type is vox",
                                  param=field)
         _check_vocal_window(body["vocal_start_s"], body["vocal_end_s"])
-        found = self._own(account, body["vox_audio_id"])
+        found = await self._own(account, body["vox_audio_id"])
         if found is None or (found[1].lineage or {}).get("action") != "vox":
             raise BadRequest(400, "vox_audio_id must be an id returned by /suno/act/vox",
                              param="vox_audio_id")
         return found[1]
 
-    def _persona_body(self, persona: Persona, body: dict[str, Any],
-                      members: list[tuple[Task, Clip]], origin: str) -> dict[str, Any]:
-        task, root = self.engine.find_clip(persona.source_clip_id)
+    async def _persona_body(self, persona: Persona, body: dict[str, Any],
+                            members: list[tuple[Task, Clip]], origin: str) -> dict[str, Any]:
+        task, root = await self.engine.find_clip(persona.source_clip_id)
         user = render_clip(task, root, origin)
         answer = {
             "id": persona.id, "name": persona.name, "description": persona.description,
@@ -309,15 +275,15 @@ class Openaihk(Provider):
                           user_input_styles=body.get("user_input_styles") or "")
         return answer
 
-    # -- what the other modules of the dialect ask of it ---------------------------------
-    def usable_clip(self, account: Account, clip_id: str, operation: str, *,
-                    cross_account: bool) -> Clip:
+    # -- what the planner asks of the dialect --------------------------------------------
+    async def usable_clip(self, account: Account, clip_id: str, operation: str, *,
+                          cross_account: bool) -> Clip:
         """A complete clip of this key that ``operation`` may use.
 
         An upload never crosses upstream accounts; other clips may when the operation
         can, so only those that cannot fail once the clip's account has expired.
         """
-        task, clip = self._own_or_404(account, clip_id)
+        task, clip = await self._own_or_404(account, clip_id)
         if status_of(task, task.clips.index(clip)) != "complete":
             raise BadRequest(400, f"clip {clip_id} is not complete yet", type="clip_not_ready")
         if clip.upstream_expired and (not cross_account or derive.is_upload(clip)):
@@ -327,14 +293,14 @@ class Openaihk(Provider):
                              type="cross_account_not_supported")
         return clip
 
-    def persona_of(self, account: Account, persona_id: str) -> Persona:
-        persona = self.engine.persona(account.api_key, persona_id)
+    async def persona_of(self, account: Account, persona_id: str) -> Persona:
+        persona = await self.engine.persona(account.api_key, persona_id)
         if persona is None:
             raise BadRequest(404, f"persona {persona_id} not found", type="persona_not_found",
                              param="persona_id")
         return persona
 
-    # -- shared steps --------------------------------------------------------------------
+    # -- the dialect's words -------------------------------------------------------------
     def refuse_missing_key(self) -> BadRequest:
         return BadRequest(401, "No API key provided; send Authorization: Bearer hk-…",
                           type="missing_api_key")
@@ -343,69 +309,50 @@ class Openaihk(Provider):
         return BadRequest(429, "Rate limit reached for this key, please retry later",
                           headers={"Retry-After": str(wait)})
 
+    def refuse_credits(self, needed: float, available: float) -> BadRequest:
+        return BadRequest(403, "Insufficient quota: your balance cannot cover this request")
+
     outages = {500: "upstream error: Internal Server Error",
                502: "upstream error: bad gateway",
                503: "upstream error: the Suno account pool is busy, please retry later",
                504: "upstream error: timed out waiting for Suno"}
 
-    def _steering(self, *texts: object) -> Steering:
-        steering = self.engine.steering(*texts)
-        if steering.http_status:
-            raise self.outage(steering.http_status)
-        return steering
+    # -- shared steps --------------------------------------------------------------------
+    async def _submit(self, account: Account, job: str, kind: str, price: str,
+                      body: dict[str, Any], specs: list[ClipSpec], *,
+                      shows: list[dict[str, Any]], metadata: dict[str, Any],
+                      steering: Steering, max_duration: float = LONGEST, **meta: Any) -> Task:
+        return await self.submit(
+            account, job, task_id=self.engine.ids.uuid(), params=body,
+            cost=self.price(price), clips=specs, steering=steering, max_duration=max_duration,
+            meta={"type": kind, "clips": shows, "metadata": metadata, **meta})
 
-    def _charge(self, account: Account, price: str) -> None:
-        try:
-            self.engine.charge(account.api_key, f"{price}:{self.engine.ids.uuid()}",
-                               self.settings.price(self.id, price))
-        except InsufficientCredits:
-            raise _quota() from None
-
-    def _submit(self, account: Account, job: str, kind: str, price: str,
-                body: dict[str, Any], specs: list[ClipSpec], *, shows: list[dict[str, Any]],
-                metadata: dict[str, Any], steering: Steering,
-                max_duration: float = LONGEST, **meta: Any) -> Task:
-        try:
-            return self.engine.submit(
-                self.id, account.api_key, job, task_id=self.engine.ids.uuid(), params=body,
-                cost=self.settings.price(self.id, price), clips=specs, steering=steering,
-                max_duration=max_duration,
-                meta={"type": kind, "clips": shows, "metadata": metadata, **meta})
-        except InsufficientCredits:
-            raise _quota() from None
-
-    def _job(self, account: Account, kind: str, clip: Clip) -> Task:
+    async def _job(self, account: Account, kind: str, clip: Clip) -> Task:
         """The conversion of ``clip`` into ``kind`` this key started, or a new one: only
         the call that starts it is billed, so polling until it is ready costs nothing."""
-        for task in self.engine.tasks(self.id, api_key=account.api_key):
+        for task in await self.engine.tasks(self.id, api_key=account.api_key):
             if task.meta.get("type") == kind and task.meta.get("clip_id") == clip.id \
                     and task.status != FAILED:
                 return task
-        return self._submit(account, "export", kind, kind, {"clip_id": clip.id}, [],
-                            shows=[], metadata={}, steering=self._steering(), clip_id=clip.id)
+        return await self._submit(account, "export", kind, kind, {"clip_id": clip.id}, [],
+                                  shows=[], metadata={}, steering=self.steered(),
+                                  clip_id=clip.id)
 
-    def _own(self, account: Account, clip_id: str) -> tuple[Task, Clip] | None:
-        found = self.engine.find_clip(clip_id)
-        if found is None or found[0].provider != self.id or found[0].api_key != account.api_key:
-            return None
-        return found
+    async def _own(self, account: Account, clip_id: str) -> tuple[Task, Clip] | None:
+        return await self.engine.clip_of(account.api_key, clip_id, self.id)
 
-    def _own_or_404(self, account: Account, clip_id: str) -> tuple[Task, Clip]:
-        found = self._own(account, clip_id)
+    async def _own_or_404(self, account: Account, clip_id: str) -> tuple[Task, Clip]:
+        found = await self._own(account, clip_id)
         if found is None:
             raise BadRequest(404, f"clip {clip_id} not found", type="clip_not_found")
         return found
 
-    def _shown(self, clip: Clip) -> dict[str, Any]:
+    async def _shown(self, clip: Clip) -> dict[str, Any]:
         """How the clip's own batch shows its model, for clips made from it."""
-        task, _ = self.engine.find_clip(clip.id)
-        shown = task.meta["clips"][task.clips.index(clip)]
+        task, _ = await self.engine.find_clip(clip.id)
+        shown = task.meta["clips"][[c.id for c in task.clips].index(clip.id)]
         return {"model": shown.get("model", ""),
                 "major": MAJOR_VERSION.get(shown.get("model", ""), shown.get("major", ""))}
-
-
-def _quota() -> BadRequest:
-    return BadRequest(403, "Insufficient quota: your balance cannot cover this request")
 
 
 def _check_vocal_window(start: float, end: float) -> None:

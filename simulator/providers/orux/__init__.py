@@ -1,5 +1,5 @@
-"""The orux dialect: one key for Suno, ElevenLabs and Runway models (seed 000)."""
+"""orux: one key, every model (seed 000)."""
 
-from .provider import Orux
+from .provider import Orux as PROVIDER
 
-__all__ = ["Orux"]
+__all__ = ["PROVIDER"]

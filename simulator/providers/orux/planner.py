@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...core import derive
 from ...core.engine import ClipSpec
@@ -33,7 +33,7 @@ ALIASES = {f"suno-{action}": action for action in ACTIONS if action != "generate
 # Actions that start from a parent song; the others start from the request alone.
 CHAINED = frozenset(ACTIONS) - {"generate", "upload-extend"}
 TAKES = 2  # a Suno generation makes two songs
-# What the result of each kind of work shows (see Orux.result).
+# What the result of each kind of work shows (see render.result).
 SONGS, STEMS, LYRICS, WAV, VIDEO, IMAGE, SPEECH, MUSIC = (
     "songs", "stems", "lyrics", "wav", "video", "image", "speech", "music")
 TTS_DEFAULTS = {"model_id": "eleven_v3", "stability": 0.5, "style": 0.3,
@@ -55,15 +55,15 @@ class Plan:
     max_duration: float = 240.0
 
 
-class Work:
-    def __init__(self, provider: Orux, account: Account, body: dict[str, Any]):
+class Planner:
+    def __init__(self, provider: "Orux", account: Account, body: dict[str, Any]):
         self.p, self.engine, self.account, self.body = provider, provider.engine, account, body
 
     async def plan(self) -> Plan:
         model = self.body["model"]
         if model == SUNO or model in ALIASES:
             return await self._suno(model)
-        return getattr(self, "_" + model.replace("-", "_"))()
+        return await MODELS[model](self)
 
     # -- Suno ----------------------------------------------------------------------------
     async def _suno(self, model: str) -> Plan:
@@ -77,23 +77,23 @@ class Work:
         parent: Task | None = None
         source: Clip | None = None
         if action in CHAINED:
-            parent, source = self._parent(action)
+            parent, source = await self._parent(action)
         elif self.body.get("parent_task_id"):
             raise BadRequest(400, f"action {action} does not take parent_task_id",
                              param="parent_task_id")
-        plan = await getattr(self, "_" + action.replace("-", "_"))(source)
+        plan = await ACTIONS_PLANNED[action](self, source)
         root = parent.meta.get("root_task_id") or parent.id if parent else None
         plan.meta.update(model=SUNO, action=action, output=plan.output,
                          parent_task_id=parent.id if parent else None,
                          root_task_id=root, source_clip_id=source.id if source else None)
         return plan
 
-    def _parent(self, action: str) -> tuple[Task, Clip]:
+    async def _parent(self, action: str) -> tuple[Task, Clip]:
         task_id = self.body.get("parent_task_id")
         if not task_id:
             raise BadRequest(400, f"parent_task_id is required for action {action}",
                              param="parent_task_id")
-        task = self.p.own_task(self.account, task_id)
+        task = await self.engine.own_task(self.account.api_key, task_id, self.p.id)
         if task is None:
             raise BadRequest(404, f"parent task {task_id} not found", param="parent_task_id",
                              type="task_not_found")
@@ -101,11 +101,11 @@ class Work:
             raise BadRequest(400, f"parent task {task_id} is not a Suno song; chain "
                                   f"{action} onto a suno-v5 task that made songs",
                              param="parent_task_id")
-        now = self.engine.now()
-        if task.state(now) != SUCCEEDED:
+        state = task.state(self.engine.now())
+        if state != SUCCEEDED:  # the dialect's word for any other state is the core's
             raise BadRequest(409 if not task.terminal else 400,
-                             f"parent task {task_id} is {self.p.status_word(task, now)}; "
-                             f"chain onto a task that has succeeded", param="parent_task_id",
+                             f"parent task {task_id} is {state.upper()}; chain onto a task "
+                             f"that has succeeded", param="parent_task_id",
                              type="parent_not_ready")
         return task, task.clips[0]
 
@@ -146,7 +146,7 @@ class Work:
         body = self.body
         instrumental = body.get("instrumental") is True
         spec = derive.extended_upload(
-            self.engine, url, self.p.served_clip(url), seconds=self._duration(),
+            self.engine, url, await self.p.served_clip(url), seconds=self._duration(),
             lyrics=None if instrumental else body.get("lyrics") or None,
             instrumental=instrumental, tags=body["prompt"], stand_in=UPLOAD_SECONDS)
         return self._songs(spec, "upload-extend")
@@ -176,7 +176,7 @@ class Work:
         if not other_id:
             raise BadRequest(400, "mashup_task_id (the second song's task) is required for "
                                   "action mashup", param="mashup_task_id")
-        other = self.p.own_task(self.account, other_id)
+        other = await self.engine.own_task(self.account.api_key, other_id, self.p.id)
         if (other is None or other.meta.get("output") != SONGS
                 or other.state(self.engine.now()) != SUCCEEDED):
             raise BadRequest(400, f"mashup_task_id {other_id} is not a finished Suno song of "
@@ -215,7 +215,7 @@ class Work:
         if source.instrumental:
             raise BadRequest(400, "the parent song is instrumental; it has no lyrics",
                              param="parent_task_id")
-        links = derive.chain(self.engine, source)
+        links = await derive.chain(self.engine, source)
         pieces = []
         for index, (clip, start) in enumerate(links):
             end = links[index + 1][1] if index + 1 < len(links) else clip.duration
@@ -243,7 +243,7 @@ class Work:
         return Plan("export", IMAGE, "cover-img", [spec])
 
     # -- the other models -------------------------------------------------------------------
-    def _elevenlabs_v3(self) -> Plan:
+    async def _elevenlabs_v3(self) -> Plan:
         body = self.body
         text = body["text"]
         settings = {name: body.get(name, default) for name, default in TTS_DEFAULTS.items()}
@@ -256,7 +256,7 @@ class Work:
                     meta={"model": body["model"], "voice_id": body["voice_id"],
                           "settings": settings})
 
-    def _elevenlabs_music(self) -> Plan:
+    async def _elevenlabs_music(self) -> Plan:
         body = self.body
         seconds = float(body.get("duration", 30))
         spec = self.engine.compose(body["prompt"], instrumental=True,
@@ -264,7 +264,7 @@ class Work:
         return Plan("short", MUSIC, "elevenlabs-music", [spec], meta={"model": body["model"]},
                     max_duration=120.0)
 
-    def _runway_act_two(self) -> Plan:
+    async def _runway_act_two(self) -> Plan:
         body = self.body
         driver = body["driver_video_url"]
         performance = derive.upload(self.engine, driver, None, purpose="act-two",
@@ -278,3 +278,17 @@ class Work:
 def _headline(text: str, limit: int = 40) -> str:
     words = " ".join(text.split())
     return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + "…"
+
+
+ACTIONS_PLANNED: dict[str, Callable[[Planner, Clip | None], Awaitable[Plan]]] = {
+    "generate": Planner._generate, "extend": Planner._extend, "cover": Planner._cover,
+    "lyrics": Planner._lyrics, "add-vocals": Planner._add_vocals,
+    "instrumental": Planner._instrumental, "mashup": Planner._mashup, "stem": Planner._stem,
+    "mv": Planner._mv, "wav": Planner._wav, "cover-img": Planner._cover_img,
+    "replace": Planner._replace, "persona": Planner._persona,
+    "upload-extend": Planner._upload_extend,
+}
+MODELS: dict[str, Callable[[Planner], Awaitable[Plan]]] = {
+    "elevenlabs-v3": Planner._elevenlabs_v3, "elevenlabs-music": Planner._elevenlabs_music,
+    "runway-act-two": Planner._runway_act_two,
+}
