@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .admin import admin_routes
+from .answers import AnswerChecker, admin_middleware
 from .config import Settings
 from .core.engine import Engine
 from .edge import edge_middleware
@@ -16,6 +17,7 @@ from .tls import ServerTLS, server_tls
 ENGINE = web.AppKey("engine", Engine)
 PROVIDERS = web.AppKey("providers", dict)
 TLS = web.AppKey("tls", ServerTLS | None)  # how the server speaks HTTPS (None: plain HTTP)
+ANSWERS = web.AppKey("answers", AnswerChecker | None)  # --check-answers (None: off)
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -35,9 +37,13 @@ def build_app(settings: Settings) -> web.Application:
                                       for pid in settings.providers}
     root = next(iter(providers.values())) if len(providers) == 1 else None
     metrics = Metrics(engine)
-    app = web.Application(middlewares=[edge_middleware(engine, providers, root, metrics)],
-                          client_max_size=4 * 1024 * 1024)
+    answers = AnswerChecker([*providers, "admin"]) if settings.check_answers else None
+    middlewares = [edge_middleware(engine, providers, root, metrics, answers)]
+    if answers is not None:
+        middlewares.append(admin_middleware(answers))
+    app = web.Application(middlewares=middlewares, client_max_size=4 * 1024 * 1024)
     app[ENGINE] = engine
+    app[ANSWERS] = answers
     app[PROVIDERS] = providers
     app[TLS] = tls
     # One flat router: every provider route under its prefix (and at the root when a

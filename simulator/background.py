@@ -4,14 +4,21 @@ tests, the pytest plugin and ``musicsim conformance client`` run against."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from typing import Any
 
 from aiohttp import web
 
-from .app import ENGINE, TLS, build_app, listening, runner
-from .config import load
+from .answers import AnswerChecker
+from .app import ANSWERS, ENGINE, TLS, build_app, listening, runner
+from .config import ENV_PREFIX, load
 from .core.engine import Engine
+
+# Settings that change nothing a client sees, only add scrutiny, and so follow the
+# environment into every simulator a process starts: a test suite that sets
+# MUSICSIM_CHECK_ANSWERS=1 checks the plugin's and the client runner's simulators too.
+INHERITED = (f"{ENV_PREFIX}CHECK_ANSWERS",)
 
 
 class Background:
@@ -20,13 +27,16 @@ class Background:
     Takes the settings ``musicsim serve`` takes, by name: ``Background(tls=True,
     tls_ca=path)`` serves HTTPS with the local CA at ``path`` (``ca_path``, and
     ``ssl_context()`` for a client that trusts it), ``tls_cert=…, tls_key=…`` a pair
-    of your own."""
+    of your own. Other MUSICSIM_* variables are not read, except those in INHERITED;
+    with ``check_answers``, ``answers`` holds what the answer checker found."""
 
     def __init__(self, **settings: Any):
         settings.setdefault("port", 0)
-        self.settings = load(env={}, **settings)
+        inherited = {name: os.environ[name] for name in INHERITED if name in os.environ}
+        self.settings = load(env=inherited, **settings)
         self.app = build_app(self.settings)
         self.engine: Engine = self.app[ENGINE]
+        self.answers: AnswerChecker | None = self.app[ANSWERS]
         self.tls = self.app[TLS]
         self.ca_path = self.tls.ca_path if self.tls is not None else None
         self.loop = asyncio.new_event_loop()

@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(usage_error=serve.error)
     serve.add_argument("--scenario", metavar="NAME",
                        help="start with a named fault scenario in force (listed below)")
+    serve.add_argument("--check-answers", action="store_true", default=None,
+                       help="hold every answer against its spec (status, content type, "
+                            "JSON body) and log each mismatch as a WARNING; for developing "
+                            "the simulator or its specs (MUSICSIM_CHECK_ANSWERS=1, "
+                            "check_answers = true)")
     serve.add_argument("--config", metavar="FILE",
                        help="TOML settings file (prices, rate limits, scenarios, …)")
     serve.add_argument("--log-level", default="warning",
@@ -273,7 +278,7 @@ def _serve(args: argparse.Namespace) -> int:
                         admin_token=args.admin_token,
                         allow_local_callbacks=args.allow_local_callbacks,
                         public_url=args.public_url, scenario=args.scenario,
-                        tls=args.tls, tls_ca=args.tls_ca,
+                        check_answers=args.check_answers, tls=args.tls, tls_ca=args.tls_ca,
                         tls_cert=args.tls_cert, tls_key=args.tls_key)
         if settings.speed is not None and args.clock is None:
             settings = settings.with_overrides(clock="scaled")
@@ -299,6 +304,9 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  {pid:<10} {base}/{pid}", flush=True)
         if len(settings.providers) == 1:
             print(f"  (also at the root: {base})", flush=True)
+        if settings.check_answers:
+            print("  answers checked against specs/: each mismatch is logged as a WARNING",
+                  flush=True)
         print(f"  demo API key: {settings.demo_key}", flush=True)
         print(f"  control plane: {base}/_sim/health", flush=True)
         if settings.scenario:

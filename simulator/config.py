@@ -48,6 +48,8 @@ class Settings:
     journal_body_bytes: int = 16_384
     media_cache_bytes: int = 256 * 1024 * 1024
     scenario: str | None = None
+    # Hold every answer against its spec and log each mismatch (a development aid).
+    check_answers: bool = False
     extra_scenarios: dict[str, dict] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
@@ -141,6 +143,6 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
 def _from_text(name: str, raw: str) -> Any:
     if name == "providers":
         return tuple(p.strip() for p in raw.split(",") if p.strip())
-    if name in ("allow_local_callbacks", "tls"):
+    if name in ("allow_local_callbacks", "tls", "check_answers"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     return _SCALAR_TYPES.get(name, str)(raw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from aiohttp import web
 
@@ -23,6 +23,9 @@ from .metrics import Metrics
 from .providers import Provider
 from .providers.base import RATE, BadRequest, generic_outage
 
+if TYPE_CHECKING:
+    from .answers import AnswerChecker
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,7 +36,7 @@ TRICKLE_PIECES = 10
 
 
 def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provider | None,
-                    metrics: Metrics):
+                    metrics: Metrics, answers: AnswerChecker | None = None):
     surfaces: dict[str, Surface] = {**providers, MEDIA: MediaSurface()}
 
     def locate(request: web.Request) -> tuple[Surface | None, str]:
@@ -80,6 +83,9 @@ def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provid
         if not streamed and not dropped and RATE in request:
             response.headers.update(provider.rate_headers(request[RATE]))
         kept = _body_of(response)  # the whole answer, whatever part of it is sent
+        if answers is not None and not dropped:  # --check-answers: before any damage
+            answers.check(provider.id, request.method, inner, response,
+                          injected=decision is not None and decision.status is not None)
         if dropped:
             _close(request)
             sent: web.StreamResponse = web.Response()  # never sent: the connection is gone

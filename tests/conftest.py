@@ -20,12 +20,18 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from simulator.answers import LOGGED, collecting
 from simulator.background import Background
 from simulator.config import RateLimit
 from simulator.core.engine import Engine
 
 DEMO_KEY = "sk-musicsim-demo"
 SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+# Every simulator the suite starts holds its answers against the specs: start_sim's by
+# name, and through the environment the rest: Background(...) in a test, those library
+# code starts (the client runner, the pytest plugin) and `musicsim serve` processes.
+os.environ["MUSICSIM_CHECK_ANSWERS"] = "1"
 
 
 @dataclass
@@ -70,8 +76,42 @@ TEST_STATE = os.environ.get("MUSICSIM_TEST_STATE", "memory+copies")
 def start_sim(**overrides: Any) -> Sim:
     overrides.setdefault("clock", "manual")
     overrides.setdefault("state", TEST_STATE)
+    overrides.setdefault("check_answers", True)
     server = Background(**overrides).start()
     return Sim(server.url, server.engine, server.loop, server)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "wrong_answers: the test makes a simulator answer "
+                                       "against its spec on purpose and checks that itself")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def answers_seen():
+    """Every mismatch any simulator of this process finds, from the start of the session
+    (so module fixtures' requests count too) until a test claims them."""
+    with collecting() as found:
+        yield found
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_specs(request: pytest.FixtureRequest, answers_seen: list):
+    """Fails the test during which (or during whose fixtures' setup) any simulator
+    answered against its spec, listing each answer and why: a handler and its spec must
+    not drift apart, whichever of them is wrong."""
+    yield
+    found = answers_seen[:]
+    del answers_seen[:len(found)]
+    if found and request.node.get_closest_marker("wrong_answers") is None:
+        pytest.fail(f"{len(found)} answer(s) broke their spec:\n"
+                    + "\n".join(f"  {mismatch}" for mismatch in found), pytrace=False)
+
+
+def assert_answers_conform(log: str) -> None:
+    """Assert that a `musicsim serve` process's log (its stderr) reports no answer that
+    broke its spec: the autouse check above sees only this process's simulators."""
+    broken = [line for line in log.splitlines() if LOGGED in line]
+    assert not broken, "answers broke their spec:\n" + "\n".join(broken)
 
 
 @pytest.fixture(scope="session")

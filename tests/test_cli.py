@@ -12,6 +12,8 @@ from pathlib import Path
 import requests
 import yaml
 
+from conftest import assert_answers_conform
+
 MUSICSIM = [sys.executable, "-m", "simulator.cli"]
 
 
@@ -24,7 +26,7 @@ def test_help_answers():
     assert top.returncode == 0 and "serve" in top.stdout and "specs" in top.stdout
     serve = run("serve", "--help")
     for flag in ("--host", "--port", "--provider", "--clock", "--speed", "--seed", "--state",
-                 "--admin-token", "--config", "--allow-local-callbacks"):
+                 "--admin-token", "--config", "--allow-local-callbacks", "--check-answers"):
         assert flag in serve.stdout
     assert "[sim:fail:moderation]" in serve.stdout and "[sim:503]" in serve.stdout
 
@@ -50,8 +52,10 @@ def test_bad_flags_are_clear_errors(tmp_path: Path):
 
 
 def test_serve_prints_base_urls_and_the_demo_key_and_serves():
-    proc = subprocess.Popen([*MUSICSIM, "serve", "--port", "0", "--clock", "manual", "--seed", "7"],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    env = {k: v for k, v in os.environ.items() if k != "MUSICSIM_CHECK_ANSWERS"}
+    proc = subprocess.Popen([*MUSICSIM, "serve", "--port", "0", "--clock", "manual", "--seed", "7",
+                             "--check-answers"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**env, "PYTHONUNBUFFERED": "1"})
     try:
         lines = []
         deadline = time.monotonic() + 20
@@ -59,6 +63,7 @@ def test_serve_prints_base_urls_and_the_demo_key_and_serves():
             lines.append(proc.stdout.readline())
         banner = "".join(lines)
         assert "evolink" in banner and "sk-musicsim-demo" in banner
+        assert "answers checked against specs/" in banner
         base = next(l.split()[1] for l in lines if l.strip().startswith("evolink"))
         root = base.rsplit("/", 1)[0]
         health = requests.get(f"{root}/_sim/health", timeout=10).json()
@@ -69,8 +74,9 @@ def test_serve_prints_base_urls_and_the_demo_key_and_serves():
         assert created.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(10)
+        _, log = proc.communicate(timeout=10)
     assert proc.returncode == 0
+    assert_answers_conform(log)
 
 
 def test_serve_with_a_scenario_starts_with_its_faults(tmp_path: Path):
@@ -85,7 +91,7 @@ def test_serve_with_a_scenario_starts_with_its_faults(tmp_path: Path):
                       'rules = [{ match = { method = "GET" }, action = { latency_ms = 200 } }]\n')
     proc = subprocess.Popen([*MUSICSIM, "serve", "--port", "0", "--clock", "manual",
                              "--config", str(config), "--scenario", "outage"],
-                            stdout=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         lines = []
@@ -104,5 +110,6 @@ def test_serve_with_a_scenario_starts_with_its_faults(tmp_path: Path):
         assert "slow-polls" in names and "outage" in names
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(10)
+        _, log = proc.communicate(timeout=10)
     assert proc.returncode == 0
+    assert_answers_conform(log)  # checked because the suite sets MUSICSIM_CHECK_ANSWERS

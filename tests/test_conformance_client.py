@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conformance.client import grade, run_client
+from conftest import assert_answers_conform
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 SPEED = 20.0  # a song in well under a second of wall time; the clients poll each second
@@ -91,6 +92,7 @@ def test_the_command_line_grades_and_reports(tmp_path, behaviour, status):
     assert ("client.retry-after" in failing) is (status == 1)
     assert "client.retry-after" in junit.read_text()
     assert "score per area" in done.stdout
+    assert_answers_conform(done.stderr)  # its simulator inherits MUSICSIM_CHECK_ANSWERS
 
 
 @pytest.mark.parametrize("args, words", [

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import assert_answers_conform
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "tests" / "clients" / "evolink_client.py"
 
@@ -86,7 +88,7 @@ def test_serve_and_the_gateway_runner(plain: Path, tmp_path: Path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICSIM_")}
     server = subprocess.Popen([str(plain / "bin" / "musicsim"), "serve", "--port", str(port),
-                               "--provider", "evolink"], stdout=subprocess.PIPE,
+                               "--provider", "evolink", "--check-answers"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env)
     try:
         banner = server.stdout.readline()
@@ -109,8 +111,9 @@ def test_serve_and_the_gateway_runner(plain: Path, tmp_path: Path):
         assert "ran at 50x real time" in run.stdout
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        _, log = server.communicate(timeout=30)
     assert server.returncode == 0
+    assert_answers_conform(log)
 
 
 def test_the_client_runner(plain: Path, tmp_path: Path):

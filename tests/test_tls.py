@@ -20,6 +20,7 @@ import requests
 import trustme
 
 from conformance.receiver import Receiver, receiver_ssl
+from conftest import assert_answers_conform
 from simulator.background import Background
 from simulator.config import load
 from simulator.tls import key_path
@@ -49,8 +50,9 @@ class Served:
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(15)
+        _, log = self.proc.communicate(timeout=15)
         assert self.proc.returncode == 0
+        assert_answers_conform(log)  # checked because the suite sets MUSICSIM_CHECK_ANSWERS
 
 
 @pytest.fixture
