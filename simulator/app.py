@@ -8,7 +8,8 @@ from .admin import admin_routes
 from .answers import AnswerChecker, admin_middleware
 from .config import Settings
 from .core.engine import Engine
-from .edge import edge_middleware
+from .edge import Edge, MediaSurface, catch_all, unmatched
+from .media.files import MEDIA
 from .media.serve import MediaServer
 from .metrics import Metrics
 from .providers import REGISTRY, Provider
@@ -38,23 +39,30 @@ def build_app(settings: Settings) -> web.Application:
     root = next(iter(providers.values())) if len(providers) == 1 else None
     metrics = Metrics(engine)
     answers = AnswerChecker([*providers, "admin"]) if settings.check_answers else None
-    middlewares = [edge_middleware(engine, providers, root, metrics, answers)]
-    if answers is not None:
-        middlewares.append(admin_middleware(answers))
-    app = web.Application(middlewares=middlewares, client_max_size=4 * 1024 * 1024)
+    # No middleware unless answers are checked: the edge is bound to each route instead.
+    app = web.Application(middlewares=[admin_middleware(answers)] if answers else [],
+                          client_max_size=4 * 1024 * 1024)
     app[ENGINE] = engine
     app[ANSWERS] = answers
     app[PROVIDERS] = providers
     app[TLS] = tls
     # One flat router: every provider route under its prefix (and at the root when a
     # single provider is served), so a request is matched once, with no sub-application.
+    # Each provider and media route is bound to the edge; the catch-alls come last, so
+    # they only take what nothing else matched.
+    edge = Edge(engine, metrics, answers)
     for pid, provider in providers.items():
-        app.add_routes([web.route(r.method, f"/{pid}{r.path}", r.handler, **r.kwargs)
-                        for r in provider.routes()])
+        app.add_routes(edge.routes(provider, provider.routes(), f"/{pid}"))
     app.add_routes(admin_routes(engine, settings, list(providers), metrics))
-    app.add_routes(MediaServer(engine, settings.media_cache_bytes).routes())
+    media = MediaSurface()
+    app.add_routes(edge.routes(media, MediaServer(engine, settings.media_cache_bytes).routes(),
+                               f"/{MEDIA}"))
     if root is not None:
-        app.add_routes(root.routes())
+        app.add_routes(edge.routes(root, root.routes()))
+    app.add_routes([edge.catch_all(provider, f"/{pid}") for pid, provider in providers.items()])
+    app.add_routes([edge.catch_all(media, f"/{MEDIA}"), catch_all("/_sim", unmatched)])
+    if root is not None:
+        app.add_routes([edge.catch_all(root)])
 
     async def on_startup(_app: web.Application) -> None:
         await engine.start()

@@ -3,14 +3,20 @@
 It applies fault rules, turns refusals and surprises into the dialect's error shape,
 adds the dialect's rate-limit headers, writes the request journal and counts the request
 for the metrics. Providers never see a fault; they only see fewer or stranger requests.
+
+The edge is bound to each route when the application is built, not run as middleware:
+it then knows the route's surface, inner path and metric series without looking them up,
+and a request pays for no machinery it does not use. Requests no route matches reach it
+through a catch-all per surface, so they are refused in the dialect's shape as well.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -29,97 +35,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-RESERVED = ("/_sim", "/media")
 TEXT_TYPES = ("application/json", "application/x-ndjson", "application/xml", "text/")
 # A trickled body goes out in this many pieces, spread over the rule's time.
 TRICKLE_PIECES = 10
-
-
-def edge_middleware(engine: Engine, providers: dict[str, Provider], root: Provider | None,
-                    metrics: Metrics, answers: AnswerChecker | None = None):
-    surfaces: dict[str, Surface] = {**providers, MEDIA: MediaSurface()}
-
-    def locate(request: web.Request) -> tuple[Surface | None, str]:
-        path = request.path
-        head, _, _rest = path[1:].partition("/")
-        if head in surfaces:
-            return surfaces[head], path[len(head) + 1:] or "/"
-        if root is not None and not path.startswith(RESERVED):
-            return root, path
-        return None, path
-
-    @web.middleware
-    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-        provider, inner = locate(request)
-        if provider is None:
-            return await handler(request)
-        started = time.perf_counter()
-        try:
-            body = await request.read() if request.body_exists else b""
-        except web.HTTPException as exc:  # too large to read: refused, like any request
-            body, refused = b"", _http_error(provider, exc)
-        else:
-            refused = None
-        key = provider.api_key(request)
-        decision = engine.faults.for_request(provider.id, request.method, inner, key, body)
-        if decision is not None and decision.latency:
-            await asyncio.sleep(decision.latency)
-        response: web.StreamResponse | None = refused
-        if response is None and decision is not None and decision.phase == BEFORE:
-            response = _early(provider, decision, key)
-        if response is None and decision is not None and decision.steering != NO_STEERING:
-            with task_steering(decision.steering):
-                response = await _answer(provider, request, handler)
-        elif response is None:
-            response = await _answer(provider, request, handler)
-        # A streamed answer (NDJSON, a progressive download) went out as it was made:
-        # nothing that happens after the handler can change it, so nothing is claimed.
-        streamed = response.prepared
-        if decision is not None and not streamed and decision.phase == AFTER \
-                and decision.status:
-            response = _fault_answer(provider, decision, key)
-        damage = None if streamed else _damage(decision)
-        dropped = decision is not None and decision.drop is not None and not streamed
-        if not streamed and not dropped and RATE in request:
-            response.headers.update(provider.rate_headers(request[RATE]))
-        kept = _body_of(response)  # the whole answer, whatever part of it is sent
-        if answers is not None and not dropped:  # --check-answers: before any damage
-            answers.check(provider.id, request.method, inner, response,
-                          injected=decision is not None and decision.status is not None)
-        if dropped:
-            _close(request)
-            sent: web.StreamResponse = web.Response()  # never sent: the connection is gone
-        elif damage is not None and isinstance(response, web.Response):
-            sent = await _damaged(request, response, decision)
-        else:
-            sent = response
-        seconds = time.perf_counter() - started
-        engine.journal.record(
-            time=engine.now(), provider=provider.id, method=request.method, path=inner,
-            query=request.query_string, api_key=key,
-            status=None if dropped else response.status, duration_ms=seconds * 1000,
-            request_headers=request.headers, request_body=body,
-            response_headers=response.headers, response_body=kept,
-            faults=decision.rules if decision else (), damage=damage)
-        metrics.request(provider.id, request.match_info.route, request.method,
-                        "dropped" if dropped else str(response.status), seconds)
-        return sent
-
-    return edge
-
-
-async def _answer(provider: Surface, request: web.Request,
-                  handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except BadRequest as exc:
-        return provider.error(exc.status, exc.message, exc.headers, **exc.fields)
-    except web.HTTPException as exc:
-        return _http_error(provider, exc)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return provider.error(500, "Internal server error",
-                              fallback_suggestion="try again later")
+UNMATCHED = "unmatched"  # the metric route of a request no route matched
 
 
 class MediaSurface:
@@ -141,39 +60,172 @@ class MediaSurface:
         return BadRequest(status, message or generic_outage(status),
                           {"Retry-After": str(retry_after)} if retry_after is not None else None)
 
-    def rate_headers(self, verdict: object) -> dict[str, str]:
-        return {}
+    sends_rate_headers = False
 
 
 Surface = Provider | MediaSurface
 
 
-def _http_error(provider: Surface, exc: web.HTTPException) -> web.Response:
+class Edge:
+    """Binds routes to their surface (a dialect, or the media server) through the edge."""
+
+    def __init__(self, engine: Engine, metrics: Metrics, answers: AnswerChecker | None = None):
+        self.engine, self.metrics, self.answers = engine, metrics, answers
+
+    def routes(self, surface: Surface, routes: Iterable[web.RouteDef],
+               prefix: str = "") -> list[web.RouteDef]:
+        """The surface's routes under ``prefix``, each answered through the edge."""
+        return [web.route(r.method, prefix + r.path,
+                          self.bind(surface, r.handler, _label(r.path), len(prefix)), **r.kwargs)
+                for r in routes]
+
+    def catch_all(self, surface: Surface, prefix: str = "") -> web.RouteDef:
+        """The route that takes what no route of the surface matched, so an unknown path
+        or method is refused in the surface's shape (added after every other route)."""
+        return catch_all(prefix, self.bind(surface, unmatched, UNMATCHED, len(prefix)))
+
+    def bind(self, surface: Surface, handler: Handler, label: str, cut: int) -> Handler:
+        """``handler`` behind the edge: ``cut`` is the length of the prefix the route is
+        served under, so the journal and the fault rules see the path inside the surface."""
+        engine, journal, faults = self.engine, self.engine.journal, self.engine.faults
+        answers = self.answers
+        series = self.metrics.route(surface.id, label)
+        sid = surface.id
+        sends_rate_headers = surface.sends_rate_headers
+
+        async def edge(request: web.Request) -> web.StreamResponse:
+            started = time.perf_counter()
+            refused = None
+            body = b""
+            if request.body_exists:
+                try:
+                    body = await request.read()
+                except web.HTTPException as exc:  # too large to read: refused, like any request
+                    refused = _http_error(surface, exc)
+            inner = request.path[cut:] or "/"
+            key = surface.api_key(request)
+            decision = faults.for_request(sid, request.method, inner, key, body)
+            dropped, damage = False, None
+            if decision is None:
+                response = sent = refused or await _answer(surface, request, handler)
+            else:
+                response, sent, dropped, damage = await _faulted(
+                    surface, request, handler, decision, refused, key)
+            if sends_rate_headers and not dropped and not response.prepared \
+                    and RATE in request:
+                response.headers.update(surface.rate_headers(request[RATE]))
+            if answers is not None and not dropped:  # --check-answers: before any damage
+                answers.check(sid, request.method, inner, response,
+                              injected=decision is not None and decision.status is not None)
+            seconds = time.perf_counter() - started
+            journal.record(
+                time=engine.now(), provider=sid, method=request.method, path=inner,
+                query=request.query_string, api_key=key,
+                status=None if dropped else response.status, duration_ms=seconds * 1000,
+                request_headers=request.headers, request_body=body,
+                response_headers=response.headers, response_body=_body_of(response),
+                faults=decision.rules if decision else (), damage=damage)
+            series.observe(request.method, None if dropped else response.status, seconds)
+            return sent
+
+        return edge
+
+
+def catch_all(prefix: str, handler: Handler) -> web.RouteDef:
+    """A route for every method and every path at or under ``prefix``."""
+    return web.route("*", prefix + "{%s:(/.*)?}" % UNMATCHED if prefix
+                     else "/{%s:.*}" % UNMATCHED, handler)
+
+
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """What no route matched: a method the path does not take (with the ones it does),
+    or a path that is not there. Only catch-alls route here."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical.endswith("{%s}" % UNMATCHED):
+            continue  # the catch-alls themselves
+        match, methods = await resource.resolve(request)
+        allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
+
+
+async def _faulted(surface: Surface, request: web.Request, handler: Handler,
+                   decision: Decision, refused: web.Response | None, key: str | None
+                   ) -> tuple[web.StreamResponse, web.StreamResponse, bool, str | None]:
+    """The request as its fault rules have it: the answer (kept by the journal), what
+    was sent instead, whether the connection was dropped, and how the answer was damaged."""
+    if decision.latency:
+        await asyncio.sleep(decision.latency)
+    response: web.StreamResponse | None = refused
+    if response is None and decision.phase == BEFORE:
+        response = _early(surface, decision, key)
+    if response is None and decision.steering != NO_STEERING:
+        with task_steering(decision.steering):
+            response = await _answer(surface, request, handler)
+    elif response is None:
+        response = await _answer(surface, request, handler)
+    # A streamed answer (NDJSON, a progressive download) went out as it was made:
+    # nothing that happens after the handler can change it, so nothing is claimed.
+    streamed = response.prepared
+    if not streamed and decision.phase == AFTER and decision.status:
+        response = _fault_answer(surface, decision, key)
+    damage = None if streamed else _damage(decision)
+    dropped = decision.drop is not None and not streamed
+    if dropped:
+        _close(request)
+        sent: web.StreamResponse = web.Response()  # never sent: the connection is gone
+    elif damage is not None and isinstance(response, web.Response):
+        sent = await _damaged(request, response, decision)
+    else:
+        sent = response
+    return response, sent, dropped, damage
+
+
+async def _answer(surface: Surface, request: web.Request,
+                  handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return surface.error(exc.status, exc.message, exc.headers, **exc.fields)
+    except web.HTTPException as exc:
+        return _http_error(surface, exc)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return surface.error(500, "Internal server error",
+                             fallback_suggestion="try again later")
+
+
+def _label(path: str) -> str:
+    """A route's template as metrics name it: ``{clip_id:[^/]+}`` reads ``{clip_id}``."""
+    return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
+
+
+def _http_error(surface: Surface, exc: web.HTTPException) -> web.Response:
     message = "Not found" if exc.status == 404 else exc.reason
-    return provider.error(exc.status, message, {"Allow": exc.headers["Allow"]}
-                          if "Allow" in exc.headers else None)
+    return surface.error(exc.status, message, {"Allow": exc.headers["Allow"]}
+                         if "Allow" in exc.headers else None)
 
 
-def _early(provider: Surface, decision: Decision,
+def _early(surface: Surface, decision: Decision,
            api_key: str | None) -> web.StreamResponse | None:
     """The answer a fault gives before the request reaches the provider, if any."""
     if decision.drop == BEFORE:
         return web.Response()  # a placeholder; the connection is closed instead
     if decision.status:
-        return _fault_answer(provider, decision, api_key)
+        return _fault_answer(surface, decision, api_key)
     return None
 
 
-def _fault_answer(provider: Surface, decision: Decision, api_key: str | None) -> web.Response:
+def _fault_answer(surface: Surface, decision: Decision, api_key: str | None) -> web.Response:
     """An injected error status, in the dialect's words and shape."""
-    refusal = provider.outage(decision.status, decision.retry_after, decision.message, api_key)
-    return provider.error(refusal.status, refusal.message, refusal.headers, **refusal.fields)
+    refusal = surface.outage(decision.status, decision.retry_after, decision.message, api_key)
+    return surface.error(refusal.status, refusal.message, refusal.headers, **refusal.fields)
 
 
-def _damage(decision: Decision | None) -> str | None:
+def _damage(decision: Decision) -> str | None:
     """What the client received instead of a whole answer, for the journal."""
-    if decision is None:
-        return None
     if decision.drop:
         return "dropped before the request was handled" if decision.drop == BEFORE \
             else "dropped after the request was handled"
@@ -191,9 +243,9 @@ async def _damaged(request: web.Request, response: web.Response,
     """Send the answer broken as the rule asks: cut short (and the connection closed),
     malformed (a whole HTTP message whose body does not parse) or trickled slowly."""
     body = response.body if isinstance(response.body, bytes) else b""
-    if decision.malformed:
-        response.body = body[:max(1, len(body) // 2)]
-        return response
+    if decision.malformed:  # a new answer: the journal keeps the whole one
+        return web.Response(body=body[:max(1, len(body) // 2)], status=response.status,
+                            reason=response.reason, headers=response.headers)
     stream = web.StreamResponse(status=response.status, reason=response.reason,
                                 headers=response.headers)
     stream.content_length = len(body)

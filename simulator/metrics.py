@@ -17,7 +17,6 @@ from typing import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily, Metric)
-from aiohttp.web_urldispatcher import AbstractRoute
 from prometheus_client.registry import Collector
 
 from .core.engine import Engine
@@ -28,26 +27,42 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    10.0)
 
 
+class Route:
+    """One route's request counts and latency histogram, made when the route is bound so
+    that counting a request is a few additions."""
+
+    __slots__ = ("provider", "label", "requests", "buckets", "seconds")
+
+    def __init__(self, provider: str, label: str):
+        self.provider, self.label = provider, label
+        self.requests: dict[tuple[str, int | None], int] = {}  # (method, status) → count
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.seconds = 0.0
+
+    def observe(self, method: str, status: int | None, seconds: float) -> None:
+        """One answered request (``status`` None: the connection was dropped)."""
+        key = (method, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.seconds += seconds
+
+
 class Metrics:
     def __init__(self, engine: Engine):
         self.registry = CollectorRegistry(auto_describe=True)
-        self._requests: Counter[tuple[str, str, str, str]] = Counter()
-        # (provider, route) → [count in each bucket (the last one +Inf), sum of seconds]
-        self._latency: dict[tuple[str, str], list] = {}
+        self._routes: dict[tuple[str, str], Route] = {}
         self.registry.register(_RequestCollector(self))
         self._state = _EngineCollector(engine)
         self.registry.register(self._state)
 
-    def request(self, provider: str, route: AbstractRoute | None, method: str, status: str,
-                seconds: float) -> None:
-        """Count one answered request; ``route`` is the one the router matched, named
-        only when scraped."""
-        self._requests[(provider, route, method, status)] += 1
-        series = self._latency.get((provider, route))
-        if series is None:
-            series = self._latency[(provider, route)] = [[0] * (len(LATENCY_BUCKETS) + 1), 0.0]
-        series[0][bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        series[1] += seconds
+    def route(self, provider: str, label: str) -> Route:
+        """The series of one route (``/v1/tasks/{task_id}``: one per route, not per id;
+        ``unmatched`` for requests no route matched). A route bound twice (under its
+        provider's prefix and at the root) counts into one series."""
+        key = (provider, label)
+        if key not in self._routes:
+            self._routes[key] = Route(provider, label)
+        return self._routes[key]
 
     async def exposition(self) -> bytes:
         await self._state.read()  # the store is read ahead: collectors cannot await
@@ -59,44 +74,30 @@ class _RequestCollector(Collector):
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
+        routes = sorted(self.metrics._routes.values(), key=lambda r: (r.provider, r.label))
         requests = CounterMetricFamily(
             "musicsim_requests", "Requests answered, by provider (media: downloads), route, "
             "method and status (dropped: the connection was closed by a fault)",
             labels=("provider", "route", "method", "status"))
-        counts: Counter[tuple[str, str, str, str]] = Counter()
-        for (provider, route, method, status), count in list(self.metrics._requests.items()):
-            counts[(provider, route_label(provider, route), method, status)] += count
-        for labels, count in sorted(counts.items()):
-            requests.add_metric(labels, count)
+        for route in routes:
+            for (method, status), count in sorted(route.requests.items(),
+                                                  key=lambda item: (item[0][0], str(item[0][1]))):
+                requests.add_metric((route.provider, route.label, method,
+                                     "dropped" if status is None else str(status)), count)
         yield requests
         latency = HistogramMetricFamily(
             "musicsim_request_duration_seconds", "Time to answer a request, injected latency "
             "included", labels=("provider", "route"))
         bounds = [*map(str, LATENCY_BUCKETS), "+Inf"]
-        merged: dict[tuple[str, str], list] = {}
-        for (provider, route), (counts, total) in list(self.metrics._latency.items()):
-            into = merged.setdefault((provider, route_label(provider, route)),
-                                     [[0] * len(bounds), 0.0])
-            into[0] = [a + b for a, b in zip(into[0], counts)]
-            into[1] += total
-        for labels, (counts, total) in sorted(merged.items()):
+        for route in routes:
+            if not route.requests:
+                continue
             running, buckets = 0, []
-            for bound, count in zip(bounds, counts):
+            for bound, count in zip(bounds, route.buckets):
                 running += count
                 buckets.append((bound, running))
-            latency.add_metric(labels, buckets, total)
+            latency.add_metric((route.provider, route.label), buckets, route.seconds)
         yield latency
-
-
-def route_label(provider: str, route: AbstractRoute | None) -> str:
-    """A route's template inside its provider (``/v1/tasks/{task_id}``), so the metrics
-    have one series per route, not per id; a request no route matched is ``unmatched``."""
-    resource = route.resource if route is not None else None
-    canonical = resource.canonical if resource is not None else None
-    if canonical is None:
-        return "unmatched"
-    prefix = f"/{provider}/"
-    return canonical[len(prefix) - 1:] if canonical.startswith(prefix) else canonical
 
 
 class _EngineCollector(Collector):

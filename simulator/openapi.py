@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import quote
 
 import re
@@ -72,7 +72,6 @@ class Spec:
             uri, Resource.from_contents(self.document, default_specification=DRAFT202012))
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
         self._fast: dict[tuple[str, str], Any] = {}
-        self._param_validators: dict[tuple[str, str], Draft202012Validator] = {}
         self._answers: dict[tuple[str, str, str], Draft202012Validator | None] = {}
         self._routes = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
                                     + "/?$"), template, tuple(operations))
@@ -157,35 +156,20 @@ class Spec:
                 {**self.document, "$ref": f"#/{pointer}"}, validate_formats=False)
         return validator
 
-    def check_params(self, path: str, method: str, location: str,
-                     values: dict[str, str]) -> tuple[Violation | None, dict[str, Any]]:
-        """The first ``path`` or ``query`` parameter that breaks its schema (or None),
-        and the values converted to their schema types (``?limit=5`` becomes 5)."""
-        typed: dict[str, Any] = {}
+    def parameter_check(self, path: str, method: str, location: str) -> "ParameterCheck":
+        """The operation's ``path`` or ``query`` parameters, compiled once for the route
+        that checks every request against them."""
+        params = []
         for parameter in self.parameters(path, method):
             if parameter.get("in") != location:
                 continue
-            name, schema = parameter["name"], parameter.get("schema", {})
-            if name not in values:
-                if parameter.get("required"):
-                    return Violation(name, f"{name} is required", "required"), typed
-                if "default" in schema:
-                    typed[name] = schema["default"]
-                continue
-            value = _typed(values[name], schema.get("type"))
-            key = (path, f"{location}:{name}")
-            validator = self._param_validators.get(key)
-            if validator is None:
-                validator = Draft202012Validator(schema, registry=self._registry)
-                self._param_validators[key] = validator
-                self._fast[key] = jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
-            if not self._fast[key].is_valid(value):
-                error = best_match(validator.iter_errors(value), key=_relevance)
-                if error is not None:
-                    error.path.appendleft(name)
-                    return _violation(error), typed
-            typed[name] = value
-        return None, typed
+            schema = parameter.get("schema", {})
+            params.append(_Parameter(
+                parameter["name"], bool(parameter.get("required")), "default" in schema,
+                schema.get("default"), _CONVERTERS.get(schema.get("type")),
+                jsonschema_rs.Draft202012Validator(schema, validate_formats=False),
+                Draft202012Validator(schema, registry=self._registry)))
+        return ParameterCheck(tuple(params))
 
     def parameters(self, path: str, method: str) -> list[dict[str, Any]]:
         """An operation's parameters, with those given by reference resolved."""
@@ -198,10 +182,6 @@ class Spec:
                 parameter = node
             resolved.append(parameter)
         return resolved
-
-    def check_path_params(self, path: str, method: str, values: dict[str, str]) -> Violation | None:
-        """The first path parameter that breaks its schema, or None."""
-        return self.check_params(path, method, "path", values)[0]
 
     def check_body(self, path: str, method: str, body: Any) -> Violation | None:
         """The first reason the body breaks the spec, or None when it conforms."""
@@ -331,14 +311,55 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value] if isinstance(value, dict) else []
 
 
-def _typed(raw: str, kind: str | None) -> Any:
-    """A parameter's text as its schema's type, left as text when it is not one."""
-    converters = {"integer": int, "number": float,
-                  "boolean": {"true": True, "false": False}.__getitem__}
-    try:
-        return converters[kind](raw) if kind in converters else raw
-    except (KeyError, ValueError):
-        return raw
+_CONVERTERS = {"integer": int, "number": float,
+               "boolean": {"true": True, "false": False}.__getitem__}
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameter:
+    name: str
+    required: bool
+    has_default: bool
+    default: Any
+    convert: Any  # text to the schema's type (None: text stays text)
+    fast: Any  # jsonschema-rs: "is it valid?"
+    validator: Draft202012Validator  # why not, when it is not
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterCheck:
+    """One operation's parameters at one location, compiled: every request that route
+    answers runs through it."""
+
+    parameters: tuple[_Parameter, ...]
+
+    def __call__(self, values: Mapping[str, str]) -> tuple[Violation | None, dict[str, Any]]:
+        """The first parameter that breaks its schema (or None), and the values converted
+        to their schema types (``?limit=5`` becomes 5; text that is not one stays text,
+        for the schema to refuse)."""
+        typed: dict[str, Any] = {}
+        for parameter in self.parameters:
+            name = parameter.name
+            raw = values.get(name)
+            if raw is None:
+                if parameter.required:
+                    return Violation(name, f"{name} is required", "required"), typed
+                if parameter.has_default:
+                    typed[name] = parameter.default
+                continue
+            value = raw
+            if parameter.convert is not None:
+                try:
+                    value = parameter.convert(raw)
+                except (KeyError, ValueError):
+                    pass
+            if not parameter.fast.is_valid(value):
+                error = best_match(parameter.validator.iter_errors(value), key=_relevance)
+                if error is not None:
+                    error.path.appendleft(name)
+                    return _violation(error), typed
+            typed[name] = value
+        return None, typed
 
 
 def _type_words(kind: Any) -> str:

@@ -472,6 +472,11 @@ def test_malformed_body_is_a_whole_answer_that_does_not_parse(sim, dialect):
     with pytest.raises(ValueError):
         json.loads(response.content)
     assert_one_task_held(sim, dialect, key)
+    entry, = journal(sim, faulted="true", provider=dialect.id)
+    assert entry["damage"] == "malformed"
+    kept = entry["response"]["body"].encode()
+    assert len(kept) > len(response.content) and kept.startswith(response.content)
+    json.loads(kept)  # the journal keeps the whole answer
 
 
 @each_dialect

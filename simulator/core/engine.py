@@ -105,6 +105,9 @@ class Engine:
         self.default_credits = default_credits
         self.demo_key = demo_key
         self._listeners: dict[str, list[Listener]] = {}
+        # Bumped by every reset: after one, a seeded run hands out the same ids again, so
+        # anything remembered by task id and version must also name the epoch.
+        self.epoch = 0
 
     # -- lifecycle of the engine itself ------------------------------------------------
     async def start(self) -> None:
@@ -130,6 +133,7 @@ class Engine:
         if self.scenario:
             self.faults.use_scenario(self.scenario)
         self.ids.reset()
+        self.epoch += 1
         await self._restore_defaults()
 
     async def _restore_defaults(self) -> None:
@@ -414,25 +418,28 @@ class Engine:
 
     async def _task_due(self, ref: tuple[str, int], due: float) -> None:
         task_id, step = ref
-        task = await self.store.get_task(task_id)
-        if task is None or task.terminal or task.step != step:
-            return
-        task = await self._transition(task_id, task.plan[step][1], due, step=step)
+        try:
+            task = await self._transition(task_id, None, due, step=step)
+        except TaskNotFound:
+            return  # wiped by a reset
         if task is not None:
             self._schedule_next(task)
 
-    async def _transition(self, task_id: str, event: str, at: float, *,
+    async def _transition(self, task_id: str, event: str | None, at: float, *,
                           step: int | None = None, skip_plan: bool = False) -> Task | None:
         """Apply one event to the task, then settle its credits and tell the dialect and
         the watchers; None when there was nothing to apply. ``step``: the plan entry
-        being fired (nothing happens if the task moved past it); ``skip_plan``: entries
-        still on the heap for the task become stale."""
+        being fired (nothing happens if the task moved past it), whose event it is when
+        ``event`` is None; ``skip_plan``: entries still on the heap for the task become
+        stale."""
         applied = False
 
         def change(task: Task) -> bool:
-            nonlocal applied
+            nonlocal applied, event
             applied = not task.terminal and (step is None or task.step == step)
             if applied:
+                if event is None:
+                    event = task.plan[step][1]
                 task.step = len(task.plan) if skip_plan else task.step + (step is not None)
                 lifecycle.apply(task, event, at)
             return applied

@@ -105,8 +105,8 @@ def apply(task: Task, event: str, at: float) -> None:
     """What one event of its plan does to a task (credits are moved by the caller)."""
     if event == START:
         task.status, task.started_at = RUNNING, at
-        ends = [o for o, e in task.plan if is_end(e)]
-        task.eta = task.created_at + ends[-1] if ends else None
+        last = next((o for o, e in reversed(task.plan) if is_end(e)), None)
+        task.eta = None if last is None else task.created_at + last
     elif event.startswith(STAGE_PREFIX):
         task.stage = event[len(STAGE_PREFIX):]
     elif event == FINISH:

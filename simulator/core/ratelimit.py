@@ -7,6 +7,7 @@ plane can change a dialect's, or give one key its own.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ class Limit:
     @property
     def off(self) -> bool:
         return self.rate <= 0
+
+    @functools.cached_property
+    def unlimited(self) -> Verdict:
+        """The verdict on every request while the limit is off: the same each time."""
+        return Verdict(True, self, 0, 0, 0.0)
 
     def to_dict(self) -> dict[str, float]:
         return {"rate": self.rate, "burst": self.burst}
@@ -49,9 +55,8 @@ class RateLimiter:
         self._buckets: dict[tuple[str, str], list[float]] = {}
 
     def limit(self, scope: str, key: str | None = None) -> Limit:
-        if key is not None and (scope, key) in self._per_key:
-            return self._per_key[(scope, key)]
-        return self._limits.get(scope, OFF)
+        own = self._per_key.get((scope, key)) if key is not None else None
+        return own if own is not None else self._limits.get(scope, OFF)
 
     def limits(self) -> dict[str, Limit]:
         return dict(self._limits)
@@ -73,7 +78,7 @@ class RateLimiter:
         """Spend one token if there is one."""
         limit = self.limit(scope, key)
         if limit.off:
-            return Verdict(True, limit, 0, 0, 0.0)
+            return limit.unlimited
         now = self._monotonic()
         bucket = self._buckets.get((scope, key))
         if bucket is None:

@@ -67,8 +67,13 @@ class Scheduler:
             fired = 0
             heap = self._heap
             self._firing = True
+            now = self.clock.now()
             try:
-                while heap and heap[0][0] <= self.clock.now():
+                while heap:
+                    if heap[0][0] > now:  # time passed while handlers ran: look again
+                        now = self.clock.now()
+                        if heap[0][0] > now:
+                            break
                     due, _, kind, ref = heapq.heappop(heap)
                     if self.record_lateness and self.clock.speed:
                         self.lateness.append((self.clock.now() - due) / self.clock.speed)

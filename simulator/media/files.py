@@ -25,9 +25,10 @@ FILE_NAMES = tuple(CONTENT_TYPES)
 COVER_SIZES = {COVER: 512, COVER_LARGE: 1024}
 
 
-# The name media downloads go by where requests are journaled and faults are matched.
+# The name media downloads go by where requests are journaled and faults are matched,
+# and the prefix they are served under; ROUTE is the path inside it.
 MEDIA = "media"
-ROUTE = "/media/{clip_id}/{name}"
+ROUTE = "/{clip_id}/{name}"
 _PATH = re.compile(r"^/media/([^/]+)/([^/]+)$")
 
 

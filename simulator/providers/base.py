@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -29,7 +29,7 @@ from ..core.magic import Steering
 from ..core.models import EXPIRED, Account, Clip, Task
 from ..core.ratelimit import Limit, Verdict
 from ..media.files import clip_id_in, media_path
-from ..openapi import Violation, load_spec
+from ..openapi import ParameterCheck, Violation, load_spec
 
 # Where authenticate leaves the caller's rate-limit verdict, for the answer's headers.
 RATE = web.RequestKey("rate", Verdict)
@@ -69,11 +69,18 @@ class Call:
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
 
 
+# Task answers remembered by task_json; past this many the memory starts afresh.
+DRAWN_KEPT = 4096
+
+
 class Provider(abc.ABC):
     id: ClassVar[str]
     # Rules a dialect has only where its seed states them: callbacks over HTTPS only, and
     # request bodies declared as JSON (anything else is refused, not guessed at).
     callbacks_https_only: ClassVar[bool] = False
+    # Whether every answer carries rate-limit headers: set for the dialects that say
+    # which (those that override rate_headers), so the others skip the step.
+    sends_rate_headers: ClassVar[bool] = False
     json_content_type_only: ClassVar[bool] = False
     # Whether a task past its retention reads as one that never was (the dialect has no
     # word for expired).
@@ -82,11 +89,16 @@ class Provider(abc.ABC):
     # injected faults. Statuses it has no words for get the generic ones below.
     outages: ClassVar[dict[int, str]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.sends_rate_headers = cls.rate_headers is not Provider.rate_headers
+
     def __init__(self, engine: Engine, settings: Settings):
         self.engine, self.settings = engine, settings
         # Where callbacks' media links point: the simulator as its callers reach it.
         self.base_url = settings.base_url
         self.spec = load_spec(self.id)
+        self._drawn: dict[tuple, bytes] = {}
         engine.subscribe(self.id, self.on_task_event)
 
     # -- what a dialect says -------------------------------------------------------------
@@ -162,14 +174,17 @@ class Provider(abc.ABC):
                  handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         has_body = "requestBody" in operation
         locations = {p.get("in") for p in self.spec.parameters(path, method)}
+        path_check = self.spec.parameter_check(path, method, "path") \
+            if "path" in locations else None
+        query_check = self.spec.parameter_check(path, method, "query") \
+            if "query" in locations else None
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
-            account = await self.authenticate(request)
-            call = Call(request, account)
-            if "path" in locations:
-                call.path = self._parameters(path, method, "path", dict(request.match_info))
-            if "query" in locations:
-                call.query = self._parameters(path, method, "query", dict(request.query))
+            call = Call(request, await self.authenticate(request))
+            if path_check is not None:
+                call.path = _checked_values(path_check, request.match_info)
+            if query_check is not None:
+                call.query = _checked_values(query_check, request.query)
             if has_body:
                 call.body = await self.json_body(request)
                 violation = self.spec.check_body(path, method, call.body)
@@ -178,13 +193,6 @@ class Provider(abc.ABC):
             return await handler(call)
 
         return endpoint
-
-    def _parameters(self, path: str, method: str, location: str,
-                    values: dict[str, str]) -> dict[str, Any]:
-        violation, typed = self.spec.check_params(path, method, location, values)
-        if violation is not None:
-            raise _refusal(violation)
-        return typed
 
     async def json_body(self, request: web.Request) -> Any:
         """The body as JSON. Where the spec says ``x-null-means-absent``, every null member
@@ -208,6 +216,22 @@ class Provider(abc.ABC):
         return web.Response(body=orjson.dumps(data), status=status, headers=headers,
                             content_type="application/json")
 
+    def task_json(self, draw: Callable[..., Any], task: Task, origin: str, *extra: Any
+                  ) -> web.Response:
+        """``draw(task, origin, now, *extra)`` as JSON, drawn once for each thing a client
+        can see change. Polling loops ask for one task many times a second, and between two
+        writes to it only its state and progress move with the clock; ``draw`` must depend
+        on the time through those two alone."""
+        now = self.engine.now()
+        key = (draw, self.engine.epoch, task.id, task.version, task.state(now),
+               task.progress(now), origin, extra)
+        body = self._drawn.get(key)
+        if body is None:
+            if len(self._drawn) >= DRAWN_KEPT:
+                self._drawn.clear()
+            body = self._drawn[key] = orjson.dumps(draw(task, origin, now, *extra))
+        return web.Response(body=body, content_type="application/json")
+
     def error(self, status: int, message: str, headers: dict[str, str] | None = None,
               **fields: Any) -> web.Response:
         return self.json(self.error_body(status, message, **fields), status, headers)
@@ -227,7 +251,8 @@ class Provider(abc.ABC):
         if account is None:
             raise self.refuse_unknown_key()
         verdict = self.engine.rate_limited(self.id, key)
-        request[RATE] = verdict
+        if self.sends_rate_headers:
+            request[RATE] = verdict  # for the edge, which adds the headers to the answer
         if not verdict.allowed:
             raise self.refuse_rate(verdict.wait, verdict.limit)
         return account
@@ -354,3 +379,10 @@ def _refusal(violation: Violation) -> BadRequest:
     return BadRequest(extra.get("status", 400), extra.get("message", violation.message),
                       type=extra.get("type"), param=extra.get("param", violation.param),
                       fallback_suggestion=extra.get("fallback_suggestion"))
+
+
+def _checked_values(check: ParameterCheck, values: Mapping[str, str]) -> dict[str, Any]:
+    violation, typed = check(values)
+    if violation is not None:
+        raise _refusal(violation)
+    return typed

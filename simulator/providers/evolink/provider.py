@@ -65,7 +65,7 @@ class Evolink(Provider):
 
     async def task_detail(self, call: Call) -> web.Response:
         task = await self.own_task(call.account, call.path["task_id"])
-        return self.json(render.task(task, call.origin, self.engine.now()))
+        return self.task_json(render.task, task, call.origin)
 
     # -- the dialect's words -------------------------------------------------------------
     def refuse_missing_key(self) -> BadRequest:

@@ -85,7 +85,8 @@ class Orux(Provider):
 
     async def detail(self, call: Call) -> web.Response:
         task = await self.own_task(call.account, call.path["task_id"])
-        return self.json(await self.render(task, call.origin))
+        chain = await self._chain_credits(task) if task.meta["model"] == SUNO else None
+        return self.task_json(render.task, task, call.origin, chain)
 
     async def _spoken(self, task: Task) -> Task:
         """Speech is answered finished, yet still ends through the core, so its credits

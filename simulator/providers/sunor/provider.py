@@ -54,8 +54,7 @@ class Sunor(Provider):
 
     async def detail(self, call: Call) -> web.Response:
         task = await self.own_task(call.account, call.path["task_id"])
-        return self.json({"code": 200, "data": render.task(task, call.origin,
-                                                           self.engine.now())})
+        return self.task_json(render.detail, task, call.origin)
 
     async def balance(self, call: Call) -> web.Response:
         account = call.account

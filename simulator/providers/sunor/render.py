@@ -42,6 +42,11 @@ def task(task: Task, origin: str, now: float) -> dict[str, Any]:
     }
 
 
+def detail(job: Task, origin: str, now: float) -> dict[str, Any]:
+    """Get Task's answer: the task in the provider's envelope."""
+    return {"code": 200, "data": task(job, origin, now)}
+
+
 def accepted(task: Task) -> dict[str, Any]:
     """The 202 of a submit: the task, its credits frozen."""
     return {"code": 202, "data": {
