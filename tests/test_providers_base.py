@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from conftest import DEMO_KEY, Sim, bearer
+from conftest import DEMO_KEY, Sim, bearer, start_sim
 
 SUNOR_KEY = {"x-api-key": DEMO_KEY}
 
@@ -129,3 +129,53 @@ def test_every_dialect_is_a_package_of_the_same_shape():
     for dialect in DIALECTS:
         modules = {p.name for p in (root / dialect).glob("*.py")}
         assert modules == {"__init__.py", "provider.py", "planner.py", "render.py"}, dialect
+
+
+# The same request shape in two variants, so the answers after a reset can be told apart.
+POLLED = {
+    "evolink": ("/v1/audios/generations", "/v1/tasks/{id}", bearer(),
+                lambda model: {"model": model, "prompt": "A cheerful song"},
+                ("suno-v4.5", "suno-v5"), lambda answer: answer["id"],
+                lambda answer: answer["model"]),
+    "sunor": ("/api/v1/task", "/api/v1/task/{id}", SUNOR_KEY,
+              lambda model: {"model": model, "task_type": "music",
+                             "input": {"prompt": "A cheerful song"} if model == "udio"
+                             else {"gpt_description_prompt": "A cheerful song"}},
+              ("suno", "udio"), lambda answer: answer["data"]["task_id"],
+              lambda answer: answer["data"]["model"]),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(POLLED))
+def test_a_poll_answers_the_task_as_it_is_now(provider: str):
+    """Polls answer each change to a task, and a seeded run that hands out the same task
+    id again after a reset answers the new task, never the one before it."""
+    submit, poll, headers, body, models, task_id, model_of = POLLED[provider]
+    sim = start_sim(seed=11)
+    try:
+        def submitted(model: str) -> str:
+            made = requests.post(sim.base(provider) + submit, json=body(model), headers=headers,
+                                 timeout=30)
+            assert made.status_code in (200, 202), made.text
+            return task_id(made.json())
+
+        def polled(tid: str) -> dict:
+            answer = requests.get(sim.base(provider) + poll.format(id=tid), headers=headers,
+                                  timeout=30)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        first = submitted(models[0])
+        assert model_of(polled(first)) == models[0]
+        assert sim.admin("POST", "/reset").status_code == 200
+        again = submitted(models[1])
+        assert again == first
+        assert model_of(polled(again)) == models[1]
+
+        seen = [polled(again)]
+        for seconds in (5, 10, 300):
+            sim.advance(seconds)
+            seen.append(polled(again))
+        assert len({repr(answer) for answer in seen}) == len(seen)  # every poll moved on
+    finally:
+        sim.stop()
