@@ -22,7 +22,8 @@ from .recipes import (INSTRUMENTAL, SILENT, VOCALS, Concat, Excerpt, Extension, 
                       Overlay, Remaster, Song, Stem, instrument_stem)
 
 if TYPE_CHECKING:
-    from .engine import ClipSpec, Engine
+    from .clips import ClipSpec
+    from .engine import Engine
 
 EXTENSIONS = ("extend", "upload_extend")
 # Suno's twelve-way separation, in its order: (label, the instrument that plays it); the

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
-from . import lifecycle, songwriter
+from . import lifecycle
+from .clips import ClipSpec, draw_clip, spec_for
 from .clock import Clock
 from .faults import Faults, requested_steering
 from .ids import Ids
@@ -26,7 +26,6 @@ from .lifecycle import TIMED_OUT
 from .magic import NO_STEERING, Steering, read_steering
 from .models import EXPIRED, QUEUED, SUCCEEDED, Account, Clip, Persona, Task
 from .ratelimit import Limit, RateLimiter, Verdict
-from .recipes import Audio, Song
 from .scheduler import Scheduler
 from .store import StaleWrite, open_store
 from .watchers import DEADLINE, Watchers
@@ -54,29 +53,6 @@ class ClipNotFound(KeyError):
 
 class TaskFinished(ValueError):
     """The task is already terminal; its outcome cannot change."""
-
-
-@dataclass(frozen=True)
-class ClipSpec:
-    """What the caller asked of one song; the engine adds id, audio seed and duration.
-
-    A field left None is written from ``description`` with ``text_seed``, so the
-    variations of one request share their words, as on the real service.
-    """
-
-    title: str | None
-    tags: str | None
-    lyrics: str | None
-    instrumental: bool
-    description: str
-    text_seed: int
-    # For derived audio: builds the recipe from the fresh song the engine drew for this
-    # clip (its seed, duration and style), e.g. an extension's new tail.
-    derive: Callable[[Song], Audio] | None = None
-    lineage: dict[str, Any] | None = None
-    # A seed of the caller's: the song's words, length and sound all come from it, so the
-    # same seed always makes the same song (text_seed is the same number then).
-    seed: int | None = None
 
 
 class Engine:
@@ -202,23 +178,9 @@ class Engine:
     def steering(self, *texts: object) -> Steering:
         return read_steering(*texts)
 
-    def compose(self, description: str = "", *, title: str | None = None,
-                tags: str | None = None, lyrics: str | None = None,
-                instrumental: bool = False, derive: Callable[[Song], Audio] | None = None,
-                lineage: dict[str, Any] | None = None, avoid: str | None = None,
-                seed: int | None = None) -> ClipSpec:
-        """A song request; whatever the caller left out is written from its description.
-
-        ``avoid`` (negative tags) keeps the styles it names out of the song's tags,
-        given or written, and so out of the music made from them. ``seed`` fixes the
-        song: its words, length and sound (see ClipSpec).
-        """
-        text_seed = self.ids.seed32() if seed is None else seed
-        if avoid:
-            tags = songwriter.tags_from(description, text_seed, avoid) if tags is None \
-                else songwriter.without_avoided(tags, avoid)
-        return ClipSpec(title, tags, lyrics, instrumental, description, text_seed, derive,
-                        lineage, seed)
+    def compose(self, description: str = "", **asked: Any) -> ClipSpec:
+        """A song request, its words drawn from this run's ids (see clips.spec_for)."""
+        return spec_for(self.ids, description, **asked)
 
     def subscribe(self, provider: str, listener: Listener) -> None:
         """Await ``listener(task, event)`` after each state change of that provider's
@@ -240,7 +202,7 @@ class Engine:
         """
         now = self.now()
         steering = steering.merged(requested_steering())
-        made = [self._clip(spec, clip_id, max_duration) for spec in clips]
+        made = [draw_clip(self.ids, spec, clip_id, max_duration) for spec in clips]
         plan = lifecycle.plan(kind, self.ids, steering)
         await self.ledger.hold(api_key, task_id, cost)
         for clip in made:
@@ -255,26 +217,6 @@ class Engine:
         if ttl is not None:
             self.scheduler.at(now + ttl, "ttl", task_id)
         return task
-
-    def _clip(self, spec: ClipSpec, clip_id: Callable[[], str] | None,
-              max_duration: float) -> Clip:
-        if spec.instrumental:
-            sung = 0
-        elif spec.lyrics is None:
-            sung = songwriter.WRITTEN_SUNG_LINES
-        else:
-            sung = songwriter.sung_lines(spec.lyrics)
-        fixed = None if spec.seed is None else Ids(spec.seed)
-        clip = Clip(clip_id() if clip_id else self.ids.uuid(),
-                    self.ids.seed32() if fixed is None else spec.seed,
-                    songwriter.duration_for(sung, fixed or self.ids, max_duration),
-                    spec.instrumental, spec.description, spec.text_seed, spec.title,
-                    spec.tags, spec.lyrics, lineage=spec.lineage)
-        if spec.derive is not None:
-            clip.derived = spec.derive(Song(clip.seed, clip.duration, clip.tags,
-                                            clip.instrumental, songwriter.form_of(clip.lyrics)))
-            clip.duration = round(clip.derived.duration, 2)
-        return clip
 
     async def task(self, task_id: str) -> Task | None:
         return await self.store.get_task(task_id)

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ...core.engine import DEADLINE, ClipSpec
+from ...core.clips import ClipSpec
+from ...core.engine import DEADLINE
 from ...core.lifecycle import FINISH, is_end
 from ...core.magic import Steering
 from ...core.models import SUCCEEDED, Account, Task

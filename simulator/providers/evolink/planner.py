@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.engine import ClipSpec, Engine
+from ...core.clips import ClipSpec
+from ...core.engine import Engine
 
 VARIATIONS = 2
 MODES = {

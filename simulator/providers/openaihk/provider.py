@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ...core import derive, exports, songwriter
-from ...core.engine import ClipSpec
+from ...core.clips import ClipSpec
 from ...core.magic import Steering
 from ...core.models import FAILED, SUCCEEDED, Account, Clip, Persona, Task
 from ...core.ratelimit import Limit

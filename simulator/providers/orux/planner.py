@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...core import derive
-from ...core.engine import ClipSpec
+from ...core.clips import ClipSpec
 from ...core.models import SUCCEEDED, Account, Clip, Task
 from ...core.recipes import Extension, Speech
 from ...media import facts

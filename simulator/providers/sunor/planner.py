@@ -7,7 +7,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...core import derive
-from ...core.engine import ClipSpec
+from ...core.clips import ClipSpec
 from ...core.models import Account, Clip
 from ..base import BadRequest
 
