@@ -4,17 +4,14 @@ each companion endpoint prepares (its clips and the facts its result shows)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ...core import derive
 from ...core.clips import ClipSpec
 from ...core.models import Account, Clip
 from ...media import facts
 from ...media.render import parts_of
-from ..base import BadRequest, off_loop
-
-if TYPE_CHECKING:
-    from .provider import Acedata
+from ..base import BadRequest, Provider, off_loop
 
 TAKES = 2  # songs per generation, as the provider documents
 NO_SONG = "The song id does not exist or has been taken offline."
@@ -24,7 +21,7 @@ VOICE_SECONDS = (10.0, 240.0)
 VOX_MAX_WINDOW = 30.0
 
 
-async def source(provider: "Acedata", account: Account, audio_id: str) -> Clip:
+async def source(provider: Provider, account: Account, audio_id: str) -> Clip:
     """A finished song or upload of this key; any other id is refused."""
     clip = await provider.engine.own_clip(account.api_key, audio_id, provider.id)
     if clip is None:
@@ -35,7 +32,7 @@ async def source(provider: "Acedata", account: Account, audio_id: str) -> Clip:
 class Songs:
     """Turns one ``/suno/audios`` request into the songs its action makes."""
 
-    def __init__(self, provider: "Acedata", account: Account, body: dict[str, Any]):
+    def __init__(self, provider: Provider, account: Account, body: dict[str, Any]):
         self.p, self.engine, self.account, self.body = provider, provider.engine, account, body
         self.instrumental = body.get("instrumental") is True
 
@@ -205,7 +202,7 @@ class Prepared:
     meta: dict[str, Any]
 
 
-Prepare = Callable[["Acedata", Account, dict[str, Any]], Awaitable[Prepared]]
+Prepare = Callable[[Provider, Account, dict[str, Any]], Awaitable[Prepared]]
 
 
 async def _text(provider, account, body) -> Prepared:

@@ -9,16 +9,28 @@ and some cannot use a clip whose upstream account has expired (uploads never can
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from ...core import derive
 from ...core.clips import ClipSpec
-from ...core.models import Account, Clip
+from ...core.engine import Engine
+from ...core.models import Account, Clip, Persona
 from ..base import BadRequest
 from .render import MAJOR_VERSION
 
-if TYPE_CHECKING:
-    from .provider import Openaihk
+
+
+class Library(Protocol):
+    """What the planner asks of the dialect: its engine, and the clips and personas a key
+    may build on (the dialect decides, and refuses in its own words)."""
+
+    engine: Engine
+
+    async def usable_clip(self, account: Account, clip_id: str, operation: str, *,
+                          cross_account: bool) -> Clip: ...
+
+    async def persona_of(self, account: Account, persona_id: str) -> Persona: ...
+
 
 DEFAULT_MV = "chirp-v3-5"
 SONG_MODELS = ("chirp-v3-5", "chirp-v4", "chirp-auk", "chirp-bluejay", "chirp-crow",
@@ -89,7 +101,7 @@ def task_of(body: dict[str, Any]) -> str:
 class Planner:
     """Turns one generate body into a :class:`Plan`, refusing what the seed forbids."""
 
-    def __init__(self, provider: "Openaihk", account: Account, body: dict[str, Any]):
+    def __init__(self, provider: Library, account: Account, body: dict[str, Any]):
         self.p, self.engine, self.account, self.body = provider, provider.engine, account, body
         self.task = task_of(body)
         self.mv = body.get("mv") or DEFAULT_MV

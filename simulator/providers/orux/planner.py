@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ...core import derive
 from ...core.clips import ClipSpec
@@ -19,10 +19,7 @@ from ...core.models import SUCCEEDED, Account, Clip, Task
 from ...core.recipes import Extension, Speech
 from ...media import facts
 from ...media.render import parts_of
-from ..base import BadRequest, off_loop
-
-if TYPE_CHECKING:
-    from .provider import Orux
+from ..base import BadRequest, Provider, off_loop
 
 SUNO = "suno-v5"
 ACTIONS = ("generate", "extend", "cover", "lyrics", "add-vocals", "instrumental", "mashup",
@@ -56,7 +53,7 @@ class Plan:
 
 
 class Planner:
-    def __init__(self, provider: "Orux", account: Account, body: dict[str, Any]):
+    def __init__(self, provider: Provider, account: Account, body: dict[str, Any]):
         self.p, self.engine, self.account, self.body = provider, provider.engine, account, body
 
     async def plan(self) -> Plan:

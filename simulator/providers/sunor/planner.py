@@ -4,22 +4,19 @@ lyrics, an upload, a concat; Udio music, repeatable from a seed."""
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ...core import derive
 from ...core.clips import ClipSpec
 from ...core.models import Account, Clip
-from ..base import BadRequest
-
-if TYPE_CHECKING:
-    from .provider import Sunor
+from ..base import BadRequest, Provider
 
 TAKES = 2  # clips per music task, for both models
 BAD_INPUT = "Invalid input parameters for the selected task type: "
 
 
 class Planner:
-    def __init__(self, provider: "Sunor", account: Account, given: dict[str, Any]):
+    def __init__(self, provider: Provider, account: Account, given: dict[str, Any]):
         self.p, self.engine, self.account, self.given = provider, provider.engine, account, given
 
     async def songs(self, model: str, kind: str) -> list[ClipSpec]:
