@@ -360,51 +360,46 @@ class Engine:
 
     async def _task_due(self, ref: tuple[str, int], due: float) -> None:
         task_id, step = ref
-        task = await self._transition(task_id, None, due, step=step, missing_ok=True)
+        try:
+            task = await self._transition(task_id, None, due, step=step)
+        except TaskNotFound:
+            return  # wiped by a reset
         if task is not None:
             self._schedule_next(task)
 
     async def _transition(self, task_id: str, event: str | None, at: float, *,
-                          step: int | None = None, skip_plan: bool = False,
-                          missing_ok: bool = False) -> Task | None:
+                          step: int | None = None, skip_plan: bool = False) -> Task | None:
         """Apply one event to the task, then settle its credits and tell the dialect and
         the watchers; None when there was nothing to apply. ``step``: the plan entry
         being fired (nothing happens if the task moved past it), whose event it is when
         ``event`` is None; ``skip_plan``: entries still on the heap for the task become
-        stale; ``missing_ok``: a task wiped by a reset is nothing to apply, not an error.
+        stale."""
+        applied = False
 
-        It reads, changes and writes as _update does, written out: every scheduled event
-        of every task in flight passes through here."""
-        for _ in range(RETRIES):
-            task = await self.store.get_task(task_id)
-            if task is None:
-                if missing_ok:
-                    return None
-                raise TaskNotFound(task_id)
-            if task.terminal or (step is not None and task.step != step):
-                return None
-            happened = task.plan[step][1] if event is None else event
-            task.step = len(task.plan) if skip_plan else task.step + (step is not None)
-            lifecycle.apply(task, happened, at)
-            try:
-                await self.store.put_task(task)
-            except StaleWrite:
-                continue
-            break
-        else:
-            raise RuntimeError(f"task {task_id} kept changing under a transition")
-        if happened == lifecycle.FINISH:
+        def change(task: Task) -> bool:
+            nonlocal applied, event
+            applied = not task.terminal and (step is None or task.step == step)
+            if applied:
+                if event is None:
+                    event = task.plan[step][1]
+                task.step = len(task.plan) if skip_plan else task.step + (step is not None)
+                lifecycle.apply(task, event, at)
+            return applied
+
+        task = await self._update(task_id, change)
+        if not applied:
+            return None
+        if event == lifecycle.FINISH:
             await self.ledger.settle(task.api_key, task.id, task.cost)
-        elif lifecycle.is_failure(happened):
+        elif lifecycle.is_failure(event):
             await self.ledger.release(task.api_key, task.id, task.cost)
         for listener in self._listeners.get(task.provider, ()):
             try:
-                await listener(task, happened)
+                await listener(task, event)
             except Exception:  # a dialect's side effect must never undo a transition
-                log.exception("listener for %s failed on %s %s", task.provider, task.id,
-                              happened)
+                log.exception("listener for %s failed on %s %s", task.provider, task.id, event)
         # Watchers hear of the event after the dialect's own side effects are done.
-        self.watchers.tell(task.id, happened)
+        self.watchers.tell(task.id, event)
         return task
 
     # -- callbacks ---------------------------------------------------------------------

@@ -79,11 +79,8 @@ def plan(kind: str, ids: Ids, steering: Steering) -> list[tuple[float, str]]:
     profile = PROFILES[kind]
     scale = SLOW_FACTOR if steering.slow else 1.0
 
-    spread, draw = profile.jitter, ids.rng.random
-
     def jittered(offset: float) -> float:
-        # ids.uniform(-spread, spread), drawn without its call layers: the same numbers.
-        return round(offset * scale * (1 + (-spread + (spread + spread) * draw())), 3)
+        return round(offset * scale * (1 + ids.uniform(-profile.jitter, profile.jitter)), 3)
 
     start = jittered(profile.queued)
     events: list[tuple[float, str]] = [(start, START)]
