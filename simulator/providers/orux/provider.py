@@ -85,8 +85,7 @@ class Orux(Provider):
 
     async def detail(self, call: Call) -> web.Response:
         task = await self.own_task(call.account, call.path["task_id"])
-        chain = await self._chain_credits(task) if task.meta["model"] == SUNO else None
-        return self.task_json(render.task, task, call.origin, chain)
+        return self.task_json(render.task, task, call.origin, await self._chain_credits(task))
 
     async def _spoken(self, task: Task) -> Task:
         """Speech is answered finished, yet still ends through the core, so its credits
@@ -101,12 +100,14 @@ class Orux(Provider):
         return await self.engine.force_outcome(task.id, "succeed")
 
     async def render(self, task: Task, origin: str) -> dict[str, Any]:
-        chain = await self._chain_credits(task) if task.meta["model"] == SUNO else None
-        return render.task(task, origin, self.engine.now(), chain)
+        return render.task(task, origin, self.engine.now(), await self._chain_credits(task))
 
-    async def _chain_credits(self, task: Task) -> float:
+    async def _chain_credits(self, task: Task) -> float | None:
         """What the whole chain this task belongs to has cost so far (failed tasks cost
-        nothing): the dashboard's attribution to the original song."""
+        nothing): the dashboard's attribution to the original song. Only Suno tasks chain
+        (None for the others)."""
+        if task.meta["model"] != SUNO:
+            return None
         root = task.meta.get("root_task_id") or task.id
         return sum(t.cost for t in await self.engine.tasks(self.id, api_key=task.api_key)
                    if t.status != FAILED and (t.id == root or t.meta.get("root_task_id") == root))
