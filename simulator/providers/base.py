@@ -236,10 +236,6 @@ class Provider(abc.ABC):
               **fields: Any) -> web.Response:
         return self.json(self.error_body(status, message, **fields), status, headers)
 
-    @staticmethod
-    def origin(request: web.Request) -> str:
-        return f"{request.scheme}://{request.host}"
-
     # -- who is calling, and what they may do ---------------------------------------------
     async def authenticate(self, request: web.Request) -> Account:
         """The caller's account, after its key and its rate limit are checked; each
