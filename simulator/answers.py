@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .openapi import Spec, load_spec
+from .openapi import Spec, load_spec, resolved
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _violations(spec: Spec, template: str, method: str, response: web.StreamResp
                  if c in responses), None)
     if code is None:
         return [] if injected else spec.check_answer(template, method, status, None)
-    content = _resolved(spec.document, responses[code]).get("content") or {}
+    content = resolved(spec.document, responses[code]).get("content") or {}
     kind = response.content_type  # what aiohttp sends: application/octet-stream unless set
     body = getattr(response, "body", None)
     if not content:
@@ -139,16 +139,6 @@ def _violations(spec: Spec, template: str, method: str, response: web.StreamResp
     except orjson.JSONDecodeError:
         return [f"the body is not valid JSON although the answer says {kind}"]
     return spec.check_answer(template, method, status, document)
-
-
-def _resolved(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """A response object, followed through its ``$ref`` to components/responses."""
-    while "$ref" in node:
-        target: Any = document
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
 
 
 def _media_matches(documented: str, kind: str) -> bool:

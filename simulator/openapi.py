@@ -10,12 +10,11 @@ message (``x-message``) and override the status and type (``x-error``).
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 from urllib.parse import quote
-
-import re
 
 import jsonschema_rs
 import yaml
@@ -123,12 +122,8 @@ class Spec:
         pointer = ["paths", template, method, "responses", code]
         response = self.document["paths"][template][method]["responses"][code]
         while "$ref" in response:  # a shared response under components/responses
-            ref = response["$ref"]
-            pointer = [part.replace("~1", "/").replace("~0", "~")
-                       for part in ref.lstrip("#/").split("/")]
-            response = self.document
-            for part in pointer:
-                response = response[part]
+            pointer = _pointer(response["$ref"])
+            response = resolved(self.document, response)
         content = response.get("content") or {}
         kind = next((k for k in content if "json" in k), None)
         if kind is None or "schema" not in content[kind]:
@@ -173,15 +168,8 @@ class Spec:
 
     def parameters(self, path: str, method: str) -> list[dict[str, Any]]:
         """An operation's parameters, with those given by reference resolved."""
-        resolved = []
-        for parameter in self.document["paths"][path][method.lower()].get("parameters", ()):
-            while "$ref" in parameter:
-                node: Any = self.document
-                for part in parameter["$ref"].lstrip("#/").split("/"):
-                    node = node[part.replace("~1", "/").replace("~0", "~")]
-                parameter = node
-            resolved.append(parameter)
-        return resolved
+        return [resolved(self.document, parameter) for parameter
+                in self.document["paths"][path][method.lower()].get("parameters", ())]
 
     def check_body(self, path: str, method: str, body: Any) -> Violation | None:
         """The first reason the body breaks the spec, or None when it conforms."""
@@ -208,18 +196,12 @@ def allow_null_optionals(document: dict[str, Any], *, conditions: bool = True) -
     """
     seen: set[int] = set()
 
-    def resolve(ref: str) -> Any:
-        node: Any = document
-        for part in ref.lstrip("#/").split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
-
     def visit(schema: Any) -> None:
         if not isinstance(schema, dict) or id(schema) in seen:
             return
         seen.add(id(schema))
         if "$ref" in schema:
-            visit(resolve(schema["$ref"]))
+            visit(resolved(document, schema))
         for key in ("allOf", "anyOf", "oneOf"):
             for branch in schema.get(key, ()):
                 visit(branch)
@@ -366,6 +348,21 @@ def _type_words(kind: Any) -> str:
     """``"string"`` → "a string"; ``["string", "null"]`` → "a string or null"."""
     kinds = kind if isinstance(kind, list) else [kind]
     return " or ".join(_TYPE_WORDS.get(str(k), str(k)) for k in kinds)
+
+
+def resolved(document: dict[str, Any], node: Any) -> Any:
+    """``node``, followed through its local ``$ref`` (and theirs) within ``document``."""
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = document
+        for part in _pointer(node["$ref"]):
+            target = target[part]
+        node = target
+    return node
+
+
+def _pointer(ref: str) -> list[str]:
+    """A local ``$ref`` (``#/components/schemas/a~1b``) as its decoded tokens."""
+    return [part.replace("~1", "/").replace("~0", "~") for part in ref.lstrip("#/").split("/")]
 
 
 def _escape(part: str) -> str:

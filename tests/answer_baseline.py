@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from simulator.openapi import resolved
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 BASELINE = Path(__file__).resolve().parent / "answer_baseline.json"
@@ -55,7 +57,7 @@ def _of_spec(document: dict[str, Any]) -> dict[str, dict[str, dict[str, list[str
                 continue
             statuses: dict[str, dict[str, list[str]]] = {}
             for code, response in operation.get("responses", {}).items():
-                content = _resolve(document, response).get("content") or {}
+                content = resolved(document, response).get("content") or {}
                 kind = next((k for k in content if "json" in k and "ndjson" not in k), None)
                 fields: dict[str, set[str]] = {}
                 if kind is not None and "schema" in content[kind]:
@@ -74,7 +76,7 @@ def _walk(document: dict[str, Any], schema: Any, path: str, fields: dict[str, se
         if schema["$ref"] in refs:
             return  # a recursive schema: its fields are recorded where it first appears
         refs = (*refs, schema["$ref"])
-        _walk(document, _resolve(document, schema), path, fields, refs)
+        _walk(document, resolved(document, schema), path, fields, refs)
     fields.setdefault(path, set()).update(schema.get("required", ()))
     for name, member in (schema.get("properties") or {}).items():
         _walk(document, member, f"{path}.{name}", fields, refs)
@@ -95,15 +97,6 @@ def _branch_name(branch: Any, index: int) -> str:
     if isinstance(branch, dict) and "$ref" in branch:
         return branch["$ref"].rsplit("/", 1)[-1]
     return str(index)
-
-
-def _resolve(document: dict[str, Any], node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = document
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
 
 
 def compare(baseline: Required, current: Required) -> tuple[list[str], list[str]]:
