@@ -83,7 +83,7 @@ class Spec:
         """The spec's path template that ``method path`` is an operation of, or None."""
         method = method.lower()
         for pattern, template, operations in self._routes:
-            if method in operations and pattern.match(path):
+            if method in operations and pattern.fullmatch(path):
                 return template
         return None
 

@@ -157,3 +157,15 @@ def test_the_suite_fails_the_test_whose_answer_broke_its_spec(pytester):
         "*1 answer(s) broke their spec:*",
         "*POST /v1/audios/generations answered 200 against specs/evolink.yaml: *"
         "'status' is a required property*"])
+
+
+def test_a_path_is_held_to_the_operation_it_is_whole():
+    """A trailing newline is part of the path (a task id of "\\n" is an id like any
+    other): the path is an operation's only when the template matches all of it."""
+    from simulator.openapi import load_spec
+
+    admin = load_spec("admin")
+    assert admin.operation_for("GET", "/_sim/tasks") == "/_sim/tasks"
+    assert admin.operation_for("GET", "/_sim/tasks/") == "/_sim/tasks"
+    assert admin.operation_for("GET", "/_sim/tasks/\n") == "/_sim/tasks/{task_id}"
+    assert admin.operation_for("GET", "/_sim/tasks\n") is None
