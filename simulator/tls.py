@@ -138,7 +138,7 @@ def _usable(identity: str) -> bool:
         ipaddress.ip_address(identity)
         return True
     except ValueError:
-        return bool(_HOSTNAME.match(identity))
+        return bool(_HOSTNAME.fullmatch(identity))
 
 
 def identities(host: str, public_url: str | None = None) -> list[str]:

@@ -41,5 +41,5 @@ def media_path(clip_id: str, name: str) -> str:
 
 def clip_id_in(path: str) -> str | None:
     """The clip a media path (as media_path builds it) belongs to; None for other paths."""
-    match = _PATH.match(path)
+    match = _PATH.fullmatch(path)
     return match.group(1) if match and match.group(2) in CONTENT_TYPES else None
