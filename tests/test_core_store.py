@@ -74,3 +74,69 @@ def test_racing_changes_to_one_task_both_land():
 def test_unknown_state_stores_are_a_clear_error():
     with pytest.raises(ValueError, match="memory, memory\\+copies"):
         open_store("sqlite:/tmp/x.db")
+
+
+@pytest.mark.parametrize("state", ["memory", "memory+copies"])
+def test_a_task_nobody_hears_is_written_once_with_every_event_at_its_planned_time(state):
+    """Unheard, the plan is applied in one write when the task ends; it reads exactly
+    as if each event had fired on time."""
+    async def scenario():
+        engine = Engine(seed=7, clock_mode="manual", state=state)
+        await engine.start()
+        spec = engine.compose("a quiet song")
+        task = await engine.submit("evolink", engine.demo_key, "song", task_id="quiet",
+                                   params={}, cost=10, clips=[spec, spec])
+        plan = list(task.plan)
+        await engine.advance(500)
+        done = await engine.task("quiet")
+        assert done.status == "succeeded" and done.version == 2
+        assert done.history == [(task.created_at, "submitted")] + \
+            [(task.created_at + offset, event) for offset, event in plan]
+        assert done.started_at == task.created_at + plan[0][0]
+        assert done.finished_at == task.created_at + plan[-1][0]
+        account = await engine.account(engine.demo_key)
+        assert account.held == 0 and account.spent == 10
+        await engine.stop()
+
+    run(scenario())
+
+
+def test_a_read_between_events_applies_what_fell_due_and_nothing_more():
+    async def scenario():
+        engine = Engine(seed=7, clock_mode="manual")
+        await engine.start()
+        spec = engine.compose("a quiet song")
+        task = await engine.submit("evolink", engine.demo_key, "song", task_id="quiet",
+                                   params={}, cost=10, clips=[spec])
+        text_at = next(offset for offset, event in task.plan if event == "stage:text")
+        await engine.advance(text_at)
+        seen = await engine.task("quiet")
+        assert (seen.status, seen.stage, seen.version) == ("running", "text", 2)
+        assert [event for _, event in seen.history] == ["submitted", "start", "stage:text"]
+        assert await engine.tasks(status="running") == [seen]
+        await engine.stop()
+
+    run(scenario())
+
+
+def test_a_task_with_a_callback_gets_one_write_per_event_on_time():
+    async def scenario():
+        engine = Engine(seed=7, clock_mode="manual")
+        await engine.start()
+        heard = []
+
+        async def listener(task, event):
+            heard.append((task.history[-1][0], event, task.version))
+
+        engine.subscribe("evolink", listener)
+        spec = engine.compose("a loud song")
+        task = await engine.submit("evolink", engine.demo_key, "song", task_id="loud",
+                                   params={}, cost=10, clips=[spec],
+                                   callback_url="https://example.com/hook")
+        await engine.advance(500)
+        assert [(at, event) for at, event, _ in heard] == \
+            [(task.created_at + offset, event) for offset, event in task.plan]
+        assert [version for _, _, version in heard] == [2, 3, 4, 5]
+        await engine.stop()
+
+    run(scenario())

@@ -6,14 +6,23 @@ returns; they never touch the clock, the ledger, the store or the scheduler them
 and never change a task, clip or persona they were handed: what they hold is a snapshot
 (the store may hand out copies). Every change goes through :meth:`Engine._update`,
 which writes back what it read and, when the task changed meanwhile, reads it again.
+
+A task's plan is walked on the scheduler only where its events are heard as they
+happen: a task with a callback URL or a waiting request gets each event on time; any
+other gets one timer, for its end, and the events before it are applied when the task
+is next read or ends, whichever comes first. Every read goes through
+:meth:`Engine._current`, so no reader can tell the difference, and a task nobody looks
+at costs one write instead of one per stage.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from . import lifecycle
 from .clips import ClipSpec, draw_clip, spec_for
@@ -36,6 +45,9 @@ log = logging.getLogger(__name__)
 # With --seed, simulated time starts here, so timestamps (and ids built from them) repeat.
 SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
+# A dialect's listener hears every event of its tasks, in order. Events that fell due
+# unheard are applied in one write; the listener then hears each with the task as it is
+# after the last of them.
 Listener = Callable[[Task, str], Awaitable[None]]
 # How long a task's results last when its request carries [sim:expire].
 EXPIRE_SOON = 60.0
@@ -81,6 +93,7 @@ class Engine:
         self.default_credits = default_credits
         self.demo_key = demo_key
         self._listeners: dict[str, list[Listener]] = {}
+        self.now = self.clock.now
         # Bumped by every reset: after one, a seeded run hands out the same ids again, so
         # anything remembered by task id and version must also name the epoch.
         self.epoch = 0
@@ -116,6 +129,8 @@ class Engine:
         await self.create_account(self.demo_key, self.default_credits)
 
     def now(self) -> float:
+        """Simulated now (replaced in __init__ by the clock's own method: it is read
+        several times by every request)."""
         return self.clock.now()
 
     # -- clock -------------------------------------------------------------------------
@@ -213,37 +228,43 @@ class Engine:
                     else retention)
         task.history.append((now, "submitted"))
         await self.store.put_task(task)
-        self._schedule_next(task)
+        self._schedule(task, task.step if self._heard(task) else _end_step(task))
         if ttl is not None:
             self.scheduler.at(now + ttl, "ttl", task_id)
         return task
 
     async def task(self, task_id: str) -> Task | None:
-        return await self.store.get_task(task_id)
+        return await self._current(await self.store.get_task(task_id))
 
     async def own_task(self, api_key: str, task_id: str, provider: str) -> Task | None:
         """A task of that key and provider; None for any other: a key sees only its own."""
         task = await self.store.get_task(task_id)
         if task is None or task.provider != provider or task.api_key != api_key:
             return None
-        return task
+        return await self._current(task)
 
     async def tasks(self, provider: str | None = None, status: str | None = None,
                     api_key: str | None = None) -> list[Task]:
-        if status not in (SUCCEEDED, EXPIRED):
-            return await self.store.list_tasks(provider, status, api_key)
-        now = self.now()  # expiry is read from the clock, so filter on the state now
-        return [t for t in await self.store.list_tasks(provider, SUCCEEDED, api_key)
-                if t.state(now) == status]
+        # Stored states may lag behind the plan, so the filter reads each task as it is now.
+        found = [await self._current(task)
+                 for task in await self.store.list_tasks(provider, None, api_key)]
+        if status is None:
+            return found
+        now = self.now()
+        return [task for task in found if task.state(now) == status]
 
     async def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
-        return await self.store.find_clip(clip_id)
+        found = await self.store.find_clip(clip_id)
+        if found is None:
+            return None
+        task = await self._current(found[0])
+        return task, next(clip for clip in task.clips if clip.id == clip_id)
 
     async def clip_of(self, api_key: str, clip_id: str,
                       provider: str | None = None) -> tuple[Task, Clip] | None:
         """A clip the key made (with that provider, if named), in whatever state, and its
         task; None for a clip of another key: songs are private to the key that paid."""
-        found = await self.store.find_clip(clip_id)
+        found = await self.find_clip(clip_id)
         if found is None:
             return None
         task, _ = found
@@ -264,7 +285,7 @@ class Engine:
 
     async def finished_clip(self, clip_id: str) -> Clip | None:
         """The clip, if it exists and is finished, whoever made it."""
-        found = await self.store.find_clip(clip_id)
+        found = await self.find_clip(clip_id)
         return found[1] if found is not None and found[0].clip_ready(found[1]) else None
 
     async def annotate(self, task_id: str, **meta: Any) -> Task:
@@ -321,14 +342,18 @@ class Engine:
             await self.store.delete_persona(persona_id)
 
     # -- waiting on a task ---------------------------------------------------------------
-    def watching(self, task_id: str, timeout: float | None = None):
-        """A queue of the task's events as they happen (see Watchers.watching)."""
-        return self.watchers.watching(task_id, timeout)
+    @contextlib.contextmanager
+    def watching(self, task: Task, timeout: float | None = None) -> Iterator[asyncio.Queue]:
+        """A queue of the task's events as they happen (see Watchers.watching): from
+        here on its events are fired on time, one by one."""
+        with self.watchers.watching(task.id, timeout) as queue:
+            self._schedule(task, task.step)
+            yield queue
 
     async def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
         """Settle a task now, passing any stages it skipped: for the control plane, and
         for a dialect whose answer is the finished work itself."""
-        task = await self.store.get_task(task_id)
+        task = await self._current(await self.store.get_task(task_id))
         if task is None:
             raise TaskNotFound(task_id)
         if task.terminal:
@@ -347,60 +372,106 @@ class Engine:
             task = await self._transition(task_id, event, now, skip_plan=True) or task
         return task
 
-    # -- the scheduler's side ----------------------------------------------------------
-    async def _ttl_due(self, task_id: str, due: float) -> None:
-        task = await self.store.get_task(task_id)
-        if task is not None and not task.terminal:
-            await self._transition(task_id, lifecycle.failure(TIMED_OUT), due, skip_plan=True)
+    # -- the plan, as time passes ---------------------------------------------------------
+    def _heard(self, task: Task) -> bool:
+        """Whether anyone hears the task's events as they happen."""
+        return bool(task.callback_url) or self.watchers.watched(task.id)
 
-    def _schedule_next(self, task: Task) -> None:
-        if task.step < len(task.plan):
-            offset, _ = task.plan[task.step]
-            self.scheduler.at(task.created_at + offset, "task", (task.id, task.step))
+    def _schedule(self, task: Task, step: int | None) -> None:
+        if step is not None and step < len(task.plan) and not task.terminal:
+            self.scheduler.at(task.created_at + task.plan[step][0], "task", (task.id, step))
+
+    async def _current(self, task: Task | None) -> Task | None:
+        """The task with every event of its plan that has fallen due applied."""
+        if task is None or task.step >= len(task.plan) or \
+                task.created_at + task.plan[task.step][0] > self.now():
+            return task
+        return await self._fire(task.id, None) or await self.store.get_task(task.id)
 
     async def _task_due(self, ref: tuple[str, int], due: float) -> None:
         task_id, step = ref
         try:
-            task = await self._transition(task_id, None, due, step=step)
+            await self._fire(task_id, step)
         except TaskNotFound:
             return  # wiped by a reset
-        if task is not None:
-            self._schedule_next(task)
 
-    async def _transition(self, task_id: str, event: str | None, at: float, *,
-                          step: int | None = None, skip_plan: bool = False) -> Task | None:
-        """Apply one event to the task, then settle its credits and tell the dialect and
-        the watchers; None when there was nothing to apply. ``step``: the plan entry
-        being fired (nothing happens if the task moved past it), whose event it is when
-        ``event`` is None; ``skip_plan``: entries still on the heap for the task become
-        stale."""
+    async def _ttl_due(self, task_id: str, due: float) -> None:
+        task = await self._current(await self.store.get_task(task_id))
+        if task is not None and not task.terminal:
+            await self._transition(task_id, lifecycle.failure(TIMED_OUT), due, skip_plan=True)
+
+    async def _fire(self, task_id: str, upto: int | None) -> Task | None:
+        """Apply the task's plan events up to step ``upto`` (None: all that are due by
+        now), each at its planned time; None when none was left to apply. A heard task
+        gets one write per event, any other one write for them all."""
+        now = self.now()
+        fired: list[str] = []
+
+        def change(task: Task) -> bool:
+            fired.clear()
+            heard = self._heard(task)
+            while task.step < len(task.plan) and not task.terminal \
+                    and (upto is None or task.step <= upto):
+                offset, event = task.plan[task.step]
+                due = task.created_at + offset
+                if upto is None and due > now:
+                    break
+                task.step += 1
+                lifecycle.apply(task, event, due)
+                fired.append(event)
+                if heard:
+                    break
+            return bool(fired)
+
+        latest = None
+        while True:
+            task = await self._update(task_id, change)
+            if not fired:
+                return latest
+            latest = task
+            await self._applied(task, fired[:])
+            if not self._heard(task):
+                return latest
+            self._schedule(task, task.step)
+
+    async def _transition(self, task_id: str, event: str, at: float, *,
+                          skip_plan: bool = False) -> Task | None:
+        """Apply an event from outside the plan (a forced outcome, a timeout); None when
+        the task had already ended. ``skip_plan``: the rest of the plan is dropped."""
         applied = False
 
         def change(task: Task) -> bool:
-            nonlocal applied, event
-            applied = not task.terminal and (step is None or task.step == step)
+            nonlocal applied
+            applied = not task.terminal
             if applied:
-                if event is None:
-                    event = task.plan[step][1]
-                task.step = len(task.plan) if skip_plan else task.step + (step is not None)
+                if skip_plan:
+                    task.step = len(task.plan)
                 lifecycle.apply(task, event, at)
             return applied
 
         task = await self._update(task_id, change)
         if not applied:
             return None
-        if event == lifecycle.FINISH:
-            await self.ledger.settle(task.api_key, task.id, task.cost)
-        elif lifecycle.is_failure(event):
-            await self.ledger.release(task.api_key, task.id, task.cost)
-        for listener in self._listeners.get(task.provider, ()):
-            try:
-                await listener(task, event)
-            except Exception:  # a dialect's side effect must never undo a transition
-                log.exception("listener for %s failed on %s %s", task.provider, task.id, event)
-        # Watchers hear of the event after the dialect's own side effects are done.
-        self.watchers.tell(task.id, event)
+        await self._applied(task, [event])
         return task
+
+    async def _applied(self, task: Task, events: list[str]) -> None:
+        """Settle the credits of the events just written, then tell the dialect and the
+        watchers, in order."""
+        if events[-1] == lifecycle.FINISH:
+            await self.ledger.settle(task.api_key, task.id, task.cost)
+        elif lifecycle.is_failure(events[-1]):
+            await self.ledger.release(task.api_key, task.id, task.cost)
+        listeners = self._listeners.get(task.provider, ())
+        for event in events:
+            for listener in listeners:
+                try:
+                    await listener(task, event)
+                except Exception:  # a dialect's side effect must never undo a transition
+                    log.exception("listener for %s failed on %s %s", task.provider, task.id,
+                                  event)
+            # Watchers hear of the event after the dialect's own side effects are done.
+            self.watchers.tell(task.id, event)
 
     # -- callbacks ---------------------------------------------------------------------
     def check_callback(self, url: str, *, https_only: bool, allow_internal: bool,
@@ -419,6 +490,11 @@ class Engine:
             self.webhooks.send(task.callback_url, body, policy, provider=task.provider,
                                task_id=task.id, api_key=task.api_key, stage=stage,
                                headers=headers, signer=signer)
+
+
+def _end_step(task: Task) -> int | None:
+    """The step of the plan that ends the task: its last, if the plan ends it at all."""
+    return len(task.plan) - 1 if task.plan and lifecycle.is_end(task.plan[-1][1]) else None
 
 
 __all__ = ["DEADLINE", "TIMED_OUT", "CallbackRejected", "ClipNotFound", "ClipSpec", "Engine",

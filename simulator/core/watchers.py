@@ -40,6 +40,9 @@ class Watchers:
             if not queues:
                 self._queues.pop(task_id, None)
 
+    def watched(self, task_id: str) -> bool:
+        return task_id in self._queues
+
     def tell(self, task_id: str, event: str) -> None:
         for queue in self._queues.get(task_id, ()):
             queue.put_nowait(event)

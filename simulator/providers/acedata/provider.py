@@ -237,7 +237,7 @@ class Acedata(Provider):
             return self.json(render.accepted(task))
         if streams and NDJSON in call.request.headers.get("Accept", ""):
             return await self._stream(call, task)
-        with self.engine.watching(task.id, SYNC_TIMEOUT) as events:
+        with self.engine.watching(task, SYNC_TIMEOUT) as events:
             while not task.terminal:
                 if await events.get() == DEADLINE:
                     raise self._timed_out(task)
@@ -252,7 +252,7 @@ class Acedata(Provider):
         async def line(data: dict[str, Any]) -> None:
             await response.write(orjson.dumps(data) + b"\n")
 
-        with self.engine.watching(task.id, SYNC_TIMEOUT) as events:
+        with self.engine.watching(task, SYNC_TIMEOUT) as events:
             await line(render.snapshot(task, call.origin))
             while not task.terminal:
                 if await events.get() == DEADLINE:
