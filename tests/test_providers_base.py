@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import DEMO_KEY, Sim, bearer, start_sim
 from simulator.dialects import DIALECTS
@@ -181,3 +183,52 @@ def test_a_poll_answers_the_task_as_it_is_now(provider: str):
         assert len({repr(answer) for answer in seen}) == len(seen)  # every poll moved on
     finally:
         sim.stop()
+
+
+def _parameters():
+    from simulator.openapi import load_spec
+    found = []
+    for sid in DIALECTS:  # the specs whose routes check their parameters
+        spec = load_spec(sid)
+        for path, operations in spec.document["paths"].items():
+            for method in operations:
+                if method not in ("get", "post", "put", "patch", "delete"):
+                    continue
+                for parameter in spec.parameters(path, method):
+                    if parameter.get("in") in ("path", "query"):
+                        found.append((spec, path, method, parameter))
+    return found
+
+
+PARAMETERS = _parameters()
+TRICKY = "aZ09 ,-_.:/\t\n\x0b\x1c\u00a0\u2028é٣"
+
+
+@settings(max_examples=400, deadline=None)
+@given(choice=st.sampled_from(PARAMETERS), raw=st.one_of(
+    st.text(TRICKY, max_size=12), st.from_regex(r"task-unified-[0-9]{1,3}-[a-z0-9]{8}\n?"),
+    st.integers(-20000, 20000).map(str), st.floats(allow_nan=True).map(str),
+    st.sampled_from(["true", "false", "", "running", "succeeded"])))
+def test_every_parameter_check_gives_the_schema_validators_verdict(choice, raw):
+    """Parameters are checked on every request without always calling the schema
+    validator; whatever the shortcut, the verdict is the validator's."""
+    import jsonschema_rs
+    from jsonschema import Draft202012Validator
+    from simulator.openapi import ParameterCheck, resolved
+    spec, path, method, parameter = choice
+    schema = resolved(spec.document, parameter.get("schema", {}))
+    compiled = spec.parameter_check(path, method, parameter["in"])
+    alone = ParameterCheck(tuple(p for p in compiled.parameters if p.name == parameter["name"]))
+    violation, _ = alone({parameter["name"]: raw})
+    converted = raw
+    kind = schema.get("type")
+    try:
+        converted = {"integer": int, "number": float}[kind](raw) if kind in ("integer", "number") \
+            else {"true": True, "false": False}[raw] if kind == "boolean" else raw
+    except (KeyError, ValueError):
+        pass
+    # A value is refused when both the fast validator and the one that words the
+    # refusal find fault with it.
+    expected = jsonschema_rs.validator_for(schema).is_valid(converted) or \
+        Draft202012Validator(schema).is_valid(converted)
+    assert (violation is None) == expected, (spec.id, path, parameter["name"], raw)
