@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-TEXT_TYPES = ("application/json", "application/x-ndjson", "application/xml", "text/")
 # A trickled body goes out in this many pieces, spread over the rule's time.
 TRICKLE_PIECES = 10
 UNMATCHED = "unmatched"  # the metric route of a request no route matched
@@ -118,14 +117,12 @@ class Edge:
                 answers.check(sid, request.method, inner, response,
                               injected=decision is not None and decision.status is not None)
             seconds = time.perf_counter() - started
-            journal.record(
-                time=engine.now(), provider=sid, method=request.method, path=inner,
-                query=request.query_string, api_key=key,
-                status=None if dropped else response.status, duration_ms=seconds * 1000,
-                request_headers=request.headers, request_body=body,
-                response_headers=response.headers, response_body=_body_of(response),
-                faults=decision.rules if decision else (), damage=damage)
-            series.observe(request.method, None if dropped else response.status, seconds)
+            status = None if dropped else response.status
+            journal.record(engine.now(), sid, request.method, inner, request.query_string, key,
+                           status, seconds, request.headers, body, response.headers,
+                           getattr(response, "body", None),
+                           decision.rules if decision else (), damage)
+            series.observe(request.method, status, seconds)
             return sent
 
         return edge
@@ -269,15 +266,3 @@ async def _damaged(request: web.Request, response: web.Response,
 def _close(request: web.Request) -> None:
     if request.transport is not None:
         request.transport.close()
-
-
-def _body_of(response: web.StreamResponse) -> bytes:
-    """What the journal keeps of an answer: text as it is, a file as a note of what it
-    was; a streamed answer has no body left to keep."""
-    body = getattr(response, "body", None)
-    if not isinstance(body, bytes):
-        return b""
-    kind = response.headers.get("Content-Type", "")
-    if kind.startswith(TEXT_TYPES):
-        return body
-    return f"<{len(body)} bytes of {kind.split(';')[0]}>".encode()

@@ -44,7 +44,8 @@ class Ids:
         return self.rng.getrandbits(32)
 
     def uniform(self, low: float, high: float) -> float:
-        return self.rng.uniform(low, high)
+        # random.Random.uniform's own formula, without its call: the same draws.
+        return low + (high - low) * self.rng.random()
 
     def choice(self, seq):
         return self.rng.choice(seq)

@@ -2,8 +2,8 @@
 
 Bodies are cut at a byte bound and the number of entries is capped, so the journal can
 stay on in CI without growing without limit. Recording is on every request's path, so
-it only keeps references; decoding and masking happen when an entry is read, and
-nothing leaves the journal with a secret unmasked.
+it keeps a plain row of references; the entry is made, decoded and masked when it is
+read, and nothing leaves the journal with a secret unmasked.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import statistics
 import time as _time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
+# Answers of these types are kept as text; any other as a note of its size and type.
+TEXT_TYPES = ("application/json", "application/x-ndjson", "application/xml", "text/")
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "set-cookie",
                             "proxy-authorization"})
 
@@ -69,22 +71,42 @@ class Entry:
 class Journal:
     def __init__(self, max_entries: int = 10_000, max_body: int = 16_384):
         self.max_body = max_body
-        self._entries: deque[Entry] = deque(maxlen=max_entries)
+        self._rows: deque[tuple] = deque(maxlen=max_entries)
         self._ids = itertools.count(1)
 
-    def record(self, *, time: float, provider: str | None, method: str, path: str, query: str,
-               api_key: str | None, status: int | None, duration_ms: float,
+    def record(self, time: float, provider: str | None, method: str, path: str, query: str,
+               api_key: str | None, status: int | None, seconds: float,
                request_headers: Mapping[str, str], request_body: bytes,
-               response_body: bytes, response_headers: Mapping[str, str] | None = None,
-               faults: Iterable[str] = (), damage: str | None = None) -> Entry:
+               response_headers: Mapping[str, str], response_body: object,
+               faults: Iterable[str] = (), damage: str | None = None) -> None:
+        """One exchange: ``status`` None when the connection was dropped; a response body
+        that is not bytes (a streamed answer, a file) leaves nothing to keep."""
         bound = self.max_body
-        entry = Entry(next(self._ids), time, _time.time(), provider, method, path, query,
-                      api_key, status, duration_ms, request_headers,
-                      request_body[:bound], response_headers or {}, response_body[:bound],
-                      len(request_body) > bound or len(response_body) > bound, tuple(faults),
-                      damage)
-        self._entries.append(entry)
-        return entry
+        if type(response_body) is not bytes:
+            response_body = None
+        self._rows.append((next(self._ids), time, _time.time(), provider, method, path, query,
+                           api_key, status, seconds, request_headers, request_body[:bound],
+                           len(request_body), response_headers,
+                           None if response_body is None else response_body[:bound],
+                           0 if response_body is None else len(response_body), faults, damage))
+
+    @property
+    def _entries(self) -> Iterator[Entry]:
+        for (id_, time, wall, provider, method, path, query, api_key, status, seconds,
+             request_headers, request_body, request_size, response_headers, response_body,
+             response_size, faults, damage) in self._rows:
+            kind = response_headers.get("Content-Type", "")
+            if response_body is None:
+                kept = b""
+            elif kind.startswith(TEXT_TYPES):
+                kept = response_body
+            else:
+                kept = f"<{response_size} bytes of {kind.split(';')[0]}>".encode()
+            yield Entry(id_, time, wall, provider, method, path, query, api_key, status,
+                        seconds * 1000, request_headers, request_body, response_headers, kept,
+                        request_size > self.max_body or (kept is response_body
+                                                         and response_size > self.max_body),
+                        tuple(faults), damage)
 
     def query(self, provider: str | None = None, method: str | None = None,
               path: str | None = None, api_key: str | None = None,
@@ -115,7 +137,7 @@ class Journal:
             yield e
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._rows.clear()
 
 
 def stats(entries: list[Entry]) -> dict[str, Any]:

@@ -78,9 +78,10 @@ def plan(kind: str, ids: Ids, steering: Steering) -> list[tuple[float, str]]:
     """The events a new task of ``kind`` will pass through, with seeded timings."""
     profile = PROFILES[kind]
     scale = SLOW_FACTOR if steering.slow else 1.0
+    low, high = -profile.jitter, profile.jitter
 
     def jittered(offset: float) -> float:
-        return round(offset * scale * (1 + ids.uniform(-profile.jitter, profile.jitter)), 3)
+        return round(offset * scale * (1 + ids.uniform(low, high)), 3)
 
     start = jittered(profile.queued)
     events: list[tuple[float, str]] = [(start, START)]

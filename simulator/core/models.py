@@ -6,8 +6,8 @@ them onto its own words. Stages mark what a running task has produced so far.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from . import songwriter
 from .recipes import Audio, Song
@@ -46,8 +46,10 @@ class Account:
         }
 
 
-@dataclass(slots=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
+    """One movement, never changed once made (a tuple of plain values, which the garbage
+    collector stops following: a busy server keeps hundreds of thousands)."""
+
     id: int
     api_key: str
     time: float
@@ -59,7 +61,7 @@ class LedgerEntry:
     spent: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 @dataclass(slots=True)

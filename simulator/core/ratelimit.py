@@ -76,7 +76,7 @@ class RateLimiter:
 
     def take(self, scope: str, key: str) -> Verdict:
         """Spend one token if there is one."""
-        limit = self.limit(scope, key)
+        limit = self._per_key.get((scope, key)) or self._limits.get(scope, OFF)
         if limit.off:
             return limit.unlimited
         now = self._monotonic()

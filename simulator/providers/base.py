@@ -13,7 +13,6 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -49,16 +48,17 @@ class BadRequest(Exception):
         self.status, self.message, self.headers, self.fields = status, message, headers, fields
 
 
-@dataclass
 class Call:
     """One request as a handler receives it: its caller, and what it sent, checked against
     the spec and typed (``path`` and ``query`` hold the spec's parameters)."""
 
-    request: web.Request
-    account: Account
-    body: Any = None
-    path: dict[str, Any] = field(default_factory=dict)
-    query: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("request", "account", "body", "path", "query")
+
+    def __init__(self, request: web.Request, account: Account, body: Any = None,
+                 path: dict[str, Any] | None = None, query: dict[str, Any] | None = None):
+        self.request, self.account, self.body = request, account, body
+        self.path = {} if path is None else path
+        self.query = {} if query is None else query
 
     @property
     def origin(self) -> str:
@@ -98,6 +98,7 @@ class Provider(abc.ABC):
         # Where callbacks' media links point: the simulator as its callers reach it.
         self.base_url = settings.base_url
         self.spec = load_spec(self.id)
+        self._nulls_absent = bool(self.spec.document.get("x-null-means-absent"))
         self._drawn: dict[tuple, bytes] = {}
         engine.subscribe(self.id, self.on_task_event)
 
@@ -180,17 +181,17 @@ class Provider(abc.ABC):
             if "query" in locations else None
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
-            call = Call(request, await self.authenticate(request))
-            if path_check is not None:
-                call.path = _checked_values(path_check, request.match_info)
-            if query_check is not None:
-                call.query = _checked_values(query_check, request.query)
+            account = await self.authenticate(request)
+            values = None if path_check is None else \
+                _checked_values(path_check, request.match_info)
+            query = None if query_check is None else _checked_values(query_check, request.query)
+            body = None
             if has_body:
-                call.body = await self.json_body(request)
-                violation = self.spec.check_body(path, method, call.body)
+                body = await self.json_body(request)
+                violation = self.spec.check_body(path, method, body)
                 if violation is not None:
                     raise _refusal(violation)
-            return await handler(call)
+            return await handler(Call(request, account, body, values, query))
 
         return endpoint
 
@@ -208,7 +209,7 @@ class Provider(abc.ABC):
             body = orjson.loads(raw) if raw.strip() else None
         except orjson.JSONDecodeError:
             raise BadRequest(400, "Request body must be valid JSON") from None
-        return without_nulls(body) if self.spec.document.get("x-null-means-absent") else body
+        return without_nulls(body) if self._nulls_absent else body
 
     # -- responses -----------------------------------------------------------------------
     @staticmethod

@@ -43,12 +43,14 @@ class MemoryStore:
     async def move_credits(self, api_key, kind, amount, time, task_id, *, available=0.0,
                            held=0.0, spent=0.0, granted=0.0):
         account = self._accounts[api_key]
-        new = (account.available + available, account.held + held,
-               account.spent + spent, account.granted + granted)
-        if min(new[:3]) < -1e-9:
+        new = [account.available + available, account.held + held,
+               account.spent + spent, account.granted + granted]
+        if min(new[0], new[1], new[2]) < -1e-9:
             raise InsufficientBalance(api_key, -available, account.available)
-        account.available, account.held, account.spent, account.granted = (
-            max(0.0, v) if abs(v) < 1e-9 else v for v in new)
+        for i, value in enumerate(new):
+            if -1e-9 < value < 0.0:  # float dust from repeated movements, not a debt
+                new[i] = 0.0
+        account.available, account.held, account.spent, account.granted = new
         self._ledger_seq += 1
         self._ledger[api_key].append(LedgerEntry(
             self._ledger_seq, api_key, time, kind, amount, task_id,
