@@ -140,3 +140,24 @@ def test_a_task_with_a_callback_gets_one_write_per_event_on_time():
         await engine.stop()
 
     run(scenario())
+
+
+def test_a_read_that_ends_a_task_returns_what_the_dialect_noted_as_it_heard_the_end():
+    async def scenario():
+        engine = Engine(seed=7, clock_mode="manual", state="memory+copies")
+        await engine.start()
+
+        async def listener(task, event):
+            if event == "finish":
+                await engine.annotate(task.id, noted=True)
+
+        engine.subscribe("evolink", listener)
+        spec = engine.compose("a quiet song")
+        await engine.submit("evolink", engine.demo_key, "song", task_id="quiet", params={},
+                            cost=10, clips=[spec])
+        engine.clock.advance(500)  # time passes; the read comes before the scheduler
+        done = await engine.task("quiet")
+        assert done.status == "succeeded" and done.meta == {"noted": True}
+        await engine.stop()
+
+    run(scenario())

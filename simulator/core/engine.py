@@ -382,11 +382,13 @@ class Engine:
             self.scheduler.at(task.created_at + task.plan[step][0], "task", (task.id, step))
 
     async def _current(self, task: Task | None) -> Task | None:
-        """The task with every event of its plan that has fallen due applied."""
+        """The task with every event of its plan that has fallen due applied (read again
+        afterwards: the dialect may have noted something on it as it heard them)."""
         if task is None or task.step >= len(task.plan) or \
                 task.created_at + task.plan[task.step][0] > self.now():
             return task
-        return await self._fire(task.id, None) or await self.store.get_task(task.id)
+        await self._fire(task.id, None)
+        return await self.store.get_task(task.id)
 
     async def _task_due(self, ref: tuple[str, int], due: float) -> None:
         task_id, step = ref

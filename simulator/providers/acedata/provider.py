@@ -237,11 +237,16 @@ class Acedata(Provider):
             return self.json(render.accepted(task))
         if streams and NDJSON in call.request.headers.get("Accept", ""):
             return await self._stream(call, task)
+        # The answer is read once the end is heard, not as soon as a read shows it: the
+        # dialect notes a voice's persona on the task as it hears the end.
         with self.engine.watching(task, SYNC_TIMEOUT) as events:
-            while not task.terminal:
-                if await events.get() == DEADLINE:
+            ended = task.terminal
+            while not ended:
+                event = await events.get()
+                if event == DEADLINE:
                     raise self._timed_out(task)
-                task = await self.engine.task(task.id)
+                ended = is_end(event)
+            task = await self.engine.task(task.id)
         status = 200 if task.status == SUCCEEDED else render.failure(task)[0]
         return self.json(render.outcome(task, call.origin), status)
 
@@ -254,14 +259,17 @@ class Acedata(Provider):
 
         with self.engine.watching(task, SYNC_TIMEOUT) as events:
             await line(render.snapshot(task, call.origin))
-            while not task.terminal:
-                if await events.get() == DEADLINE:
+            ended = task.terminal
+            while not ended:
+                event = await events.get()
+                if event == DEADLINE:
                     timeout = self._timed_out(task)
                     await line(self.error_body(timeout.status, timeout.message,
                                                **timeout.fields))
                     break
+                ended = is_end(event)
                 task = await self.engine.task(task.id)
-                if not task.terminal:
+                if not ended:
                     await line(render.snapshot(task, call.origin))
             else:
                 await line(render.outcome(task, call.origin))
