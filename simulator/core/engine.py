@@ -218,7 +218,7 @@ class Engine:
         now = self.now()
         steering = steering.merged(requested_steering())
         made = [draw_clip(self.ids, spec, clip_id, max_duration) for spec in clips]
-        plan = lifecycle.plan(kind, self.ids, steering)
+        plan = tuple(lifecycle.plan(kind, self.ids, steering))
         await self.ledger.hold(api_key, task_id, cost)
         for clip in made:
             clip.upstream_expired = steering.upstream_expired
@@ -241,7 +241,7 @@ class Engine:
         task = await self.store.get_task(task_id)
         if task is None or task.provider != provider or task.api_key != api_key:
             return None
-        return await self._current(task)
+        return await self._current(task) if self._behind(task) else task
 
     async def tasks(self, provider: str | None = None, status: str | None = None,
                     api_key: str | None = None) -> list[Task]:
@@ -381,11 +381,15 @@ class Engine:
         if step is not None and step < len(task.plan) and not task.terminal:
             self.scheduler.at(task.created_at + task.plan[step][0], "task", (task.id, step))
 
+    def _behind(self, task: Task) -> bool:
+        """Whether an event of the task's plan has fallen due and is not applied yet."""
+        return task.step < len(task.plan) and \
+            task.created_at + task.plan[task.step][0] <= self.now()
+
     async def _current(self, task: Task | None) -> Task | None:
         """The task with every event of its plan that has fallen due applied (read again
         afterwards: the dialect may have noted something on it as it heard them)."""
-        if task is None or task.step >= len(task.plan) or \
-                task.created_at + task.plan[task.step][0] > self.now():
+        if task is None or not self._behind(task):
             return task
         await self._fire(task.id, None)
         return await self.store.get_task(task.id)

@@ -153,7 +153,9 @@ class Task:
     error: dict[str, str] | None = None
     callback_url: str | None = None
     history: list[tuple[float, str]] = field(default_factory=list)
-    plan: list[tuple[float, str]] = field(default_factory=list)
+    # Fixed at submission; a tuple of plain values, which the garbage collector stops
+    # following.
+    plan: tuple[tuple[float, str], ...] = ()
     step: int = 0  # index of the next plan event
     meta: dict[str, Any] = field(default_factory=dict)  # the dialect's own bookkeeping
     retention: float | None = None  # seconds results are kept after success; None: forever
