@@ -2,8 +2,13 @@
 
 Bodies are cut at a byte bound and the number of entries is capped, so the journal can
 stay on in CI without growing without limit. Recording is on every request's path, so
-it keeps a plain row of references; the entry is made, decoded and masked when it is
-read, and nothing leaves the journal with a secret unmasked.
+it keeps a plain row; the entry is made, decoded and masked when it is read, and
+nothing leaves the journal with a secret unmasked.
+
+A row holds as little new memory as it can: headers are packed into one string, and a
+header set, path or key seen recently is held once for all the rows that repeat it (a
+client sends the same ones on every request). Ten thousand rows of fresh small objects,
+each freed long after and cold, slowed every request that came after them.
 """
 
 from __future__ import annotations
@@ -16,8 +21,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
+from multidict import CIMultiDict
+
 # Answers of these types are kept as text; any other as a note of its size and type.
 TEXT_TYPES = ("application/json", "application/x-ndjson", "application/xml", "text/")
+# How many distinct header sets, paths and keys the journal holds once before it starts
+# afresh.
+SHARED_TEXTS = 4096
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "set-cookie",
                             "proxy-authorization"})
 
@@ -73,6 +83,13 @@ class Journal:
         self.max_body = max_body
         self._rows: deque[tuple] = deque(maxlen=max_entries)
         self._ids = itertools.count(1)
+        self._held: dict[str, str] = {}  # recent texts, each held once
+
+    def _once(self, text: str) -> str:
+        held = self._held.setdefault(text, text)
+        if len(self._held) > SHARED_TEXTS:
+            self._held.clear()
+        return held
 
     def record(self, time: float, provider: str | None, method: str, path: str, query: str,
                api_key: str | None, status: int | None, seconds: float,
@@ -84,9 +101,11 @@ class Journal:
         bound = self.max_body
         if type(response_body) is not bytes:
             response_body = None
-        self._rows.append((next(self._ids), time, _time.time(), provider, method, path, query,
-                           api_key, status, seconds, request_headers, request_body[:bound],
-                           len(request_body), response_headers,
+        once = self._once
+        self._rows.append((next(self._ids), time, _time.time(), provider, method, once(path),
+                           query, api_key and once(api_key), status, seconds,
+                           once(_packed(request_headers)), request_body[:bound],
+                           len(request_body), once(_packed(response_headers)),
                            None if response_body is None else response_body[:bound],
                            0 if response_body is None else len(response_body), faults, damage))
 
@@ -95,6 +114,8 @@ class Journal:
         for (id_, time, wall, provider, method, path, query, api_key, status, seconds,
              request_headers, request_body, request_size, response_headers, response_body,
              response_size, faults, damage) in self._rows:
+            request_headers, response_headers = _unpacked(request_headers), \
+                _unpacked(response_headers)
             kind = response_headers.get("Content-Type", "")
             if response_body is None:
                 kept = b""
@@ -138,6 +159,17 @@ class Journal:
 
     def clear(self) -> None:
         self._rows.clear()
+
+
+def _packed(headers: Mapping[str, str]) -> str:
+    """Headers as one string: a line each, name and value split by NUL (neither can hold
+    a line break or a NUL on the wire)."""
+    return "\n".join(map("\0".join, headers.items()))
+
+
+def _unpacked(packed: str) -> CIMultiDict[str]:
+    return CIMultiDict(line.split("\0", 1) for line in packed.split("\n")) if packed \
+        else CIMultiDict()
 
 
 def stats(entries: list[Entry]) -> dict[str, Any]:
