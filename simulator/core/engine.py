@@ -391,7 +391,10 @@ class Engine:
         afterwards: the dialect may have noted something on it as it heard them)."""
         if task is None or not self._behind(task):
             return task
-        await self._fire(task.id, None)
+        try:
+            await self._fire(task.id, None)
+        except TaskNotFound:
+            return None  # wiped by a reset while it was read
         return await self.store.get_task(task.id)
 
     async def _task_due(self, ref: tuple[str, int], due: float) -> None:
