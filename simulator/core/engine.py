@@ -93,7 +93,6 @@ class Engine:
         self.default_credits = default_credits
         self.demo_key = demo_key
         self._listeners: dict[str, list[Listener]] = {}
-        self.now = self.clock.now
         # Bumped by every reset: after one, a seeded run hands out the same ids again, so
         # anything remembered by task id and version must also name the epoch.
         self.epoch = 0
@@ -129,8 +128,6 @@ class Engine:
         await self.create_account(self.demo_key, self.default_credits)
 
     def now(self) -> float:
-        """Simulated now (replaced in __init__ by the clock's own method: it is read
-        several times by every request)."""
         return self.clock.now()
 
     # -- clock -------------------------------------------------------------------------
@@ -241,7 +238,7 @@ class Engine:
         task = await self.store.get_task(task_id)
         if task is None or task.provider != provider or task.api_key != api_key:
             return None
-        return await self._current(task) if self._behind(task) else task
+        return await self._current(task)
 
     async def tasks(self, provider: str | None = None, status: str | None = None,
                     api_key: str | None = None) -> list[Task]:
@@ -409,10 +406,10 @@ class Engine:
         if task is not None and not task.terminal:
             await self._transition(task_id, lifecycle.failure(TIMED_OUT), due, skip_plan=True)
 
-    async def _fire(self, task_id: str, upto: int | None) -> Task | None:
+    async def _fire(self, task_id: str, upto: int | None) -> None:
         """Apply the task's plan events up to step ``upto`` (None: all that are due by
-        now), each at its planned time; None when none was left to apply. A heard task
-        gets one write per event, any other one write for them all."""
+        now), each at its planned time. A heard task gets one write per event, any other
+        one write for them all."""
         now = self.now()
         fired: list[str] = []
 
@@ -432,15 +429,13 @@ class Engine:
                     break
             return bool(fired)
 
-        latest = None
         while True:
             task = await self._update(task_id, change)
             if not fired:
-                return latest
-            latest = task
-            await self._applied(task, fired[:])
+                return
+            await self._applied(task, fired)
             if not self._heard(task):
-                return latest
+                return
             self._schedule(task, task.step)
 
     async def _transition(self, task_id: str, event: str, at: float, *,
