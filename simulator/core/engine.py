@@ -4,15 +4,10 @@ state.
 Providers translate wire requests into calls on :class:`Engine` and render what it
 returns; they never touch the clock, the ledger, the store or the scheduler themselves,
 and never change a task, clip or persona they were handed: what they hold is a snapshot
-(the store may hand out copies). Every change goes through :meth:`Engine._update`,
+(the store may hand out copies). Every change goes through :meth:`Progress.update`,
 which writes back what it read and, when the task changed meanwhile, reads it again.
-
-A task's plan is walked on the scheduler only where its events are heard as they
-happen: a task with a callback URL or a waiting request gets each event on time; any
-other gets one timer, for its end, and the events before it are applied when the task
-is next read or ends, whichever comes first. Every read goes through
-:meth:`Engine._current`, so no reader can tell the difference, and a task nobody looks
-at costs one write instead of one per stage.
+How a task moves as time passes, and every read that must see it, is :mod:`.progress`,
+which the engine owns.
 """
 
 from __future__ import annotations
@@ -21,8 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import logging
-from typing import Any, Awaitable, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import lifecycle
 from .clips import ClipSpec, draw_clip, spec_for
@@ -33,30 +27,19 @@ from .journal import Journal
 from .ledger import InsufficientCredits, Ledger
 from .lifecycle import TIMED_OUT
 from .magic import NO_STEERING, Steering, read_steering
-from .models import EXPIRED, QUEUED, SUCCEEDED, Account, Clip, Persona, Task
+from .models import QUEUED, Account, Clip, Persona, Task
+from .progress import Listener, Progress, TaskNotFound
 from .ratelimit import Limit, RateLimiter, Verdict
 from .scheduler import Scheduler
-from .store import StaleWrite, open_store
+from .store import open_store
 from .watchers import DEADLINE, Watchers
 from .webhooks import Allowed, CallbackRejected, Policy, Signer, Webhooks, check_callback_url
-
-log = logging.getLogger(__name__)
 
 # With --seed, simulated time starts here, so timestamps (and ids built from them) repeat.
 SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
-# A dialect's listener hears every event of its tasks, in order. Events that fell due
-# unheard are applied in one write; the listener then hears each with the task as it is
-# after the last of them.
-Listener = Callable[[Task, str], Awaitable[None]]
 # How long a task's results last when its request carries [sim:expire].
 EXPIRE_SOON = 60.0
-# Times a change is tried again after the task changed under it before it gives up.
-RETRIES = 20
-
-
-class TaskNotFound(KeyError):
-    pass
 
 
 class ClipNotFound(KeyError):
@@ -77,11 +60,11 @@ class Engine:
         self.ids = Ids(seed)
         self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
         self.scheduler = Scheduler(self.clock)
-        self.scheduler.on("task", self._task_due)
         self.watchers = Watchers(self.scheduler, self.clock)
-        self.scheduler.on("ttl", self._ttl_due)
         self.store = open_store(state)
         self.ledger = Ledger(self.store, self.clock)
+        self.progress = Progress(self.store, self.clock, self.scheduler, self.watchers,
+                                 self.ledger)
         self.journal = Journal(journal_entries, journal_body)
         self.rates = RateLimiter(rate_limits)
         self.faults = Faults(seed, scenarios)
@@ -92,7 +75,6 @@ class Engine:
             self.faults.use_scenario(scenario)
         self.default_credits = default_credits
         self.demo_key = demo_key
-        self._listeners: dict[str, list[Listener]] = {}
         # Bumped by every reset: after one, a seeded run hands out the same ids again, so
         # anything remembered by task id and version must also name the epoch.
         self.epoch = 0
@@ -197,7 +179,7 @@ class Engine:
     def subscribe(self, provider: str, listener: Listener) -> None:
         """Await ``listener(task, event)`` after each state change of that provider's
         tasks; it reads the task as it was written, and changes it only through here."""
-        self._listeners.setdefault(provider, []).append(listener)
+        self.progress.subscribe(provider, listener)
 
     async def submit(self, provider: str, api_key: str, kind: str, *, task_id: str,
                      params: dict[str, Any], cost: float, clips: Iterable[ClipSpec] = (),
@@ -225,25 +207,23 @@ class Engine:
                     else retention)
         task.history.append((now, "submitted"))
         await self.store.put_task(task)
-        self._schedule(task, task.step if self._heard(task) else _end_step(task))
-        if ttl is not None:
-            self.scheduler.at(now + ttl, "ttl", task_id)
+        self.progress.begin(task, ttl)
         return task
 
     async def task(self, task_id: str) -> Task | None:
-        return await self._current(await self.store.get_task(task_id))
+        return await self.progress.current(await self.store.get_task(task_id))
 
     async def own_task(self, api_key: str, task_id: str, provider: str) -> Task | None:
         """A task of that key and provider; None for any other: a key sees only its own."""
         task = await self.store.get_task(task_id)
         if task is None or task.provider != provider or task.api_key != api_key:
             return None
-        return await self._current(task)
+        return await self.progress.current(task)
 
     async def tasks(self, provider: str | None = None, status: str | None = None,
                     api_key: str | None = None) -> list[Task]:
         # Stored states may lag behind the plan, so the filter reads each task as it is now.
-        found = [await self._current(task)
+        found = [await self.progress.current(task)
                  for task in await self.store.list_tasks(provider, None, api_key)]
         if status is None:
             return found
@@ -254,7 +234,7 @@ class Engine:
         found = await self.store.find_clip(clip_id)
         if found is None:
             return None
-        task = await self._current(found[0])
+        task = await self.progress.current(found[0])
         return task, next(clip for clip in task.clips if clip.id == clip_id)
 
     async def clip_of(self, api_key: str, clip_id: str,
@@ -287,7 +267,7 @@ class Engine:
 
     async def annotate(self, task_id: str, **meta: Any) -> Task:
         """Record a dialect's own bookkeeping on a task (raises TaskNotFound)."""
-        return await self._update(task_id, lambda task: task.meta.update(meta) or True)
+        return await self.progress.update(task_id, lambda task: task.meta.update(meta) or True)
 
     async def expire_upstream(self, clip_id: str) -> Clip:
         """Let the upstream account that made the clip expire (raises ClipNotFound)."""
@@ -300,23 +280,7 @@ class Engine:
             task.clips[index].upstream_expired = True
             return True
 
-        return (await self._update(found[0].id, expire)).clips[index]
-
-    async def _update(self, task_id: str, change: Callable[[Task], bool]) -> Task:
-        """Read the task, ``change`` it, write it back; again from a fresh read when it
-        changed meanwhile. ``change`` returns False to write nothing."""
-        for _ in range(RETRIES):
-            task = await self.store.get_task(task_id)
-            if task is None:
-                raise TaskNotFound(task_id)
-            if not change(task):
-                return task
-            try:
-                await self.store.put_task(task)
-            except StaleWrite:
-                continue
-            return task
-        raise RuntimeError(f"task {task_id} kept changing under an update")
+        return (await self.progress.update(found[0].id, expire)).clips[index]
 
     # -- personas ----------------------------------------------------------------------
     async def create_persona(self, api_key: str, name: str, source: Clip, *,
@@ -344,13 +308,13 @@ class Engine:
         """A queue of the task's events as they happen (see Watchers.watching): from
         here on its events are fired on time, one by one."""
         with self.watchers.watching(task.id, timeout) as queue:
-            self._schedule(task, task.step)
+            self.progress.heard_from_now(task)
             yield queue
 
     async def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
         """Settle a task now, passing any stages it skipped: for the control plane, and
         for a dialect whose answer is the finished work itself."""
-        task = await self._current(await self.store.get_task(task_id))
+        task = await self.progress.current(await self.store.get_task(task_id))
         if task is None:
             raise TaskNotFound(task_id)
         if task.terminal:
@@ -366,116 +330,8 @@ class Engine:
             events.append(lifecycle.FINISH)
         # One write per event, so the dialect hears each stage with the task as it was.
         for event in events:
-            task = await self._transition(task_id, event, now, skip_plan=True) or task
+            task = await self.progress.transition(task_id, event, now, skip_plan=True) or task
         return task
-
-    # -- the plan, as time passes ---------------------------------------------------------
-    def _heard(self, task: Task) -> bool:
-        """Whether anyone hears the task's events as they happen."""
-        return bool(task.callback_url) or self.watchers.watched(task.id)
-
-    def _schedule(self, task: Task, step: int | None) -> None:
-        if step is not None and step < len(task.plan) and not task.terminal:
-            self.scheduler.at(task.created_at + task.plan[step][0], "task", (task.id, step))
-
-    def _behind(self, task: Task) -> bool:
-        """Whether an event of the task's plan has fallen due and is not applied yet."""
-        return task.step < len(task.plan) and \
-            task.created_at + task.plan[task.step][0] <= self.now()
-
-    async def _current(self, task: Task | None) -> Task | None:
-        """The task with every event of its plan that has fallen due applied (read again
-        afterwards: the dialect may have noted something on it as it heard them)."""
-        if task is None or not self._behind(task):
-            return task
-        try:
-            await self._fire(task.id, None)
-        except TaskNotFound:
-            return None  # wiped by a reset while it was read
-        return await self.store.get_task(task.id)
-
-    async def _task_due(self, ref: tuple[str, int], due: float) -> None:
-        task_id, step = ref
-        try:
-            await self._fire(task_id, step)
-        except TaskNotFound:
-            return  # wiped by a reset
-
-    async def _ttl_due(self, task_id: str, due: float) -> None:
-        task = await self._current(await self.store.get_task(task_id))
-        if task is not None and not task.terminal:
-            await self._transition(task_id, lifecycle.failure(TIMED_OUT), due, skip_plan=True)
-
-    async def _fire(self, task_id: str, upto: int | None) -> None:
-        """Apply the task's plan events up to step ``upto`` (None: all that are due by
-        now), each at its planned time. A heard task gets one write per event, any other
-        one write for them all."""
-        now = self.now()
-        fired: list[str] = []
-
-        def change(task: Task) -> bool:
-            fired.clear()
-            heard = self._heard(task)
-            while task.step < len(task.plan) and not task.terminal \
-                    and (upto is None or task.step <= upto):
-                offset, event = task.plan[task.step]
-                due = task.created_at + offset
-                if upto is None and due > now:
-                    break
-                task.step += 1
-                lifecycle.apply(task, event, due)
-                fired.append(event)
-                if heard:
-                    break
-            return bool(fired)
-
-        while True:
-            task = await self._update(task_id, change)
-            if not fired:
-                return
-            await self._applied(task, fired)
-            if not self._heard(task):
-                return
-            self._schedule(task, task.step)
-
-    async def _transition(self, task_id: str, event: str, at: float, *,
-                          skip_plan: bool = False) -> Task | None:
-        """Apply an event from outside the plan (a forced outcome, a timeout); None when
-        the task had already ended. ``skip_plan``: the rest of the plan is dropped."""
-        applied = False
-
-        def change(task: Task) -> bool:
-            nonlocal applied
-            applied = not task.terminal
-            if applied:
-                if skip_plan:
-                    task.step = len(task.plan)
-                lifecycle.apply(task, event, at)
-            return applied
-
-        task = await self._update(task_id, change)
-        if not applied:
-            return None
-        await self._applied(task, [event])
-        return task
-
-    async def _applied(self, task: Task, events: list[str]) -> None:
-        """Settle the credits of the events just written, then tell the dialect and the
-        watchers, in order."""
-        if events[-1] == lifecycle.FINISH:
-            await self.ledger.settle(task.api_key, task.id, task.cost)
-        elif lifecycle.is_failure(events[-1]):
-            await self.ledger.release(task.api_key, task.id, task.cost)
-        listeners = self._listeners.get(task.provider, ())
-        for event in events:
-            for listener in listeners:
-                try:
-                    await listener(task, event)
-                except Exception:  # a dialect's side effect must never undo a transition
-                    log.exception("listener for %s failed on %s %s", task.provider, task.id,
-                                  event)
-            # Watchers hear of the event after the dialect's own side effects are done.
-            self.watchers.tell(task.id, event)
 
     # -- callbacks ---------------------------------------------------------------------
     def check_callback(self, url: str, *, https_only: bool, allow_internal: bool,
@@ -494,11 +350,6 @@ class Engine:
             self.webhooks.send(task.callback_url, body, policy, provider=task.provider,
                                task_id=task.id, api_key=task.api_key, stage=stage,
                                headers=headers, signer=signer)
-
-
-def _end_step(task: Task) -> int | None:
-    """The step of the plan that ends the task: its last, if the plan ends it at all."""
-    return len(task.plan) - 1 if task.plan and lifecycle.is_end(task.plan[-1][1]) else None
 
 
 __all__ = ["DEADLINE", "TIMED_OUT", "CallbackRejected", "ClipNotFound", "ClipSpec", "Engine",

@@ -1,0 +1,194 @@
+"""How a task moves: its plan applied as time passes, events from outside it, and the one
+write path every change to a task takes.
+
+A task's plan is walked on the scheduler only where its events are heard as they
+happen: a task with a callback URL or a waiting request gets each event on time; any
+other gets one timer, for its end, and the events before it are applied when the task
+is next read or ends, whichever comes first. Every read goes through
+:meth:`Progress.current`, so no reader can tell the difference, and a task nobody looks
+at costs one write instead of one per stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable
+
+from . import lifecycle
+from .clock import Clock
+from .ledger import Ledger
+from .lifecycle import TIMED_OUT
+from .models import Task
+from .scheduler import Scheduler
+from .store import StaleWrite, Store
+from .watchers import Watchers
+
+log = logging.getLogger(__name__)
+
+# A dialect's listener hears every event of its tasks, in order. Events that fell due
+# unheard are applied in one write; the listener then hears each with the task as it is
+# after the last of them.
+Listener = Callable[[Task, str], Awaitable[None]]
+# Times a change is tried again after the task changed under it before it gives up.
+RETRIES = 20
+
+
+class TaskNotFound(KeyError):
+    pass
+
+
+class Progress:
+    def __init__(self, store: Store, clock: Clock, scheduler: Scheduler, watchers: Watchers,
+                 ledger: Ledger):
+        self.store = store
+        self.clock = clock
+        self.scheduler = scheduler
+        self.watchers = watchers
+        self.ledger = ledger
+        self.listeners: dict[str, list[Listener]] = {}
+        scheduler.on("task", self._task_due)
+        scheduler.on("ttl", self._ttl_due)
+
+    def subscribe(self, provider: str, listener: Listener) -> None:
+        self.listeners.setdefault(provider, []).append(listener)
+
+    # -- writing ---------------------------------------------------------------------------
+    async def update(self, task_id: str, change: Callable[[Task], bool]) -> Task:
+        """Read the task, ``change`` it, write it back; again from a fresh read when it
+        changed meanwhile. ``change`` returns False to write nothing."""
+        for _ in range(RETRIES):
+            task = await self.store.get_task(task_id)
+            if task is None:
+                raise TaskNotFound(task_id)
+            if not change(task):
+                return task
+            try:
+                await self.store.put_task(task)
+            except StaleWrite:
+                continue
+            return task
+        raise RuntimeError(f"task {task_id} kept changing under an update")
+
+    async def transition(self, task_id: str, event: str, at: float, *,
+                         skip_plan: bool = False) -> Task | None:
+        """Apply an event from outside the plan (a forced outcome, a timeout); None when
+        the task had already ended. ``skip_plan``: the rest of the plan is dropped."""
+        applied = False
+
+        def change(task: Task) -> bool:
+            nonlocal applied
+            applied = not task.terminal
+            if applied:
+                if skip_plan:
+                    task.step = len(task.plan)
+                lifecycle.apply(task, event, at)
+            return applied
+
+        task = await self.update(task_id, change)
+        if not applied:
+            return None
+        await self._applied(task, [event])
+        return task
+
+    # -- the plan ----------------------------------------------------------------------------
+    def begin(self, task: Task, ttl: float | None) -> None:
+        """Arm a task just stored: each event if it is heard, else only its end; and the
+        dialect's time limit, if it has one."""
+        self._schedule(task, task.step if self._heard(task) else _end_step(task))
+        if ttl is not None:
+            self.scheduler.at(task.created_at + ttl, "ttl", task.id)
+
+    def heard_from_now(self, task: Task) -> None:
+        """Someone now waits on the task: its events are fired on time from here on."""
+        self._schedule(task, task.step)
+
+    async def current(self, task: Task | None) -> Task | None:
+        """The task with every event of its plan that has fallen due applied (read again
+        afterwards: the dialect may have noted something on it as it heard them)."""
+        if task is None or not self._behind(task):
+            return task
+        try:
+            await self._fire(task.id, None)
+        except TaskNotFound:
+            return None  # wiped by a reset while it was read
+        return await self.store.get_task(task.id)
+
+    def _heard(self, task: Task) -> bool:
+        """Whether anyone hears the task's events as they happen."""
+        return bool(task.callback_url) or self.watchers.watched(task.id)
+
+    def _schedule(self, task: Task, step: int | None) -> None:
+        if step is not None and step < len(task.plan) and not task.terminal:
+            self.scheduler.at(task.created_at + task.plan[step][0], "task", (task.id, step))
+
+    def _behind(self, task: Task) -> bool:
+        """Whether an event of the task's plan has fallen due and is not applied yet."""
+        return task.step < len(task.plan) and \
+            task.created_at + task.plan[task.step][0] <= self.clock.now()
+
+    async def _task_due(self, ref: tuple[str, int], due: float) -> None:
+        task_id, step = ref
+        try:
+            await self._fire(task_id, step)
+        except TaskNotFound:
+            return  # wiped by a reset
+
+    async def _ttl_due(self, task_id: str, due: float) -> None:
+        task = await self.current(await self.store.get_task(task_id))
+        if task is not None and not task.terminal:
+            await self.transition(task_id, lifecycle.failure(TIMED_OUT), due, skip_plan=True)
+
+    async def _fire(self, task_id: str, upto: int | None) -> None:
+        """Apply the task's plan events up to step ``upto`` (None: all that are due by
+        now), each at its planned time. A heard task gets one write per event, any other
+        one write for them all."""
+        now = self.clock.now()
+        fired: list[str] = []
+
+        def change(task: Task) -> bool:
+            fired.clear()
+            heard = self._heard(task)
+            while task.step < len(task.plan) and not task.terminal \
+                    and (upto is None or task.step <= upto):
+                offset, event = task.plan[task.step]
+                due = task.created_at + offset
+                if upto is None and due > now:
+                    break
+                task.step += 1
+                lifecycle.apply(task, event, due)
+                fired.append(event)
+                if heard:
+                    break
+            return bool(fired)
+
+        while True:
+            task = await self.update(task_id, change)
+            if not fired:
+                return
+            await self._applied(task, fired)
+            if not self._heard(task):
+                return
+            self._schedule(task, task.step)
+
+    async def _applied(self, task: Task, events: list[str]) -> None:
+        """Settle the credits of the events just written, then tell the dialect and the
+        watchers, in order."""
+        if events[-1] == lifecycle.FINISH:
+            await self.ledger.settle(task.api_key, task.id, task.cost)
+        elif lifecycle.is_failure(events[-1]):
+            await self.ledger.release(task.api_key, task.id, task.cost)
+        listeners = self.listeners.get(task.provider, ())
+        for event in events:
+            for listener in listeners:
+                try:
+                    await listener(task, event)
+                except Exception:  # a dialect's side effect must never undo a transition
+                    log.exception("listener for %s failed on %s %s", task.provider, task.id,
+                                  event)
+            # Watchers hear of the event after the dialect's own side effects are done.
+            self.watchers.tell(task.id, event)
+
+
+def _end_step(task: Task) -> int | None:
+    """The step of the plan that ends the task: its last, if the plan ends it at all."""
+    return len(task.plan) - 1 if task.plan and lifecycle.is_end(task.plan[-1][1]) else None
