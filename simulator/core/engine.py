@@ -59,6 +59,8 @@ class Engine:
                  scenarios: dict[str, dict] | None = None, scenario: str | None = None):
         self.ids = Ids(seed)
         self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
+        # Simulated time, read on every request: the clock's own method, bound once.
+        self.now: Callable[[], float] = self.clock.now
         self.scheduler = Scheduler(self.clock)
         self.watchers = Watchers(self.scheduler, self.clock)
         self.store = open_store(state)
@@ -108,9 +110,6 @@ class Engine:
 
     async def _restore_defaults(self) -> None:
         await self.create_account(self.demo_key, self.default_credits)
-
-    def now(self) -> float:
-        return self.clock.now()
 
     # -- clock -------------------------------------------------------------------------
     def set_clock(self, mode: str | None = None, speed: float | None = None) -> None:

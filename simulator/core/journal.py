@@ -85,12 +85,6 @@ class Journal:
         self._ids = itertools.count(1)
         self._held: dict[str, str] = {}  # recent texts, each held once
 
-    def _once(self, text: str) -> str:
-        held = self._held.setdefault(text, text)
-        if len(self._held) > SHARED_TEXTS:
-            self._held.clear()
-        return held
-
     def record(self, time: float, provider: str | None, method: str, path: str, query: str,
                api_key: str | None, status: int | None, seconds: float,
                request_headers: Mapping[str, str], request_body: bytes,
@@ -101,11 +95,15 @@ class Journal:
         bound = self.max_body
         if type(response_body) is not bytes:
             response_body = None
-        once = self._once
-        self._rows.append((next(self._ids), time, _time.time(), provider, method, once(path),
-                           query, api_key and once(api_key), status, seconds,
-                           once(_packed(request_headers)), request_body[:bound],
-                           len(request_body), once(_packed(response_headers)),
+        held = self._held  # recent texts: each is kept once, whichever row repeats it
+        if len(held) > SHARED_TEXTS:
+            held.clear()
+        once = held.setdefault
+        sent, answered = _packed(request_headers), _packed(response_headers)
+        self._rows.append((next(self._ids), time, _time.time(), provider, method,
+                           once(path, path), query, api_key and once(api_key, api_key),
+                           status, seconds, once(sent, sent), request_body[:bound],
+                           len(request_body), once(answered, answered),
                            None if response_body is None else response_body[:bound],
                            0 if response_body is None else len(response_body), faults, damage))
 
