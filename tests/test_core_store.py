@@ -161,3 +161,33 @@ def test_a_read_that_ends_a_task_returns_what_the_dialect_noted_as_it_heard_the_
         await engine.stop()
 
     run(scenario())
+
+
+def test_a_reader_never_sees_an_end_without_what_the_dialect_noted_as_it_heard_it():
+    """The end is written by the scheduler while the dialect is still noting something on
+    the task: a read from another request waits for the note instead of seeing the task
+    ended without it."""
+    async def scenario():
+        engine = Engine(seed=7, clock_mode="manual", state="memory+copies")
+        await engine.start()
+        heard = asyncio.Event()
+
+        async def listener(task, event):
+            if event == "finish":
+                heard.set()
+                await asyncio.sleep(0.05)  # the dialect takes its time
+                await engine.annotate(task.id, noted=True)
+
+        engine.subscribe("evolink", listener)
+        await engine.submit("evolink", engine.demo_key, "song", task_id="slow", params={},
+                            cost=10, clips=[engine.compose("a slow note")])
+        ending = asyncio.ensure_future(engine.advance(500))
+        await heard.wait()  # the end is written; the note is not yet
+        read = await engine.task("slow")
+        listed = await engine.tasks("evolink")
+        await ending
+        assert read.status == "succeeded" and read.meta == {"noted": True}
+        assert [task.meta for task in listed] == [{"noted": True}]
+        await engine.stop()
+
+    run(scenario())

@@ -7,12 +7,18 @@ other gets one timer, for its end, and the events before it are applied when the
 is next read or ends, whichever comes first. Every read goes through
 :meth:`Progress.current`, so no reader can tell the difference, and a task nobody looks
 at costs one write instead of one per stage.
+
+While a task's events are written and heard, a read from anywhere else waits for them:
+a dialect may note something on the task as it hears an event, and no reader sees the
+event without the note.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterator
 
 from . import lifecycle
 from .clock import Clock
@@ -31,6 +37,9 @@ log = logging.getLogger(__name__)
 Listener = Callable[[Task, str], Awaitable[None]]
 # Times a change is tried again after the task changed under it before it gives up.
 RETRIES = 20
+# The longest a read waits for a task's events to be heard: a listener that reads
+# another task being moved meanwhile must not stall both.
+SETTLE_WAIT = 1.0
 
 
 class TaskNotFound(KeyError):
@@ -46,6 +55,9 @@ class Progress:
         self.watchers = watchers
         self.ledger = ledger
         self.listeners: dict[str, list[Listener]] = {}
+        # Tasks whose events are being written and heard: who is moving each, and when
+        # it is done.
+        self._moving: dict[str, tuple[asyncio.Task | None, asyncio.Future]] = {}
         scheduler.on("task", self._task_due)
         scheduler.on("ttl", self._ttl_due)
 
@@ -84,10 +96,11 @@ class Progress:
                 lifecycle.apply(task, event, at)
             return applied
 
-        task = await self.update(task_id, change)
-        if not applied:
-            return None
-        await self._applied(task, [event])
+        with self._moving_task(task_id):
+            task = await self.update(task_id, change)
+            if not applied:
+                return None
+            await self._applied(task, [event])
         return task
 
     # -- the plan ----------------------------------------------------------------------------
@@ -105,7 +118,16 @@ class Progress:
     async def current(self, task: Task | None) -> Task | None:
         """The task with every event of its plan that has fallen due applied (read again
         afterwards: the dialect may have noted something on it as it heard them)."""
-        if task is None or not self._behind(task):
+        if task is None:
+            return None
+        moving = self._moving.get(task.id)
+        if moving is not None and moving[0] is not asyncio.current_task():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(moving[1]), SETTLE_WAIT)
+            task = await self.store.get_task(task.id)
+            if task is None:
+                return None
+        if not self._behind(task):
             return task
         try:
             await self._fire(task.id, None)
@@ -161,14 +183,28 @@ class Progress:
                     break
             return bool(fired)
 
-        while True:
-            task = await self.update(task_id, change)
-            if not fired:
-                return
-            await self._applied(task, fired)
-            if not self._heard(task):
-                return
-            self._schedule(task, task.step)
+        with self._moving_task(task_id):
+            while True:
+                task = await self.update(task_id, change)
+                if not fired:
+                    return
+                await self._applied(task, fired)
+                if not self._heard(task):
+                    return
+                self._schedule(task, task.step)
+
+    @contextlib.contextmanager
+    def _moving_task(self, task_id: str) -> Iterator[None]:
+        """Mark the task as being moved by the running asyncio task, which reads it
+        freely (its listeners included); any other reader waits until it is done."""
+        done = asyncio.get_running_loop().create_future()
+        mark = self._moving[task_id] = (asyncio.current_task(), done)
+        try:
+            yield
+        finally:
+            if self._moving.get(task_id) is mark:
+                del self._moving[task_id]
+            done.set_result(None)
 
     async def _applied(self, task: Task, events: list[str]) -> None:
         """Settle the credits of the events just written, then tell the dialect and the
