@@ -237,16 +237,11 @@ class Acedata(Provider):
             return self.json(render.accepted(task))
         if streams and NDJSON in call.request.headers.get("Accept", ""):
             return await self._stream(call, task)
-        # The answer is read once the end is heard, not as soon as a read shows it: the
-        # dialect notes a voice's persona on the task as it hears the end.
         with self.engine.watching(task, SYNC_TIMEOUT) as events:
-            ended = task.terminal
-            while not ended:
-                event = await events.get()
-                if event == DEADLINE:
+            while not task.terminal:
+                if await events.get() == DEADLINE:
                     raise self._timed_out(task)
-                ended = is_end(event)
-            task = await self.engine.task(task.id)
+                task = await self.engine.task(task.id)
         status = 200 if task.status == SUCCEEDED else render.failure(task)[0]
         return self.json(render.outcome(task, call.origin), status)
 
@@ -259,17 +254,14 @@ class Acedata(Provider):
 
         with self.engine.watching(task, SYNC_TIMEOUT) as events:
             await line(render.snapshot(task, call.origin))
-            ended = task.terminal
-            while not ended:
-                event = await events.get()
-                if event == DEADLINE:
+            while not task.terminal:
+                if await events.get() == DEADLINE:
                     timeout = self._timed_out(task)
                     await line(self.error_body(timeout.status, timeout.message,
                                                **timeout.fields))
                     break
-                ended = is_end(event)
                 task = await self.engine.task(task.id)
-                if not ended:
+                if not task.terminal:
                     await line(render.snapshot(task, call.origin))
             else:
                 await line(render.outcome(task, call.origin))
