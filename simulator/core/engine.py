@@ -210,7 +210,7 @@ class Engine:
         return task
 
     async def task(self, task_id: str) -> Task | None:
-        return await self.progress.current(await self.store.get_task(task_id))
+        return await self.progress.read(task_id)
 
     async def own_task(self, api_key: str, task_id: str, provider: str) -> Task | None:
         """A task of that key and provider; None for any other: a key sees only its own."""
@@ -313,7 +313,7 @@ class Engine:
     async def force_outcome(self, task_id: str, outcome: str, reason: str | None = None) -> Task:
         """Settle a task now, passing any stages it skipped: for the control plane, and
         for a dialect whose answer is the finished work itself."""
-        task = await self.progress.current(await self.store.get_task(task_id))
+        task = await self.progress.read(task_id)
         if task is None:
             raise TaskNotFound(task_id)
         if task.terminal:

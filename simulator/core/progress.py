@@ -115,6 +115,10 @@ class Progress:
         """Someone now waits on the task: its events are fired on time from here on."""
         self._schedule(task, task.step)
 
+    async def read(self, task_id: str) -> Task | None:
+        """The task as it is now (see current); None if there is none."""
+        return await self.current(await self.store.get_task(task_id))
+
     async def current(self, task: Task | None) -> Task | None:
         """The task with every event of its plan that has fallen due applied (read again
         afterwards: the dialect may have noted something on it as it heard them)."""
@@ -156,7 +160,7 @@ class Progress:
             return  # wiped by a reset
 
     async def _ttl_due(self, task_id: str, due: float) -> None:
-        task = await self.current(await self.store.get_task(task_id))
+        task = await self.read(task_id)
         if task is not None and not task.terminal:
             await self.transition(task_id, lifecycle.failure(TIMED_OUT), due, skip_plan=True)
 
