@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What the edge binds: a handler that also takes the caller's key, read once by the edge.
+Endpoint = Callable[[web.Request, str | None], Awaitable[web.StreamResponse]]
 # A trickled body goes out in this many pieces, spread over the rule's time.
 TRICKLE_PIECES = 10
 UNMATCHED = "unmatched"  # the metric route of a request no route matched
@@ -83,7 +85,7 @@ class Edge:
         or method is refused in the surface's shape (added after every other route)."""
         return catch_all(prefix, self.bind(surface, unmatched, UNMATCHED, len(prefix)))
 
-    def bind(self, surface: Surface, handler: Handler, label: str, cut: int) -> Handler:
+    def bind(self, surface: Surface, handler: Endpoint, label: str, cut: int) -> Handler:
         """``handler`` behind the edge: ``cut`` is the length of the prefix the route is
         served under, so the journal and the fault rules see the path inside the surface."""
         engine, journal, faults = self.engine, self.engine.journal, self.engine.faults
@@ -106,7 +108,14 @@ class Edge:
             decision = faults.for_request(sid, request.method, inner, key, body)
             dropped, damage = False, None
             if decision is None:
-                response = sent = refused or await _answer(surface, request, handler)
+                if refused is not None:
+                    response = refused
+                else:  # _answer, written out: every request comes this way
+                    try:
+                        response = await handler(request, key)
+                    except Exception as exc:
+                        response = _error_answer(surface, request, exc)
+                sent = response
             else:
                 response, sent, dropped, damage = await _faulted(
                     surface, request, handler, decision, refused, key)
@@ -134,7 +143,7 @@ def catch_all(prefix: str, handler: Handler) -> web.RouteDef:
                      else "/{%s:.*}" % UNMATCHED, handler)
 
 
-async def unmatched(request: web.Request) -> web.StreamResponse:
+async def unmatched(request: web.Request, key: str | None = None) -> web.StreamResponse:
     """What no route matched: a method the path does not take (with the ones it does),
     or a path that is not there. Only catch-alls route here."""
     allowed: set[str] = set()
@@ -148,7 +157,7 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
-async def _faulted(surface: Surface, request: web.Request, handler: Handler,
+async def _faulted(surface: Surface, request: web.Request, handler: Endpoint,
                    decision: Decision, refused: web.Response | None, key: str | None
                    ) -> tuple[web.StreamResponse, web.StreamResponse, bool, str | None]:
     """The request as its fault rules have it: the answer (kept by the journal), what
@@ -160,9 +169,9 @@ async def _faulted(surface: Surface, request: web.Request, handler: Handler,
         response = _early(surface, decision, key)
     if response is None and decision.steering != NO_STEERING:
         with task_steering(decision.steering):
-            response = await _answer(surface, request, handler)
+            response = await _answer(surface, request, handler, key)
     elif response is None:
-        response = await _answer(surface, request, handler)
+        response = await _answer(surface, request, handler, key)
     # A streamed answer (NDJSON, a progressive download) went out as it was made:
     # nothing that happens after the handler can change it, so nothing is claimed.
     streamed = response.prepared
@@ -180,18 +189,23 @@ async def _faulted(surface: Surface, request: web.Request, handler: Handler,
     return response, sent, dropped, damage
 
 
-async def _answer(surface: Surface, request: web.Request,
-                  handler: Handler) -> web.StreamResponse:
+async def _answer(surface: Surface, request: web.Request, handler: Endpoint,
+                  key: str | None) -> web.StreamResponse:
     try:
-        return await handler(request)
-    except BadRequest as exc:
+        return await handler(request, key)
+    except Exception as exc:
+        return _error_answer(surface, request, exc)
+
+
+def _error_answer(surface: Surface, request: web.Request, exc: Exception) -> web.Response:
+    """What a handler raised, as the surface's error: its own refusals in their shape, any
+    surprise as a 500 (and logged)."""
+    if isinstance(exc, BadRequest):
         return surface.error(exc.status, exc.message, exc.headers, **exc.fields)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         return _http_error(surface, exc)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return surface.error(500, "Internal server error",
-                             fallback_suggestion="try again later")
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return surface.error(500, "Internal server error", fallback_suggestion="try again later")
 
 
 def _label(path: str) -> str:

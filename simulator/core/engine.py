@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from . import lifecycle
 from .clips import ClipSpec, draw_clip, spec_for
@@ -122,8 +122,10 @@ class Engine:
         await self.scheduler.run_due()
 
     # -- accounts and credits ----------------------------------------------------------
-    async def authenticate(self, api_key: str | None) -> Account | None:
-        return await self.store.get_account(api_key) if api_key else None
+    def authenticate(self, api_key: str) -> Awaitable[Account | None]:
+        """The key's account (None: no such key). The store's own awaitable, handed on:
+        every request asks, and a wrapping coroutine would cost each one a call."""
+        return self.store.get_account(api_key)
 
     async def create_account(self, api_key: str | None = None, credits: float | None = None,
                              models: list[str] | None = None) -> Account:

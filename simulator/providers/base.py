@@ -30,7 +30,7 @@ from ..core.ratelimit import Limit, Verdict
 from ..media.files import clip_id_in, media_path
 from ..openapi import ParameterCheck, Violation, load_spec
 
-# Where authenticate leaves the caller's rate-limit verdict, for the answer's headers.
+# Where an endpoint leaves the caller's rate-limit verdict, for the answer's headers.
 RATE = web.RequestKey("rate", Verdict)
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -67,6 +67,9 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+# A route's function behind the edge: the request, and the caller's key as the edge read
+# it (once, for the fault rules and the journal too).
+Endpoint = Callable[[web.Request, str | None], Awaitable[web.StreamResponse]]
 
 
 # Task answers remembered by task_json; past this many the memory starts afresh.
@@ -151,7 +154,8 @@ class Provider(abc.ABC):
 
     # -- the routes, from the spec -------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
-        """One route per operation of the spec, each checked before its handler runs."""
+        """One route per operation of the spec, each checked before its handler runs; each
+        route's handler is an :data:`Endpoint`, for the edge to bind."""
         handlers = self.handlers()
         routes, bound = [], set()
         for path, operations in self.spec.document.get("paths", {}).items():
@@ -172,16 +176,26 @@ class Provider(abc.ABC):
         return routes
 
     def _checked(self, path: str, method: str, operation: dict[str, Any],
-                 handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        has_body = "requestBody" in operation
+                 handler: Handler) -> Endpoint:
+        engine, has_body = self.engine, "requestBody" in operation
         locations = {p.get("in") for p in self.spec.parameters(path, method)}
         path_check = self.spec.parameter_check(path, method, "path") \
             if "path" in locations else None
         query_check = self.spec.parameter_check(path, method, "query") \
             if "query" in locations else None
 
-        async def endpoint(request: web.Request) -> web.StreamResponse:
-            account = await self.authenticate(request)
+        async def endpoint(request: web.Request, key: str | None) -> web.StreamResponse:
+            # The caller: its key, then its rate limit; each refusal in the dialect's words.
+            if key is None:
+                raise self.refuse_missing_key()
+            account = await engine.authenticate(key)
+            if account is None:
+                raise self.refuse_unknown_key()
+            verdict = engine.rate_limited(self.id, key)
+            if self.sends_rate_headers:
+                request[RATE] = verdict  # for the edge, which adds the headers to the answer
+            if not verdict.allowed:
+                raise self.refuse_rate(verdict.wait, verdict.limit)
             values = None if path_check is None else \
                 _checked_values(path_check, request.match_info)
             query = None if query_check is None else _checked_values(query_check, request.query)
@@ -238,22 +252,6 @@ class Provider(abc.ABC):
         return self.json(self.error_body(status, message, **fields), status, headers)
 
     # -- who is calling, and what they may do ---------------------------------------------
-    async def authenticate(self, request: web.Request) -> Account:
-        """The caller's account, after its key and its rate limit are checked; each
-        refusal is the dialect's own (the refuse_* methods)."""
-        key = self.api_key(request)
-        if key is None:
-            raise self.refuse_missing_key()
-        account = await self.engine.authenticate(key)
-        if account is None:
-            raise self.refuse_unknown_key()
-        verdict = self.engine.rate_limited(self.id, key)
-        if self.sends_rate_headers:
-            request[RATE] = verdict  # for the edge, which adds the headers to the answer
-        if not verdict.allowed:
-            raise self.refuse_rate(verdict.wait, verdict.limit)
-        return account
-
     def limit_of(self, api_key: str | None = None) -> Limit:
         return self.engine.rates.limit(self.id, api_key)
 
