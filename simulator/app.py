@@ -81,9 +81,16 @@ def build_app(settings: Settings) -> web.Application:
 MAX_LINE = 64 * 1024
 
 
+# How long requests still being answered when the simulator stops may take to finish. A
+# stream, a waiting request or a slow fault can run for minutes; they are cut after this,
+# so stopping (Ctrl-C, or a test's teardown) takes seconds, not aiohttp's default minute.
+SHUTDOWN_GRACE = 3.0
+
+
 def runner(app: web.Application) -> web.AppRunner:
     """How the simulator's application is served, by the command and by the tests."""
-    return web.AppRunner(app, access_log=None, max_line_size=MAX_LINE, max_field_size=MAX_LINE)
+    return web.AppRunner(app, access_log=None, max_line_size=MAX_LINE, max_field_size=MAX_LINE,
+                         shutdown_timeout=SHUTDOWN_GRACE)
 
 
 def listening(app: web.Application, settings: Settings, port: int) -> None:

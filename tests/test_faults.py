@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 import requests
 from conftest import DEMO_KEY, Sim, bearer, conforms, spec_validator, start_sim
 
+from simulator.app import SHUTDOWN_GRACE
 from simulator.config import RateLimit, load
 
 RICH = 1_000_000
@@ -959,3 +961,29 @@ def test_rule_deletion(sim):
     assert sim.admin("DELETE", f"/faults/{first['id']}").status_code == 404
     cleared = sim.admin("DELETE", "/faults")
     assert cleared.status_code == 200 and cleared.json()["rules"] == []
+
+
+def test_stopping_cuts_a_request_still_held_after_a_short_grace():
+    """A request a fault holds for a minute does not hold up stopping the simulator (a
+    test's teardown, Ctrl-C): it is cut after the grace, and the stop returns."""
+    own = start_sim()
+    add_rule(own, {"match": {"provider": "evolink"}, "action": {"latency_ms": 60_000}})
+    outcome: list[object] = []
+
+    def held() -> None:
+        try:
+            outcome.append(requests.get(f"{own.base()}/v1/tasks/task-unified-1-abc",
+                                        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+                                        timeout=30).status_code)
+        except requests.RequestException as exc:
+            outcome.append(type(exc))
+
+    client = threading.Thread(target=held)
+    client.start()
+    time.sleep(0.5)  # the request is in, and held
+    started = time.monotonic()
+    own.stop()
+    took = time.monotonic() - started
+    client.join(10)
+    assert SHUTDOWN_GRACE <= took < SHUTDOWN_GRACE + 5
+    assert outcome == [requests.ConnectionError]
