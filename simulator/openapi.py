@@ -160,12 +160,16 @@ class Spec:
             if parameter.get("in") != location:
                 continue
             schema = parameter.get("schema", {})
+            shape = resolved(self.document, schema)  # a schema given by $ref, followed
+            # The validators read the schema within the whole document, as a body's are,
+            # so that its $refs, at any depth, resolve.
+            within = {**self.document, **schema}
             params.append(_Parameter(
-                parameter["name"], bool(parameter.get("required")), "default" in schema,
-                schema.get("default"), _CONVERTERS.get(schema.get("type")),
-                _plain_check(schema),
-                jsonschema_rs.Draft202012Validator(schema, validate_formats=False),
-                Draft202012Validator(schema, registry=self._registry)))
+                parameter["name"], bool(parameter.get("required")), "default" in shape,
+                shape.get("default"), _CONVERTERS.get(shape.get("type")),
+                _plain_check(shape),
+                jsonschema_rs.Draft202012Validator(within, validate_formats=False),
+                Draft202012Validator(within, registry=self._registry)))
         return ParameterCheck(tuple(params))
 
     def parameters(self, path: str, method: str) -> list[dict[str, Any]]:
