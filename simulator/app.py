@@ -81,10 +81,12 @@ def build_app(settings: Settings) -> web.Application:
 MAX_LINE = 64 * 1024
 
 
-# How long requests still being answered when the simulator stops may take to finish. A
-# stream, a waiting request or a slow fault can run for minutes; they are cut after this,
-# so stopping (Ctrl-C, or a test's teardown) takes seconds, not aiohttp's default minute.
-SHUTDOWN_GRACE = 3.0
+# How long a request still being answered when the simulator stops may take to finish (a
+# stream, a waiting request or a slow fault can run for minutes). aiohttp waits this long
+# twice: for the handler to end, then again after cutting its request off, before it
+# cancels the handler. Stopping (Ctrl-C, a test's teardown) so takes a few seconds
+# at most, where aiohttp's default would hold it for two minutes.
+SHUTDOWN_GRACE = 1.5
 
 
 def runner(app: web.Application) -> web.AppRunner:

@@ -965,7 +965,8 @@ def test_rule_deletion(sim):
 
 def test_stopping_cuts_a_request_still_held_after_a_short_grace():
     """A request a fault holds for a minute does not hold up stopping the simulator (a
-    test's teardown, Ctrl-C): it is cut after the grace, and the stop returns."""
+    test's teardown, Ctrl-C): it is cut after the grace (waited twice, see
+    SHUTDOWN_GRACE), and the stop returns."""
     own = start_sim()
     add_rule(own, {"match": {"provider": "evolink"}, "action": {"latency_ms": 60_000}})
     outcome: list[object] = []
@@ -985,5 +986,5 @@ def test_stopping_cuts_a_request_still_held_after_a_short_grace():
     own.stop()
     took = time.monotonic() - started
     client.join(10)
-    assert SHUTDOWN_GRACE <= took < SHUTDOWN_GRACE + 5
+    assert SHUTDOWN_GRACE <= took < 2 * SHUTDOWN_GRACE + 3
     assert outcome == [requests.ConnectionError]
