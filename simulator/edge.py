@@ -27,7 +27,7 @@ from .media.files import MEDIA
 from .media.serve import media_error
 from .metrics import Metrics
 from .providers import Provider
-from .providers.base import RATE, BadRequest, generic_outage
+from .providers.base import RATE, BadRequest, Endpoint, generic_outage
 
 if TYPE_CHECKING:
     from .answers import AnswerChecker
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# What the edge binds: a handler that also takes the caller's key, read once by the edge.
-Endpoint = Callable[[web.Request, str | None], Awaitable[web.StreamResponse]]
 # A trickled body goes out in this many pieces, spread over the rule's time.
 TRICKLE_PIECES = 10
 UNMATCHED = "unmatched"  # the metric route of a request no route matched
@@ -108,14 +106,7 @@ class Edge:
             decision = faults.for_request(sid, request.method, inner, key, body)
             dropped, damage = False, None
             if decision is None:
-                if refused is not None:
-                    response = refused
-                else:  # _answer, written out: every request comes this way
-                    try:
-                        response = await handler(request, key)
-                    except Exception as exc:
-                        response = _error_answer(surface, request, exc)
-                sent = response
+                response = sent = refused or await _answer(surface, request, handler, key)
             else:
                 response, sent, dropped, damage = await _faulted(
                     surface, request, handler, decision, refused, key)
@@ -193,19 +184,14 @@ async def _answer(surface: Surface, request: web.Request, handler: Endpoint,
                   key: str | None) -> web.StreamResponse:
     try:
         return await handler(request, key)
-    except Exception as exc:
-        return _error_answer(surface, request, exc)
-
-
-def _error_answer(surface: Surface, request: web.Request, exc: Exception) -> web.Response:
-    """What a handler raised, as the surface's error: its own refusals in their shape, any
-    surprise as a 500 (and logged)."""
-    if isinstance(exc, BadRequest):
+    except BadRequest as exc:
         return surface.error(exc.status, exc.message, exc.headers, **exc.fields)
-    if isinstance(exc, web.HTTPException):
+    except web.HTTPException as exc:
         return _http_error(surface, exc)
-    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    return surface.error(500, "Internal server error", fallback_suggestion="try again later")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return surface.error(500, "Internal server error",
+                             fallback_suggestion="try again later")
 
 
 def _label(path: str) -> str:
