@@ -161,9 +161,7 @@ class Spec:
                 continue
             schema = parameter.get("schema", {})
             shape = resolved(self.document, schema)  # a schema given by $ref, followed
-            # The validators read the schema within the whole document, as a body's are,
-            # so that its $refs, at any depth, resolve.
-            within = {**self.document, **schema}
+            within = {**self.document, **schema}  # as a body's: its $refs resolve, any depth
             params.append(_Parameter(
                 parameter["name"], bool(parameter.get("required")), "default" in shape,
                 shape.get("default"), _CONVERTERS.get(shape.get("type")),
