@@ -13,12 +13,14 @@ from .media.files import MEDIA
 from .media.serve import MediaServer
 from .metrics import Metrics
 from .providers import REGISTRY, Provider
+from .replay import Replay
 from .tls import ServerTLS, server_tls
 
 ENGINE = web.AppKey("engine", Engine)
 PROVIDERS = web.AppKey("providers", dict)
 TLS = web.AppKey("tls", ServerTLS | None)  # how the server speaks HTTPS (None: plain HTTP)
 ANSWERS = web.AppKey("answers", AnswerChecker | None)  # --check-answers (None: off)
+REPLAY = web.AppKey("replay", Replay | None)  # --replay's recorded answers (None: off)
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -31,6 +33,7 @@ def build_engine(settings: Settings) -> Engine:
 
 def build_app(settings: Settings) -> web.Application:
     tls = server_tls(settings)  # first: a bad TLS setting is refused before anything starts
+    replay = Replay.load(settings.replay, settings.providers) if settings.replay else None
     engine = build_engine(settings)
     if tls is not None and tls.ca_pem is not None:
         engine.webhooks.trust(tls.ca_pem)  # receivers with a certificate from the local CA
@@ -46,14 +49,15 @@ def build_app(settings: Settings) -> web.Application:
     app[ANSWERS] = answers
     app[PROVIDERS] = providers
     app[TLS] = tls
+    app[REPLAY] = replay
     # One flat router: every provider route under its prefix (and at the root when a
     # single provider is served), so a request is matched once, with no sub-application.
     # Each provider and media route is bound to the edge; the catch-alls come last, so
     # they only take what nothing else matched.
-    edge = Edge(engine, metrics, answers)
+    edge = Edge(engine, metrics, answers, replay)
     for pid, provider in providers.items():
         app.add_routes(edge.routes(provider, provider.routes(), f"/{pid}"))
-    app.add_routes(admin_routes(engine, settings, list(providers), metrics))
+    app.add_routes(admin_routes(engine, settings, list(providers), metrics, replay))
     media = MediaSurface()
     app.add_routes(edge.routes(media, MediaServer(engine, settings.media_cache_bytes).routes(),
                                f"/{MEDIA}"))

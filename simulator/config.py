@@ -50,6 +50,8 @@ class Settings:
     scenario: str | None = None
     # Hold every answer against its spec and log each mismatch (a development aid).
     check_answers: bool = False
+    # A cassette (``musicsim record``) whose answers are served in place of simulated ones.
+    replay: str | None = None
     extra_scenarios: dict[str, dict] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))

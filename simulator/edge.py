@@ -3,6 +3,8 @@
 It applies fault rules, turns refusals and surprises into the dialect's error shape,
 adds the dialect's rate-limit headers, writes the request journal and counts the request
 for the metrics. Providers never see a fault; they only see fewer or stranger requests.
+With ``--replay``, a provider the cassette recorded answers from it first, behind the
+fault rules, as its upstream would have.
 
 The edge is bound to each route when the application is built, not run as middleware:
 it then knows the route's surface, inner path and metric series without looking them up,
@@ -31,6 +33,7 @@ from .providers.base import RATE, BadRequest, Endpoint, generic_outage
 
 if TYPE_CHECKING:
     from .answers import AnswerChecker
+    from .replay import Replay
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +71,9 @@ Surface = Provider | MediaSurface
 class Edge:
     """Binds routes to their surface (a dialect, or the media server) through the edge."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, answers: AnswerChecker | None = None):
-        self.engine, self.metrics, self.answers = engine, metrics, answers
+    def __init__(self, engine: Engine, metrics: Metrics, answers: AnswerChecker | None = None,
+                 replay: Replay | None = None):
+        self.engine, self.metrics, self.answers, self.replay = engine, metrics, answers, replay
 
     def routes(self, surface: Surface, routes: Iterable[web.RouteDef],
                prefix: str = "") -> list[web.RouteDef]:
@@ -91,6 +95,9 @@ class Edge:
         series = self.metrics.route(surface.id, label)
         sid = surface.id
         sends_rate_headers = surface.sends_rate_headers
+        replay = self.replay if self.replay is not None and self.replay.holds(sid) else None
+        if replay is not None:
+            handler = _replayed_first(replay, sid, cut, handler)
 
         async def edge(request: web.Request) -> web.StreamResponse:
             started = time.perf_counter()
@@ -113,7 +120,9 @@ class Edge:
             if sends_rate_headers and not dropped and not response.prepared \
                     and RATE in request:
                 response.headers.update(surface.rate_headers(request[RATE]))
-            if answers is not None and not dropped:  # --check-answers: before any damage
+            replayed = replay is not None and replay.answered(response)
+            # --check-answers: before any damage; a recorded answer is drift's business
+            if answers is not None and not dropped and not replayed:
                 answers.check(sid, request.method, inner, response,
                               injected=decision is not None and decision.status is not None)
             seconds = time.perf_counter() - started
@@ -121,7 +130,7 @@ class Edge:
             journal.record(engine.now(), sid, request.method, inner, request.query_string, key,
                            status, seconds, request.headers, body, response.headers,
                            getattr(response, "body", None),
-                           decision.rules if decision else (), damage)
+                           decision.rules if decision else (), damage, replayed)
             series.observe(request.method, status, seconds)
             return sent
 
@@ -146,6 +155,14 @@ async def unmatched(request: web.Request, key: str | None = None) -> web.StreamR
     if allowed:
         raise web.HTTPMethodNotAllowed(request.method, allowed)
     raise web.HTTPNotFound()
+
+
+def _replayed_first(replay: Replay, sid: str, cut: int, handler: Endpoint) -> Endpoint:
+    """``handler``, unless the cassette recorded an answer to the request."""
+    async def replayed_first(request: web.Request, key: str | None) -> web.StreamResponse:
+        recorded = await replay.answer(sid, request, request.path[cut:] or "/")
+        return recorded if recorded is not None else await handler(request, key)
+    return replayed_first
 
 
 async def _faulted(surface: Surface, request: web.Request, handler: Endpoint,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -26,6 +26,9 @@ from ..core.ratelimit import Limit
 from ..media.files import MEDIA
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from ..openapi import load_spec
+
+if TYPE_CHECKING:
+    from ..replay import Replay
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ def _is_loopback(remote: str | None) -> bool:
 
 
 def admin_routes(engine: Engine, settings: Settings, providers: list[str],
-                 metrics: Metrics) -> list[web.RouteDef]:
+                 metrics: Metrics, replay: Replay | None = None) -> list[web.RouteDef]:
     spec = load_spec("admin")
     token = settings.admin_token
 
@@ -110,6 +113,12 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         except ValueError:
             raise AdminError(400, "invalid_request", f"{name} must be a number") from None
 
+    def flag(request: web.Request, name: str) -> bool | None:
+        raw = request.query.get(name)
+        if raw is not None and raw not in ("true", "false"):
+            raise AdminError(400, "invalid_request", f"{name} must be true or false")
+        return None if raw is None else raw == "true"
+
     def limit_of(request: web.Request, default: int = 1000) -> int:
         raw = request.query.get("limit")
         if raw is None:
@@ -120,10 +129,13 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
 
     async def health(request):
         return _json({"status": "ok", "providers": providers, "clock": clock_dict(),
-                      "version": __version__})
+                      "version": __version__,
+                      **({"replay": replay.describe()} if replay is not None else {})})
 
     async def reset(request):
         await engine.reset()
+        if replay is not None:
+            replay.rewind()  # a clean slate: each recorded key starts at its first answer
         return _json({"status": "reset"})
 
     async def create_account(request):
@@ -219,9 +231,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         status = request.query.get("status")
         if status is not None and not (status.isdigit() and 100 <= int(status) <= 599):
             raise AdminError(400, "invalid_request", "status must be an HTTP status code")
-        faulted = request.query.get("faulted")
-        if faulted is not None and faulted not in ("true", "false"):
-            raise AdminError(400, "invalid_request", "faulted must be true or false")
+        faulted, replayed = flag(request, "faulted"), flag(request, "replayed")
         return list(engine.journal.query(
             provider=request.query.get("provider") or None,
             method=request.query.get("method") or None,
@@ -230,7 +240,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
             since=number(request, "since"), until=number(request, "until"),
             status=int(status) if status else None,
             body_contains=request.query.get("body_contains") or None,
-            faulted=None if faulted is None else faulted == "true"))
+            faulted=faulted, replayed=replayed))
 
     async def journal(request):
         entries = journal_entries(request)

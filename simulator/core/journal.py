@@ -61,6 +61,7 @@ class Entry:
     truncated: bool
     faults: tuple[str, ...]
     damage: str | None
+    replayed: bool  # answered from a cassette (serve --replay), not simulated
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class Entry:
             "response": {"headers": mask_headers(self.response_headers),
                          "body": self.response_body.decode("utf-8", "replace")},
             "truncated": self.truncated, "faults": list(self.faults), "damage": self.damage,
+            "replayed": self.replayed,
         }
 
 
@@ -88,7 +90,8 @@ class Journal:
                api_key: str | None, status: int | None, seconds: float,
                request_headers: Mapping[str, str], request_body: bytes,
                response_headers: Mapping[str, str], response_body: object,
-               faults: Iterable[str] = (), damage: str | None = None) -> None:
+               faults: Iterable[str] = (), damage: str | None = None,
+               replayed: bool = False) -> None:
         """One exchange: ``status`` None when the connection was dropped; a response body
         that is not bytes (a streamed answer, a file) leaves nothing to keep."""
         bound = self.max_body
@@ -104,13 +107,14 @@ class Journal:
                            status, seconds, once(sent, sent), request_body[:bound],
                            len(request_body), once(answered, answered),
                            None if response_body is None else response_body[:bound],
-                           0 if response_body is None else len(response_body), faults, damage))
+                           0 if response_body is None else len(response_body), faults, damage,
+                           replayed))
 
     @property
     def _entries(self) -> Iterator[Entry]:
         for (id_, time, wall, provider, method, path, query, api_key, status, seconds,
              request_headers, request_body, request_size, response_headers, response_body,
-             response_size, faults, damage) in self._rows:
+             response_size, faults, damage, replayed) in self._rows:
             request_headers, response_headers = _unpacked(request_headers), \
                 _unpacked(response_headers)
             kind = response_headers.get("Content-Type", "")
@@ -124,13 +128,13 @@ class Journal:
                         seconds * 1000, request_headers, request_body, response_headers, kept,
                         request_size > self.max_body or (kept is response_body
                                                          and response_size > self.max_body),
-                        tuple(faults), damage)
+                        tuple(faults), damage, replayed)
 
     def query(self, provider: str | None = None, method: str | None = None,
               path: str | None = None, api_key: str | None = None,
               since: float | None = None, until: float | None = None,
               status: int | None = None, body_contains: str | None = None,
-              faulted: bool | None = None) -> Iterable[Entry]:
+              faulted: bool | None = None, replayed: bool | None = None) -> Iterable[Entry]:
         """Entries oldest first; ``since``/``until`` are simulated times, ``path`` an
         exact path or a glob, ``body_contains`` text in the request body."""
         for e in self._entries:
@@ -151,6 +155,8 @@ class Journal:
             if body_contains and body_contains.encode() not in e.request_body:
                 continue
             if faulted is not None and bool(e.faults) != faulted:
+                continue
+            if replayed is not None and e.replayed != replayed:
                 continue
             yield e
 
