@@ -17,6 +17,7 @@ from .case import CaseFailed, Result
 from .context import Admin, Budget, Run
 from .dialects import catalog, driver
 from .receiver import Receiver, receiver_ssl, trusting
+from .recorder import Recorder
 
 SECOND_KEY_CREDITS = 1_000_000
 # How fast the runner runs the simulator's clock when it controls one: a song then takes
@@ -49,6 +50,8 @@ class GatewayCheck:
     receiver_tls_ca: str | None = None
     # Run the controlled simulator's clock at this speed (0: leave it as it is).
     clock_speed: float = CLOCK_SPEED
+    # A cassette: the run goes through a recording proxy, and drift is reported after.
+    record: str | None = None
 
 
 async def _own_admin(session: aiohttp.ClientSession, base_url: str,
@@ -141,10 +144,13 @@ async def _restore(admin: Admin | None, clock: dict[str, Any] | None,
 
 
 async def check(options: GatewayCheck, on_start=None, on_result=None,
-                notes: list[str] | None = None) -> list[Result]:
+                notes: list[str] | None = None,
+                recording: dict[str, Any] | None = None) -> list[Result]:
     """Run the selected cases; ``on_start(cases)`` and ``on_result(result)`` report progress,
-    and ``notes`` collects what the run did to the simulator it controls."""
+    ``notes`` collects what the run did to the simulator it controls, and ``recording``
+    (with ``options.record``) the pace the recorded service ran at, for the drift."""
     notes = [] if notes is None else notes
+    recording = {} if recording is None else recording
     cases = catalog(options.provider).select(options.cases)
     timeout = aiohttp.ClientTimeout(total=120, connect=15)
     async with aiohttp.ClientSession(timeout=timeout,
@@ -163,13 +169,21 @@ async def check(options: GatewayCheck, on_start=None, on_result=None,
         allowed = None if unreachable else await _allow_receiver(admin, receiver, notes)
         clock = await _drive_clock(admin, options.clock_speed, notes)
         driven = clock is not None
+        recording["speed"] = options.clock_speed if driven else 1.0
+        target = options.base_url.rstrip("/")
+        recorder = None
+        if options.record:
+            recorder = await Recorder(options.provider, target, options.record).start()
+            notes.append(f"recording: every request went through {recorder.url} to {target}; "
+                         f"the exchanges are in {options.record}")
+            target = recorder.url
         poll_every = options.poll_every
         if poll_every is None:
             poll_every = DRIVEN_POLL_EVERY if driven else REAL_POLL_EVERY
         concurrency = options.concurrency
         if concurrency is None:
             concurrency = DRIVEN_CONCURRENCY if driven else REAL_CONCURRENCY
-        run = Run(options.provider, options.base_url.rstrip("/"), options.api_key,
+        run = Run(options.provider, target, options.api_key,
                   driver(options.provider), session, load_spec(options.provider),
                   second_key=second, admin=admin,
                   receiver=None if unreachable else receiver, receiver_problem=unreachable,
@@ -185,6 +199,8 @@ async def check(options: GatewayCheck, on_start=None, on_result=None,
         finally:
             await _restore(admin, clock, allowed)
             await receiver.stop()
+            if recorder is not None:
+                await recorder.stop()
 
 
 def main(options: GatewayCheck, junit: str | None, json_path: str | None,
@@ -201,9 +217,10 @@ def main(options: GatewayCheck, junit: str | None, json_path: str | None,
         bar.update(handle["task"], advance=1, last=f"{result.case.id}: {result.outcome}")
 
     notes: list[str] = []
+    recording: dict[str, Any] = {}
     try:
         with bar:
-            results = asyncio.run(check(options, started, finished, notes))
+            results = asyncio.run(check(options, started, finished, notes, recording))
     except Unreachable as exc:
         console.print(f"musicsim: {exc}", style="red", markup=False)
         return 2
@@ -217,4 +234,20 @@ def main(options: GatewayCheck, junit: str | None, json_path: str | None,
     if not results:
         console.print(f"[red]no case matches {options.cases}[/red]")
         return 2
+    if options.record:
+        _report_drift(console, options.record, recording.get("speed", 1.0))
     return 0 if all(r.ok for r in results) else 1
+
+
+def _report_drift(console: Console, cassette: str, speed: float) -> None:
+    """The recording held against the dialect: the run's second report. Its differences
+    are the service's, not the cases', so they leave the exit status alone."""
+    from simulator.cassette import read
+
+    from .drift import analyze, report as drift_report
+
+    analysis = asyncio.run(analyze(read(cassette), speed=speed))
+    drift_report.print_report(console, analysis)
+    console.print(f"drift: the same run's exchanges are in {cassette}; "
+                  f"musicsim drift {cassette} --speed {speed:g} --suggest reports them again",
+                  markup=False)

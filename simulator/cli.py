@@ -1,4 +1,4 @@
-"""The musicsim command: ``serve``, ``conformance`` and ``specs``."""
+"""The musicsim command: ``serve``, ``record``, ``drift``, ``conformance`` and ``specs``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from . import __version__
+from . import cli_checks as checks
 from .config import PROVIDERS, load
 from .core.faults import load_scenarios
 from .core.magic import MAGIC_VALUES
@@ -22,6 +23,7 @@ examples:
   musicsim serve --provider evolink --port 9000
   musicsim serve --clock manual --seed 42     deterministic: time moves only via /_sim/clock/advance
   musicsim serve --scenario flaky --seed 7    an upstream on a bad day, the same bad day every run
+  musicsim serve --replay evolink.jsonl       what a real provider answered, the rest simulated
   musicsim serve --tls                        HTTPS; the local CA is ./musicsim-ca.pem (trust it:
                                               curl --cacert musicsim-ca.pem, SSL_CERT_FILE=…)
 
@@ -96,12 +98,17 @@ def _parser() -> argparse.ArgumentParser:
                             "JSON body) and log each mismatch as a WARNING; for developing "
                             "the simulator or its specs (MUSICSIM_CHECK_ANSWERS=1, "
                             "check_answers = true)")
+    serve.add_argument("--replay", metavar="CASSETTE",
+                       help="answer the requests a cassette (musicsim record) holds with "
+                            "its recorded answers, byte for byte: the n-th repeat of a "
+                            "request gets the n-th answer, then the last again; the rest "
+                            "is simulated (MUSICSIM_REPLAY, replay = \"FILE\")")
     serve.add_argument("--config", metavar="FILE",
                        help="TOML settings file (prices, rate limits, scenarios, …)")
     serve.add_argument("--log-level", default="warning",
                        choices=("debug", "info", "warning", "error"), help="default warning")
 
-    _conformance_parser(commands)
+    checks.add_parsers(commands)
 
     specs = commands.add_parser("specs", help="list or export the OpenAPI specs",
                                 description="The OpenAPI 3.1 documents that define every wire shape.")
@@ -112,114 +119,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-EPILOG_GATEWAY = """\
-examples:
-  musicsim conformance gateway --provider evolink --base-url http://127.0.0.1:8000/evolink \\
-      --api-key sk-musicsim-demo
-  musicsim conformance gateway --provider sunor --base-url https://gateway.example/sunor \\
-      --api-key $KEY --upstream-admin http://127.0.0.1:8000/_sim --junit report.xml
-  musicsim conformance gateway --provider orux ... --cases 'auth.*' --cases 'orux.callbacks.*'
-
-Cases whose needs the run cannot meet (a second key, the upstream simulator's control
-plane, a budget) are reported as skipped with the reason. The exit status is 0 only when
-no selected case failed; 1 when one did; 2 for bad arguments.
-"""
-
-EPILOG_CLIENT = """\
-examples:
-  musicsim conformance client --provider evolink -- python my_client.py
-  musicsim conformance client --provider orux --scenario failing-tasks -- ./client.sh
-
-The client runs with MUSICSIM_BASE_URL (the provider's base URL), MUSICSIM_API_KEY (a
-fresh key with credits), MUSICSIM_PROVIDER and MUSICSIM_CALLBACK_SECRET (orux's webhook
-secret) in its environment, against a simulator on a fast clock started for the run.
-It is then graded from the simulator's journal.
-"""
-
-
-def _conformance_parser(commands) -> None:
-    from conformance.dialects import DIALECTS
-
-    conformance = commands.add_parser(
-        "conformance", help="check a gateway or a client against a dialect",
-        description="Run the conformance catalog against a gateway, or grade a client.")
-    kinds = conformance.add_subparsers(dest="conformance_command", metavar="ACTION", required=True)
-
-    gateway = kinds.add_parser(
-        "gateway", help="run the case catalog against a server that speaks a dialect",
-        epilog=EPILOG_GATEWAY, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run the dialect's case catalog against BASE-URL: the simulator, a real "
-                    "provider, or a gateway in front of either.")
-    gateway.add_argument("--provider", required=True, choices=DIALECTS, metavar="ID",
-                         help=f"the dialect ({', '.join(DIALECTS)})")
-    gateway.add_argument("--base-url", required=True, metavar="URL",
-                         help="where the dialect's paths start, e.g. http://127.0.0.1:8000/evolink")
-    gateway.add_argument("--api-key", required=True, metavar="KEY")
-    gateway.add_argument("--cases", action="append", metavar="GLOB",
-                         help="run only cases whose id matches (repeatable; e.g. 'auth.*')")
-    gateway.add_argument("--upstream-admin", metavar="URL",
-                         help="control plane of the simulator behind the gateway "
-                              "(http://HOST:PORT/_sim): enables the upstream-fault cases")
-    gateway.add_argument("--admin-token", metavar="T", help="bearer token for that control plane")
-    gateway.add_argument("--second-api-key", metavar="KEY",
-                         help="another key of the same service, for the isolation cases "
-                              "(made automatically when the target is a simulator)")
-    gateway.add_argument("--webhook-secret", metavar="S",
-                         help="the secret the target signs callbacks with (orux; read from "
-                              "the simulator when the target is one)")
-    gateway.add_argument("--max-credits", type=float, metavar="N",
-                         help="spend at most N credits; cases past it are skipped")
-    gateway.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    gateway.add_argument("--json", dest="json_report", metavar="FILE", help="write a JSON report")
-    gateway.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                         help="how long a task may take to finish (default 600)")
-    gateway.add_argument("--poll-every", type=float, metavar="S",
-                         help="seconds between polls of a task (default 2; 0.1 while the "
-                              "runner drives a simulator's clock)")
-    gateway.add_argument("--clock-speed", type=float, default=50.0, metavar="X",
-                         help="when the runner controls the simulator serving the tasks "
-                              "(the target itself, or --upstream-admin), it runs that "
-                              "simulator's clock at X times real time for the run and sets it "
-                              "back afterwards (default 50; 0 leaves the clock alone)")
-    gateway.add_argument("--callback-wait", type=float, default=60.0, metavar="S",
-                         help="how long after a task ends its last callback may take (default 60)")
-    gateway.add_argument("--concurrency", type=int, metavar="N",
-                         help="cases run at once (default 4; 8 while the runner drives a "
-                              "simulator's clock)")
-    gateway.add_argument("--receiver-host", default="127.0.0.1", metavar="HOST",
-                         help="address of the callback receiver the target posts to")
-    gateway.add_argument("--receiver-tls-ca", metavar="PATH",
-                         help="the simulator's CA file (serve --tls-ca; its key beside it): "
-                              "the receiver serves HTTPS with a certificate from that CA, so "
-                              "callback URLs read https://, and the runner trusts the CA for "
-                              "the target too (other CAs: SSL_CERT_FILE)")
-    gateway.set_defaults(usage_error=gateway.error)
-
-    client = kinds.add_parser(
-        "client", help="run a client against a simulator and grade what it did",
-        epilog=EPILOG_CLIENT, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Start a simulator, run COMMAND against it, and grade the client from "
-                    "the request journal.")
-    client.add_argument("--provider", required=True, choices=DIALECTS, metavar="ID",
-                        help=f"the dialect the client speaks ({', '.join(DIALECTS)})")
-    client.add_argument("--scenario", metavar="NAME",
-                        help="a fault scenario in force while the client runs (see "
-                             "'musicsim serve --help')")
-    client.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                        help="how long the client may run (default 300)")
-    client.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    client.add_argument("--json", dest="json_report", metavar="FILE", help="write a JSON report")
-    client.add_argument("client_command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS…]")
-
-    listing = kinds.add_parser("list", help="print a dialect's case catalog")
-    listing.add_argument("--provider", required=True, choices=DIALECTS, metavar="ID")
-    listing.add_argument("--cases", action="append", metavar="GLOB")
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        command = {"serve": _serve, "conformance": _conformance}.get(args.command, _specs)
+        command = {"serve": _serve, "conformance": checks.conformance, "record": checks.record,
+                   "drift": checks.drift}.get(args.command, _specs)
         return command(args)
     except ModuleNotFoundError as exc:
         # Commands import what they use when they run; a package missing from a broken
@@ -229,46 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _conformance(args: argparse.Namespace) -> int:
-    if args.conformance_command == "list":
-        from conformance.dialects import catalog
-
-        for case in catalog(args.provider).select(args.cases):
-            needs = f"  [needs {', '.join(sorted(case.needs))}]" if case.needs else ""
-            print(f"{case.id:<48} {case.title}{needs}")
-        return 0
-    if args.conformance_command == "gateway":
-        from conformance import gateway
-
-        options = gateway.GatewayCheck(
-            args.provider, args.base_url, args.api_key, cases=args.cases or [],
-            upstream_admin=args.upstream_admin, admin_token=args.admin_token,
-            second_api_key=args.second_api_key, max_credits=args.max_credits,
-            timeout=args.timeout, poll_every=args.poll_every, concurrency=args.concurrency,
-            callback_wait=args.callback_wait, clock_speed=args.clock_speed,
-            receiver_host=args.receiver_host, webhook_secret=args.webhook_secret,
-            receiver_tls_ca=args.receiver_tls_ca)
-        if args.receiver_tls_ca:
-            from .tls import TLSError, load_ca
-
-            try:
-                load_ca(args.receiver_tls_ca, "--receiver-tls-ca")
-            except TLSError as exc:
-                args.usage_error(str(exc))
-        return gateway.main(options, args.junit, args.json_report)
-    from conformance import client
-
-    command = args.client_command
-    command = command[1:] if command[:1] == ["--"] else command
-    if not command:
-        print("musicsim: conformance client needs a command after --", file=sys.stderr)
-        return 2
-    return client.main(args.provider, command, scenario=args.scenario, timeout=args.timeout,
-                       junit=args.junit, json_path=args.json_report)
-
-
 def _serve(args: argparse.Namespace) -> int:
-    from .app import TLS, build_app, listening
+    from .app import REPLAY, TLS, build_app, listening
     from .tls import TLSError, trust_hint
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -279,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
                         allow_local_callbacks=args.allow_local_callbacks,
                         public_url=args.public_url, scenario=args.scenario,
                         check_answers=args.check_answers, tls=args.tls, tls_ca=args.tls_ca,
-                        tls_cert=args.tls_cert, tls_key=args.tls_key)
+                        tls_cert=args.tls_cert, tls_key=args.tls_key, replay=args.replay)
         if settings.speed is not None and args.clock is None:
             settings = settings.with_overrides(clock="scaled")
         app = build_app(settings)
@@ -311,6 +177,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  control plane: {base}/_sim/health", flush=True)
         if settings.scenario:
             print(f"  fault scenario: {settings.scenario} (rules: {base}/_sim/faults)", flush=True)
+        replay = app[REPLAY]
+        if replay is not None:
+            print(f"  replaying {replay.path} ({replay.exchanges} recorded "
+                  f"exchange{'' if replay.exchanges == 1 else 's'}); the rest is simulated",
+                  flush=True)
 
     def started(port: int) -> None:
         listening(app, settings, port)

@@ -1,0 +1,331 @@
+"""musicsim record and musicsim drift, through the command line, against a second
+simulator standing in for a real provider. Differences are planted between the two by
+a small proxy that rewrites the stand-in's answers; each must be reported by name, and
+an honest stand-in must be reported clean."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from aiohttp import ClientSession, web
+
+from simulator.background import Background
+from simulator.config import RateLimit
+from simulator.dialects import DIALECTS
+
+SPEED = 50.0
+KEY = "sk-musicsim-demo"
+SONG = {"model": "suno-v4", "custom_mode": False, "instrumental": False,
+        "prompt": "a calm song about the sea"}
+Rewrite = Callable[[str, str, int, Any], tuple[int, Any]]
+
+
+def honest(method: str, path: str, status: int, data: Any) -> tuple[int, Any]:
+    return status, data
+
+
+def _stand_in(speed: float = SPEED) -> Background:
+    off = RateLimit(0.0, 1.0)
+    return Background(providers=("evolink",), clock="scaled", speed=speed,
+                      rate_limits={d: off for d in DIALECTS}).start()
+
+
+def _tamper(sim: Background, rewrite: Rewrite) -> tuple[str, Callable[[], None]]:
+    """A proxy in front of ``sim``'s evolink that rewrites each JSON answer."""
+    upstream = sim.url + "/evolink"
+
+    async def forward(request: web.Request) -> web.Response:
+        async with ClientSession() as session:
+            async with session.request(request.method, upstream + request.path_qs,
+                                       headers={"Authorization": request.headers.get(
+                                           "Authorization", "")},
+                                       data=await request.read() or None) as answer:
+                data = await answer.json(content_type=None)
+                status, data = rewrite(request.method, request.path, answer.status, data)
+                return web.json_response(data, status=status)
+
+    async def start() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", forward)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner
+
+    runner = asyncio.run_coroutine_threadsafe(start(), sim.loop).result(10)
+    port = runner.addresses[0][1]
+    return f"http://127.0.0.1:{port}", lambda: asyncio.run_coroutine_threadsafe(
+        runner.cleanup(), sim.loop).result(10)
+
+
+def _musicsim(*args: str) -> list[str]:
+    return [sys.executable, "-m", "simulator.cli", *args]
+
+
+def _call(url: str, method: str = "GET", body: Any = None,
+          headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {KEY}", "Content-Type": "application/json",
+        **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class Recording:
+    """``musicsim record`` in front of ``upstream``, until :meth:`stop`."""
+
+    def __init__(self, upstream: str, cassette: Path):
+        self.cassette = cassette
+        self.process = subprocess.Popen(
+            _musicsim("record", "--provider", "evolink", "--upstream", upstream,
+                      "--port", "0", "--cassette", str(cassette)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        banner = self.process.stdout.readline()
+        found = re.search(r"at (http://127\.0\.0\.1:\d+)", banner)
+        assert found, banner + self.process.stderr.read()
+        self.url = found.group(1)
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGINT)
+        out, err = self.process.communicate(timeout=20)
+        assert self.process.returncode == 0, err
+        return out + err
+
+
+def _song_through(url: str, poll_every: float = 0.05) -> list[bytes]:
+    """A client's life of one song: submit, poll to the end, and one unknown task."""
+    status, raw = _call(url + "/v1/audios/generations", "POST", SONG,
+                        {"X-Request-Secret": "hush"})
+    assert status in (200, 202), raw
+    task = json.loads(raw)["id"]
+    answers = [raw]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, raw = _call(f"{url}/v1/tasks/{task}")
+        answers.append(raw)
+        if json.loads(raw).get("status") in ("completed", "failed"):
+            break
+        time.sleep(poll_every)
+    answers.append(_call(f"{url}/v1/tasks/task-unified-1700000000-zzzzzzzz")[1])
+    return answers
+
+
+def _drift(cassette: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    report = cassette.with_suffix(".drift.json")
+    done = subprocess.run(_musicsim("drift", str(cassette), "--speed", str(SPEED), "--json",
+                                    str(report), *extra),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(report.read_text()), done.stdout
+
+
+def _record(tmp_path: Path, rewrite: Rewrite, speed: float = SPEED) -> tuple[Path, str]:
+    sim = _stand_in(speed)
+    tamper, stop_tamper = _tamper(sim, rewrite)
+    cassette = tmp_path / "evolink.jsonl"
+    recording = Recording(tamper, cassette)
+    try:
+        _song_through(recording.url)
+    finally:
+        log = recording.stop()
+        stop_tamper()
+        sim.stop()
+    return cassette, log
+
+
+def _kinds(report: dict[str, Any]) -> dict[str, set[str]]:
+    kinds: dict[str, set[str]] = {}
+    for finding in report["findings"]:
+        kinds.setdefault(finding["kind"], set()).add(finding["field"])
+    return kinds
+
+
+def test_an_honest_stand_in_reports_no_difference(tmp_path):
+    cassette, log = _record(tmp_path, honest)
+    assert "drift:" not in log
+    status, report, printed = _drift(cassette, "--timing")
+    assert status == 0, printed
+    assert report["findings"] == [] and report["differences"] == 0
+    states = {row["state"]: row for row in report["timing"]}
+    assert set(states) == {"pending", "processing"}
+    assert states["processing"]["measured"] == pytest.approx(
+        states["processing"]["simulated"], rel=0.5)
+    assert "no difference" in printed
+
+
+def test_the_cassette_masks_secrets_and_keeps_answers_as_sent(tmp_path):
+    cassette, _ = _record(tmp_path, honest)
+    text = cassette.read_text()
+    assert KEY not in text and "hush" not in text
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert rows[0]["cassette"] == 1 and rows[0]["provider"] == "evolink"
+    submit = rows[1]
+    assert submit["request"]["headers"]["Authorization"] == "***"
+    assert submit["request"]["headers"]["X-Request-Secret"] == "***"
+    assert json.loads(submit["request"]["text"]) == SONG
+    assert json.loads(submit["response"]["text"])["status"] == "pending"
+    assert [r["seq"] for r in rows[1:]] == list(range(1, len(rows)))
+
+
+def test_a_renamed_field_is_named_missing_and_extra(tmp_path):
+    def rename(method, path, status, data):
+        if status == 200 and "created" in data:
+            data["created_at"] = data.pop("created")
+        return status, data
+
+    cassette, log = _record(tmp_path, rename)
+    assert "drift: missing-field: POST /v1/audios/generations $.created:" in log
+    status, report, _ = _drift(cassette, "--suggest")
+    assert status == 1
+    kinds = _kinds(report)
+    assert kinds["missing-field"] == {"$.created"} and kinds["extra-field"] == {"$.created_at"}
+    assert any("add 'created_at'" in s for s in report["suggestions"])
+
+
+def test_an_extra_field_is_reported_with_a_suggestion(tmp_path):
+    def extra(method, path, status, data):
+        if status == 200:
+            data["queue_position"] = 3
+        return status, data
+
+    cassette, _ = _record(tmp_path, extra)
+    status, report, printed = _drift(cassette, "--suggest")
+    assert status == 1
+    assert _kinds(report) == {"extra-field": {"$.queue_position"}}
+    group = next(g for g in report["groups"] if g["operation"] == "GET /v1/tasks/{task_id}")
+    assert group["count"] >= 2 and group["example"]["value"] == 3
+    assert "'queue_position': {type: integer} (optional)" in printed
+
+
+def test_an_unknown_status_word_is_reported(tmp_path):
+    def word(method, path, status, data):
+        if data.get("status") == "processing":
+            data["status"] = "generating"
+        return status, data
+
+    cassette, _ = _record(tmp_path, word)
+    status, report, _ = _drift(cassette)
+    assert status == 1
+    kinds = _kinds(report)
+    assert "unknown-status-word" in kinds and kinds["unknown-value"] == {"$.status"}
+    assert any(f["value"] == "generating" for f in report["findings"]
+               if f["kind"] == "unknown-status-word")
+
+
+def test_a_skipped_state_is_reported(tmp_path):
+    def skip(method, path, status, data):
+        if data.get("status") == "processing":
+            data["status"] = "pending"
+        return status, data
+
+    cassette, _ = _record(tmp_path, skip)
+    status, report, _ = _drift(cassette)
+    assert status == 1
+    skipped = [f for f in report["findings"] if f["kind"] == "skipped-state"]
+    assert [f["value"] for f in skipped] == ["processing"]
+
+
+def test_a_step_back_is_reported(tmp_path):
+    polls: list[str] = []
+
+    def back(method, path, status, data):
+        if path.startswith("/v1/tasks/") and data.get("status") == "processing":
+            polls.append(path)
+            if len(polls) == 3:  # one answer in the middle of the work says pending again
+                data["status"] = "pending"
+        return status, data
+
+    cassette, _ = _record(tmp_path, back)
+    status, report, _ = _drift(cassette, "--shapes-only")
+    assert status == 1
+    backward = [f for f in report["findings"] if f["kind"] == "backward-transition"]
+    assert [f["value"] for f in backward] == ["pending"]
+    assert "back to 'pending'" in backward[0]["message"]
+
+
+def test_an_undocumented_status_code_is_reported(tmp_path):
+    def accepted(method, path, status, data):
+        return (202 if method == "POST" and status == 200 else status), data
+
+    cassette, _ = _record(tmp_path, accepted)
+    status, report, _ = _drift(cassette)
+    assert status == 1
+    undocumented = [f for f in report["findings"] if f["kind"] == "undocumented-status"]
+    assert [(f["operation"], f["value"]) for f in undocumented] == [
+        ("POST /v1/audios/generations", 202)]
+
+
+def test_a_slower_lifecycle_is_timing_information_unless_asked(tmp_path):
+    cassette, _ = _record(tmp_path, honest, speed=SPEED / 5)
+    status, report, printed = _drift(cassette)
+    assert status == 0
+    slow = [f for f in report["findings"] if f["kind"] == "timing"]
+    assert slow and all(f["informational"] for f in slow)
+    processing = next(f for f in slow if f["value"] == "processing")
+    assert processing["details"]["measured"] > 3 * processing["details"]["simulated"]
+    assert "slower" in processing["message"]
+    assert _drift(cassette, "--timing")[0] == 1
+
+
+def test_drift_refuses_what_is_not_a_cassette(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"cassette": 1, "provider": "evolink"}\nnot json\n')
+    done = subprocess.run(_musicsim("drift", str(bad)), capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "line 2" in done.stderr and "Traceback" not in done.stderr
+    missing = subprocess.run(_musicsim("drift", str(tmp_path / "none.jsonl")),
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "cannot be read" in missing.stderr
+
+
+def test_a_replayed_cassette_gives_the_recorded_answers_byte_for_byte(tmp_path):
+    sim = _stand_in()
+    cassette = tmp_path / "evolink.jsonl"
+    recording = Recording(sim.url + "/evolink", cassette)
+    try:
+        answered = _song_through(recording.url)
+    finally:
+        recording.stop()
+        sim.stop()
+    rows = [json.loads(line) for line in cassette.read_text().splitlines()[1:]]
+    assert [r["response"]["text"].encode() for r in rows] == answered
+    replay = Background(providers=("evolink",), clock="manual", replay=str(cassette)).start()
+    try:
+        again = [_call(replay.url + "/evolink" + r["request"]["path"], r["request"]["method"],
+                       json.loads(r["request"]["text"]) if "text" in r["request"] else None)[1]
+                 for r in rows]
+    finally:
+        replay.stop()
+    assert again == answered
+
+
+def test_the_conformance_runner_records_and_reports_drift(tmp_path):
+    sim = _stand_in()
+    cassette = tmp_path / "run.jsonl"
+    try:
+        done = subprocess.run(
+            _musicsim("conformance", "gateway", "--provider", "evolink", "--base-url",
+                      sim.url + "/evolink", "--api-key", KEY, "--cases", "*two-variations*",
+                      "--cases", "*auth*", "--record", str(cassette)),
+            capture_output=True, text=True, timeout=300)
+    finally:
+        sim.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no difference from the simulator's evolink dialect" in done.stdout
+    rows = cassette.read_text().splitlines()
+    assert len(rows) > 5 and KEY not in cassette.read_text()
