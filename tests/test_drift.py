@@ -6,6 +6,7 @@ an honest stand-in must be reported clean."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import signal
@@ -180,6 +181,27 @@ def test_the_cassette_masks_secrets_and_keeps_answers_as_sent(tmp_path):
     assert json.loads(submit["request"]["text"]) == SONG
     assert json.loads(submit["response"]["text"])["status"] == "pending"
     assert [r["seq"] for r in rows[1:]] == list(range(1, len(rows)))
+
+
+def test_media_is_recorded_as_a_digest_and_passed_on_whole(tmp_path):
+    sim = _stand_in()
+    cassette = tmp_path / "evolink.jsonl"
+    recording = Recording(sim.url, cassette)  # the root: media links go through it too
+    try:
+        answers = _song_through(recording.url)
+        done = next(json.loads(a) for a in answers if b'"completed"' in a)
+        link = done["result_data"][0]["audio_url"]
+        status, through = _call(recording.url + link[len(sim.url):])
+        direct = urllib.request.urlopen(link, timeout=30).read()
+    finally:
+        log = recording.stop()
+    sim.stop()
+    assert status == 200 and through == direct
+    last = json.loads(cassette.read_text().splitlines()[-1])["response"]
+    assert "text" not in last
+    assert last["media"] == {"type": "audio/mpeg", "size": len(direct),
+                             "sha256": hashlib.sha256(direct).hexdigest()}
+    assert "drift:" not in log
 
 
 def test_a_renamed_field_is_named_missing_and_extra(tmp_path):

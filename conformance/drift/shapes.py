@@ -59,8 +59,8 @@ class Shapes:
         method, spec_id = exchange.method, self.provider
         template = self.spec.operation_for(method, exchange.path)
         if template is None:
-            if exchange.status in (404, 405):
-                return []  # the service agrees there is no such operation
+            if exchange.status in (404, 405) or exchange.media is not None:
+                return []  # no such operation, as the service agrees; or a media link
             return [Finding(UNKNOWN_OPERATION, f"{method} {exchange.path}", "",
                             f"specs/{spec_id}.yaml has no operation {method} {exchange.path}",
                             exchange.seq, suggestion=f"specs/{spec_id}.yaml paths: add "
