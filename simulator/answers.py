@@ -18,12 +18,12 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from aiohttp import web
 
-from .openapi import Spec, load_spec, resolved
+from .openapi import Spec, documented, load_spec
+from .pointers import resolved
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,7 @@ def _violations(spec: Spec, template: str, method: str, response: web.StreamResp
                 injected: bool) -> list[str]:
     status = response.status
     responses = spec.document["paths"][template][method.lower()].get("responses", {})
-    code = next((c for c in (str(status), f"{str(status)[0]}XX", "default")
-                 if c in responses), None)
+    code = documented(responses, status)
     if code is None:
         return [] if injected else spec.check_answer(template, method, status, None)
     content = resolved(spec.document, responses[code]).get("content") or {}
@@ -129,7 +128,7 @@ def _violations(spec: Spec, template: str, method: str, response: web.StreamResp
     body = getattr(response, "body", None)
     if not content:
         return [f"a {kind} body where the spec documents none"] if body else []
-    if not any(_media_matches(documented, kind) for documented in content):
+    if not any(_media_matches(listed, kind) for listed in content):
         return [f"content type {kind} is not documented for {status} "
                 f"(documented: {', '.join(content)})"]
     if not isinstance(body, bytes) or not _is_json(kind):

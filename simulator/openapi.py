@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
-from urllib.parse import quote
 
 import jsonschema_rs
 import yaml
@@ -24,6 +23,8 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from .nullable import allow_null_optionals
+from .pointers import fragment, located, resolved
 from .resources import resource_dir
 
 _GENERIC = {
@@ -72,7 +73,8 @@ class Spec:
             uri, Resource.from_contents(self.document, default_specification=DRAFT202012))
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
         self._fast: dict[tuple[str, str], Any] = {}
-        self._answers: dict[tuple[str, str, str], Draft202012Validator | None] = {}
+        self._answers: dict[tuple[str, str, str], list[str] | None] = {}
+        self._schemas: dict[str, Draft202012Validator] = {}
         self._routes = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
                                     + "/?$"), template, tuple(operations))
                         for template, operations in self.document.get("paths", {}).items()]
@@ -90,48 +92,47 @@ class Spec:
 
     def check_answer(self, template: str, method: str, status: int, body: Any) -> list[str]:
         """Why an answer breaks the spec: an undocumented status, or a JSON body that does
-        not fit the documented schema ([] when it conforms). The response for a status
-        is the exact code, then its class (``5XX``), then ``default``."""
+        not fit the documented schema ([] when it conforms)."""
         responses = self.document["paths"][template][method.lower()].get("responses", {})
-        code = next((c for c in (str(status), f"{str(status)[0]}XX", "default")
-                     if c in responses), None)
+        code = documented(responses, status)
         if code is None:
             return [f"status {status} is not documented for {method.upper()} {template} "
                     f"(documented: {', '.join(sorted(responses))})"]
-        key = (template, method.lower(), code)
-        if key not in self._answers:
-            self._answers[key] = self._answer_validator(template, method.lower(), code)
-        validator = self._answers[key]
-        if validator is None:
-            return []
-        return [f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
-                for e in validator.iter_errors(body)][:5]
+        parts = self.answer_schema(template, method, code)
+        return [] if parts is None else self._errors(parts, body)
 
     def check_component(self, name: str, document: Any) -> list[str]:
         """Why a document breaks ``components/schemas/<name>`` ([] when it conforms):
         for bodies no operation answers with, such as callback payloads."""
-        key = ("#components", name, "")
-        if key not in self._answers:
-            self._answers[key] = Draft202012Validator(
-                {"$ref": f"{self._uri}#/components/schemas/{_escape(name)}"},
-                registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
-        return [f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
-                for e in self._answers[key].iter_errors(document)][:5]
+        return self._errors(["components", "schemas", name], document)
 
-    def _answer_validator(self, template: str, method: str,
-                          code: str) -> Draft202012Validator | None:
-        pointer = ["paths", template, method, "responses", code]
-        response = self.document["paths"][template][method]["responses"][code]
-        while "$ref" in response:  # a shared response under components/responses
-            pointer = _pointer(response["$ref"])
-            response = resolved(self.document, response)
-        content = response.get("content") or {}
-        kind = next((k for k in content if "json" in k), None)
-        if kind is None or "schema" not in content[kind]:
-            return None
-        target = "/".join(_escape(p) for p in (*pointer, "content", kind, "schema"))
-        return Draft202012Validator({"$ref": f"{self._uri}#/{target}"}, registry=self._registry,
-                                    format_checker=Draft202012Validator.FORMAT_CHECKER)
+    def _errors(self, parts: list[str], document: Any) -> list[str]:
+        return [f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
+                for e in self.validator(parts).iter_errors(document)][:5]
+
+    def answer_schema(self, template: str, method: str, code: str) -> list[str] | None:
+        """Where the JSON schema of an operation's response ``code`` is in the document
+        (a shared response under components/responses followed), or None when that
+        response documents no JSON body."""
+        key = (template, method.lower(), code)
+        if key not in self._answers:
+            where, response = located(self.document, ["paths", template, method.lower(),
+                                                      "responses", code])
+            content = response.get("content") or {}
+            kind = next((k for k in content if "json" in k), None)
+            self._answers[key] = None if kind is None or "schema" not in content[kind] \
+                else [*where, "content", kind, "schema"]
+        return self._answers[key]
+
+    def validator(self, parts: list[str]) -> Draft202012Validator:
+        """The schema at ``parts`` compiled within the whole document, formats checked:
+        what answers and callbacks are held against."""
+        target = fragment(parts)
+        if target not in self._schemas:
+            self._schemas[target] = Draft202012Validator(
+                {"$ref": f"{self._uri}#/{target}"}, registry=self._registry,
+                format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return self._schemas[target]
 
     def body_validator(self, path: str, method: str) -> Draft202012Validator:
         key = (path, method.lower())
@@ -140,8 +141,7 @@ class Spec:
             operation = self.document["paths"][path][method.lower()]
             if "requestBody" not in operation:
                 raise KeyError(f"{method} {path} has no request body in specs/{self.id}.yaml")
-            pointer = "/".join(_escape(p) for p in
-                               ("paths", path, method.lower(), "requestBody", "content",
+            pointer = fragment(("paths", path, method.lower(), "requestBody", "content",
                                 "application/json", "schema"))
             validator = Draft202012Validator({"$ref": f"{self._uri}#/{pointer}"},
                                              registry=self._registry)
@@ -182,119 +182,6 @@ class Spec:
             return None
         error = best_match(validator.iter_errors(body), key=_relevance)
         return None if error is None else _violation(error)
-
-
-def allow_null_optionals(document: dict[str, Any], *, conditions: bool = True) -> None:
-    """Let every member a request body may leave out also be ``null``.
-
-    A spec marked ``x-null-means-absent`` belongs to a dialect that takes a null member as
-    "not given" (the server drops it before validating), so the document it serves must
-    say the same: a member its object always requires stays as written; any other may be
-    null; and the object's conditional rules read a null member as an absent one.
-
-    ``conditions=False`` leaves the conditional rules as written, so where a rule looks
-    at a member sent as null the document may judge otherwise than the server. Test-data
-    generators need that lighter form for the largest bodies (acedata's audios,
-    openaihk's generate), whose many conditions otherwise multiply out past what they
-    can expand.
-    """
-    seen: set[int] = set()
-
-    def visit(schema: Any) -> None:
-        if not isinstance(schema, dict) or id(schema) in seen:
-            return
-        seen.add(id(schema))
-        if "$ref" in schema:
-            visit(resolved(document, schema))
-        for key in ("allOf", "anyOf", "oneOf"):
-            for branch in schema.get(key, ()):
-                visit(branch)
-        visit(schema.get("items"))
-        properties = schema.get("properties")
-        if isinstance(properties, dict):
-            always = set(schema.get("required", ()))
-            for name, member in list(properties.items()):
-                visit(member)
-                if name not in always:
-                    properties[name] = _or_null(member)
-        for key in ("allOf", "anyOf", "oneOf", "if", "then", "else"):
-            for rule in _as_list(schema.get(key)):
-                null_as_absent(rule)
-
-    def null_as_absent(rule: Any) -> None:
-        """In a conditional rule, null reads as absent: a member the rule requires must
-        not be null, and any other member it constrains passes when null, as when left
-        out; an object it describes has null optionals of its own."""
-        if not isinstance(rule, dict):
-            return
-        for member in rule.get("properties", {}).values():
-            visit(member)
-        if not conditions:
-            return
-        required = rule.get("required", ())
-        members = rule.get("properties", {})
-        if required or members:
-            members = rule.setdefault("properties", {})
-        for name, member in list(members.items()):
-            if name not in required:
-                members[name] = _or_null(member)
-        for name in required:
-            members[name] = _not_null(members.get(name))
-        # A `not` is left as written: generators of test data cannot invert a richer one.
-        for key in ("allOf", "anyOf", "oneOf", "if", "then", "else"):
-            for inner in _as_list(rule.get(key)):
-                null_as_absent(inner)
-
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
-            if isinstance(operation, dict):
-                content = (operation.get("requestBody") or {}).get("content", {})
-                for media in content.values():
-                    visit(media.get("schema"))
-
-
-# Flat forms where they exist (an enum, a list of types): a tree of anyOf in every
-# conditional multiplies out past what test-data generators can expand.
-_NON_NULL = ["string", "number", "boolean", "object", "array"]
-
-
-def _or_null(schema: Any) -> Any:
-    """``schema``, or null."""
-    if not isinstance(schema, dict) or not schema:
-        return schema
-    if _COMBINED.intersection(schema):
-        return {"anyOf": [schema, {"type": "null"}]}
-    widened = dict(schema)
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        widened["type"] = [kind, "null"]
-    elif isinstance(kind, list) and "null" not in kind:
-        widened["type"] = [*kind, "null"]
-    if "const" in schema:
-        del widened["const"]
-        widened["enum"] = [schema["const"], None]
-    elif "enum" in schema and None not in schema["enum"]:
-        widened["enum"] = [*schema["enum"], None]
-    return widened
-
-
-def _not_null(schema: Any) -> Any:
-    """``schema``, and not null."""
-    if schema is None:
-        return {"type": list(_NON_NULL)}
-    if not isinstance(schema, dict):
-        return schema
-    if "const" in schema or "enum" in schema or isinstance(schema.get("type"), str):
-        return schema if None not in schema.get("enum", ()) else \
-            {**schema, "enum": [v for v in schema["enum"] if v is not None]}
-    return {"allOf": [schema, {"type": list(_NON_NULL)}]}
-
-
-_COMBINED = {"$ref", "allOf", "anyOf", "oneOf", "not", "if"}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value] if isinstance(value, dict) else []
 
 
 # Keywords that describe a parameter without ever refusing a value (formats are not
@@ -392,26 +279,6 @@ def _type_words(kind: Any) -> str:
     return " or ".join(_TYPE_WORDS.get(str(k), str(k)) for k in kinds)
 
 
-def resolved(document: dict[str, Any], node: Any) -> Any:
-    """``node``, followed through its local ``$ref`` (and theirs) within ``document``."""
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = document
-        for part in _pointer(node["$ref"]):
-            target = target[part]
-        node = target
-    return node
-
-
-def _pointer(ref: str) -> list[str]:
-    """A local ``$ref`` (``#/components/schemas/a~1b``) as its decoded tokens."""
-    return [part.replace("~1", "/").replace("~0", "~") for part in ref.lstrip("#/").split("/")]
-
-
-def _escape(part: str) -> str:
-    """A JSON-pointer token, percent-encoded for use in a URI fragment."""
-    return quote(part.replace("~", "~0").replace("/", "~1"), safe="~")
-
-
 def _relevance(error: ValidationError):
     # An error the spec marks with x-error (an unknown model, say) outranks the rest.
     marked = isinstance(error.schema, dict) and "x-error" in error.schema
@@ -437,6 +304,13 @@ def _violation(error: ValidationError) -> Violation:
         template = _GENERIC.get(keyword, "{param} is invalid")
     message = template.format(param=param or "request body", limit=limit)
     return Violation(param, message, keyword, dict(schema.get("x-error") or {}))
+
+
+def documented(responses: Mapping[str, Any], status: int) -> str | None:
+    """The response documented for ``status``: its exact code, then its class (``5XX``),
+    then ``default``; None when none is."""
+    return next((code for code in (str(status), f"{str(status)[0]}XX", "default")
+                 if code in responses), None)
 
 
 @lru_cache(maxsize=None)

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from simulator.openapi import resolved
+from simulator.pointers import resolved
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -214,7 +214,8 @@ def test_every_parameter_check_gives_the_schema_validators_verdict(choice, raw):
     validator; whatever the shortcut, the verdict is the validator's."""
     import jsonschema_rs
     from jsonschema import Draft202012Validator
-    from simulator.openapi import ParameterCheck, resolved
+    from simulator.openapi import ParameterCheck
+    from simulator.pointers import resolved
     spec, path, method, parameter = choice
     schema = resolved(spec.document, parameter.get("schema", {}))
     compiled = spec.parameter_check(path, method, parameter["in"])

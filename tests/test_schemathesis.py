@@ -16,7 +16,8 @@ from schemathesis.specs.openapi.checks import (ignored_auth, missing_required_he
 from hypothesis import HealthCheck, assume, settings
 
 from simulator.config import RateLimit
-from simulator.openapi import allow_null_optionals, load_spec
+from simulator.nullable import allow_null_optionals
+from simulator.openapi import load_spec
 
 from conftest import Receiver, bearer, start_sim
 

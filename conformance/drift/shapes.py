@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
-
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from simulator.cassette import Exchange
-from simulator.openapi import Spec, load_spec
+from simulator.openapi import Spec, documented, load_spec
+from simulator.pointers import fragment, located
 
 from ..dialect import Driver
 from ..dialects import driver as driver_of
@@ -44,11 +40,6 @@ class Shapes:
         self.provider = provider
         self.spec: Spec = load_spec(provider)
         self.driver: Driver = driver_of(provider)
-        self._uri = f"urn:musicsim:drift:{provider}"
-        self._registry = Registry().with_resource(
-            self._uri, Resource.from_contents(self.spec.document,
-                                              default_specification=DRAFT202012))
-        self._validators: dict[str, Draft202012Validator] = {}
 
     def operation(self, exchange: Exchange) -> str:
         """``METHOD /template`` of the exchange, or its own path when the spec has none."""
@@ -68,8 +59,7 @@ class Shapes:
         operation = f"{method} {template}"
         responses = self.spec.document["paths"][template][method.lower()].get("responses", {})
         status = exchange.status
-        code = next((c for c in (str(status), f"{str(status)[0]}XX", "default")
-                     if c in responses), None)
+        code = documented(responses, status)
         found: list[Finding] = []
         body = exchange.response_json()
         if status >= 400 and exchange.media is None and self.driver.error_of(body) is None:
@@ -83,14 +73,8 @@ class Shapes:
                 exchange.seq, status, suggestion=f"specs/{spec_id}.yaml paths.{template}."
                 f"{method.lower()}.responses: document {status}"))
             return found
-        pointer = ["paths", template, method.lower(), "responses", code]
-        response = responses[code]
-        while isinstance(response, dict) and "$ref" in response:
-            pointer = _tokens(response["$ref"])
-            response = self._at(pointer)
-        content = response.get("content") or {}
-        kind = next((k for k in content if "json" in k and "ndjson" not in k), None)
-        if kind is None or "schema" not in content[kind] or exchange.response_text is None \
+        schema = self.spec.answer_schema(template, method, code)
+        if schema is None or exchange.response_text is None \
                 or "ndjson" in exchange.content_type:
             return found
         if body is None:
@@ -98,10 +82,9 @@ class Shapes:
                                     "the spec documents a JSON answer", exchange.seq,
                                     _excerpt(exchange.response_text))]
         walk = _Walk(self, operation, exchange.seq)
-        walk.node([*pointer, "content", kind, "schema"], body, "$")
+        walk.node(schema, body, "$")
         found += walk.found
-        validator = self._validator([*pointer, "content", kind, "schema"])
-        for error in validator.iter_errors(body):
+        for error in self.spec.validator(schema).iter_errors(body):
             if error.validator in _WALKED:
                 continue
             path = _path(error.absolute_path)
@@ -109,30 +92,9 @@ class Shapes:
                                  f"{path}: {error.message}", exchange.seq, error.instance))
         return found
 
-    # --- the spec as a tree ---------------------------------------------------------------
-
-    def _at(self, pointer: list[str]) -> Any:
-        node: Any = self.spec.document
-        for part in pointer:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        return node
-
-    def _validator(self, pointer: list[str]) -> Draft202012Validator:
-        key = "/".join(quote(_escape(p), safe="~") for p in pointer)
-        if key not in self._validators:
-            self._validators[key] = Draft202012Validator(
-                {"$ref": f"{self._uri}#/{key}"}, registry=self._registry)
-        return self._validators[key]
-
-    def deref(self, pointer: list[str]) -> tuple[list[str], Any]:
-        node = self._at(pointer)
-        while isinstance(node, dict) and "$ref" in node and node["$ref"].startswith("#/"):
-            pointer = _tokens(node["$ref"])
-            node = self._at(pointer)
-        return pointer, node
-
     def errors(self, pointer: list[str], value: Any) -> int:
-        return sum(1 for _ in self._validator(pointer).iter_errors(value))
+        """How many ways ``value`` breaks the schema at ``pointer`` (to pick a branch)."""
+        return sum(1 for _ in self.spec.validator(pointer).iter_errors(value))
 
 
 class _Walk:
@@ -148,7 +110,7 @@ class _Walk:
     def node(self, pointer: list[str], value: Any, path: str, extras: bool = True) -> None:
         """``extras``: whether a member the schema does not name is extra (not so for a
         branch of an ``allOf``, whose siblings name the rest)."""
-        pointer, schema = self.shapes.deref(pointer)
+        pointer, schema = located(self.shapes.spec.document, pointer)
         if not isinstance(schema, dict):
             return
         for keyword in ("oneOf", "anyOf"):
@@ -160,14 +122,15 @@ class _Walk:
         if types is not None and not _type_fits(types, value):
             expected = types if isinstance(types, str) else " or ".join(types)
             self._add(WRONG_TYPE, path, f"{path} is {json_type(value)}, the spec says {expected}",
-                      value, f"{self._at(pointer)}: type {expected} (seen {json_type(value)})")
+                      value, f"{self._anchor(pointer)}: type {expected} (seen {json_type(value)})")
             return
         allowed = schema.get("enum", [schema["const"]] if "const" in schema else None)
         if allowed is not None and value not in allowed:
             self._add(UNKNOWN_VALUE, path, f"{path} is {value!r}, not one of "
                       f"{', '.join(map(repr, allowed))}", value,
-                      f"{self._at(pointer)}: add {value!r} to the enum")
-        parts = [(pointer, schema)] + [self.shapes.deref([*pointer, "allOf", str(i)])
+                      f"{self._anchor(pointer)}: add {value!r} to the enum")
+        parts = [(pointer, schema)] + [located(self.shapes.spec.document,
+                                                       [*pointer, "allOf", str(i)])
                                        for i in range(len(schema.get("allOf", ())))]
         for branch, _ in parts[1:]:
             self.node(branch, value, path, extras=False)
@@ -192,7 +155,7 @@ class _Walk:
         for name in sorted(required - set(value)):
             self._add(MISSING_FIELD, f"{path}.{name}", f"{path}.{name} is required by the "
                       f"spec and missing", None,
-                      f"{self._at(pointer)}: make {name!r} optional (drop it from required)")
+                      f"{self._anchor(pointer)}: make {name!r} optional (drop it from required)")
         for name, item in value.items():
             if name in known:
                 if name not in schema.get("properties", {}):
@@ -200,7 +163,7 @@ class _Walk:
                 self.node(known[name], item, f"{path}.{name}")
             elif extras and not open_ended:
                 self._add(EXTRA_FIELD, f"{path}.{name}", f"{path}.{name} is not in the spec",
-                          item, f"{self._at(pointer)}/properties: add {name!r}: "
+                          item, f"{self._anchor(pointer)}/properties: add {name!r}: "
                           f"{{type: {json_type(item)}}} (optional)")
 
     def _add(self, kind: str, path: str, message: str, value: Any, suggestion: str) -> None:
@@ -208,8 +171,8 @@ class _Walk:
                                   value, suggestion=f"{self.spec_name} {suggestion}"))
 
     @staticmethod
-    def _at(pointer: list[str]) -> str:
-        return "#/" + "/".join(_escape(p) for p in pointer)
+    def _anchor(pointer: list[str]) -> str:
+        return "#/" + fragment(pointer)
 
 
 def _type_fits(types: Any, value: Any) -> bool:
@@ -217,14 +180,6 @@ def _type_fits(types: Any, value: Any) -> bool:
     actual = json_type(value)
     return actual in kinds or (actual == "integer" and "number" in kinds) or (
         actual == "number" and "integer" in kinds and float(value).is_integer())
-
-
-def _tokens(ref: str) -> list[str]:
-    return [p.replace("~1", "/").replace("~0", "~") for p in ref.lstrip("#/").split("/")]
-
-
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
 
 
 def _path(parts: Any) -> str:
