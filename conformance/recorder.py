@@ -62,6 +62,11 @@ class Recorder:
         self.url = f"http://{host}:{port}"
         return self
 
+    @property
+    def exchanges(self) -> int:
+        """How many exchanges this recorder has appended so far (and the cassette before)."""
+        return self._writer.seq if self._writer is not None else 0
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
@@ -90,8 +95,7 @@ class Recorder:
             kind = upstream.headers.get("Content-Type", "")
             answered = CIMultiDict((k, v) for k, v in upstream.headers.items()
                                    if k.lower() not in HOP_BY_HOP)
-            text_body = is_text(kind)
-            digest = None if text_body else Digest(kind.split(";")[0].strip())
+            digest = None if is_text(kind) else Digest(kind.split(";")[0].strip())
             pieces: list[bytes] = []
             streamed = "Content-Length" not in upstream.headers or "ndjson" in kind
             if streamed:
@@ -162,7 +166,7 @@ def main(provider: str, upstream: str, port: int, cassette: str, host: str = "12
         return recorder
 
     recorder = asyncio.run(serve())
-    print(f"musicsim record: {recorder._writer.seq if recorder._writer else 0} exchanges in "
+    print(f"musicsim record: {recorder.exchanges} exchanges in "
           f"{recorder.cassette}; {recorder.differences} difference(s) seen as they came. "
           f"Run `musicsim drift {recorder.cassette}` for the whole report.", flush=True)
     return 0

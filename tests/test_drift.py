@@ -234,13 +234,17 @@ def test_an_extra_field_is_reported_with_a_suggestion(tmp_path):
     assert "'queue_position': {type: integer} (optional)" in printed
 
 
-def test_an_unknown_status_word_is_reported(tmp_path):
-    def word(method, path, status, data):
+def _processing_reads(word: str) -> Rewrite:
+    """Every answer that says ``processing`` says ``word`` instead."""
+    def rewrite(method, path, status, data):
         if data.get("status") == "processing":
-            data["status"] = "generating"
+            data["status"] = word
         return status, data
+    return rewrite
 
-    cassette, _ = _record(tmp_path, word)
+
+def test_an_unknown_status_word_is_reported(tmp_path):
+    cassette, _ = _record(tmp_path, _processing_reads("generating"))
     status, report, _ = _drift(cassette)
     assert status == 1
     kinds = _kinds(report)
@@ -250,12 +254,7 @@ def test_an_unknown_status_word_is_reported(tmp_path):
 
 
 def test_a_skipped_state_is_reported(tmp_path):
-    def skip(method, path, status, data):
-        if data.get("status") == "processing":
-            data["status"] = "pending"
-        return status, data
-
-    cassette, _ = _record(tmp_path, skip)
+    cassette, _ = _record(tmp_path, _processing_reads("pending"))
     status, report, _ = _drift(cassette)
     assert status == 1
     skipped = [f for f in report["findings"] if f["kind"] == "skipped-state"]
