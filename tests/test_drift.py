@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import requests
 from aiohttp import ClientSession, web
 
 from simulator.background import Background
@@ -90,10 +91,10 @@ def _call(url: str, method: str = "GET", body: Any = None,
 class Recording:
     """``musicsim record`` in front of ``upstream``, until :meth:`stop`."""
 
-    def __init__(self, upstream: str, cassette: Path):
+    def __init__(self, upstream: str, cassette: Path, provider: str = "evolink"):
         self.cassette = cassette
         self.process = subprocess.Popen(
-            _musicsim("record", "--provider", "evolink", "--upstream", upstream,
+            _musicsim("record", "--provider", provider, "--upstream", upstream,
                       "--port", "0", "--cassette", str(cassette)),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         banner = self.process.stdout.readline()
@@ -202,6 +203,38 @@ def test_media_is_recorded_as_a_digest_and_passed_on_whole(tmp_path):
     assert last["media"] == {"type": "audio/mpeg", "size": len(direct),
                              "sha256": hashlib.sha256(direct).hexdigest()}
     assert "drift:" not in log
+
+
+def test_a_stream_is_passed_on_as_it_comes_and_recorded_whole(tmp_path):
+    off = RateLimit(0.0, 1.0)
+    sim = Background(providers=("acedata",), clock="scaled", speed=SPEED,
+                     rate_limits={d: off for d in DIALECTS}).start()
+    cassette = tmp_path / "acedata.jsonl"
+    recording = Recording(sim.url + "/acedata", cassette, provider="acedata")
+    try:
+        started = time.monotonic()
+        response = requests.post(recording.url + "/suno/audios", timeout=60, stream=True,
+                                 json={"action": "generate", "prompt": "a song for the sea"},
+                                 headers={"Authorization": f"Bearer {KEY}",
+                                          "Accept": "application/x-ndjson"})
+        lines = response.iter_lines()
+        first = next(lines)
+        first_at = time.monotonic() - started
+        rest = list(lines)
+        ended_at = time.monotonic() - started
+    finally:
+        log = recording.stop()
+        sim.stop()
+    assert response.headers["Content-Type"].startswith("application/x-ndjson")
+    assert first_at < ended_at / 2  # the first snapshot came while the song was made
+    received = [json.loads(line) for line in [first, *rest] if line]
+    assert received[0]["data"][0]["state"] == "pending" and received[-1]["success"] is True
+    row = json.loads(cassette.read_text().splitlines()[-1])
+    assert row["response"]["streamed"] is True
+    assert [json.loads(line) for line in row["response"]["text"].splitlines() if line] == received
+    assert "drift:" not in log
+    status, report, _ = _drift(cassette, "--shapes-only")
+    assert status == 0 and report["findings"] == []
 
 
 def test_a_renamed_field_is_named_missing_and_extra(tmp_path):
