@@ -336,6 +336,47 @@ def test_a_slower_lifecycle_is_timing_information_unless_asked(tmp_path):
     assert _drift(cassette, "--timing")[0] == 1
 
 
+def _exchange(seq: int, method: str, path: str, status: int, answer: Any,
+              body: Any = None) -> dict[str, Any]:
+    request: dict[str, Any] = {"method": method, "path": path, "query": "", "headers": {}}
+    if body is not None:
+        request["text"] = json.dumps(body)
+    return {"seq": seq, "provider": "evolink", "at": 1000.0 + seq, "took": 0.01,
+            "request": request, "response": {"status": status, "streamed": False,
+                                             "headers": {"Content-Type": "application/json"},
+                                             "text": json.dumps(answer)}}
+
+
+def test_wrong_types_and_error_shapes_are_named(tmp_path):
+    task = {"created": 1766319090, "id": "task-unified-1766319090-abcdefgh",
+            "model": "suno-v4", "object": "audio.generation.task", "progress": "half",
+            "status": "processing", "task_info": {"can_cancel": False}, "type": "audio"}
+    cassette = tmp_path / "hand.jsonl"
+    cassette.write_text("\n".join(json.dumps(row) for row in (
+        {"cassette": 1, "provider": "evolink"},
+        _exchange(1, "GET", f"/v1/tasks/{task['id']}", 200, task),
+        _exchange(2, "GET", f"/v1/tasks/{task['id']}", 401, {"message": "bad key"}))) + "\n")
+    status, report, _ = _drift(cassette, "--shapes-only")
+    assert status == 1
+    kinds = _kinds(report)
+    assert kinds["wrong-type"] == {"$.progress"}
+    assert kinds["error-shape"] == {"$"}
+
+
+def test_secrets_in_bodies_and_links_are_masked():
+    from simulator.cassette import MASK, mask_text
+
+    sent = json.dumps({"prompt": "a song", "api_key": "sk-live-1",
+                       "callback_url": "https://hooks.example/cb?token=t0k&run=7",
+                       "input": {"webhook_secret": "whsec_9", "tags": ["a"]}})
+    masked = json.loads(mask_text(sent, "application/json"))
+    assert masked["api_key"] == MASK and masked["input"]["webhook_secret"] == MASK
+    assert masked["callback_url"] == "https://hooks.example/cb?token=%2A%2A%2A&run=7"
+    assert masked["prompt"] == "a song" and masked["input"]["tags"] == ["a"]
+    untouched = '{"prompt":  "a song"}'
+    assert mask_text(untouched, "application/json") == untouched  # byte for byte
+
+
 def test_drift_refuses_what_is_not_a_cassette(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"cassette": 1, "provider": "evolink"}\nnot json\n')
