@@ -28,7 +28,8 @@ def build_engine(settings: Settings) -> Engine:
                   state=settings.state, default_credits=settings.default_credits,
                   demo_key=settings.demo_key, journal_entries=settings.journal_entries,
                   journal_body=settings.journal_body_bytes, rate_limits=settings.rate_limits,
-                  scenarios=settings.scenarios(), scenario=settings.scenario)
+                  scenarios=settings.scenarios(), scenario=settings.scenario,
+                  allow_local_callbacks=settings.allow_local_callbacks)
 
 
 def build_app(settings: Settings) -> web.Application:

@@ -56,7 +56,8 @@ class Engine:
                  default_credits: float = 10_000.0, demo_key: str = "sk-musicsim-demo",
                  journal_entries: int = 10_000, journal_body: int = 16_384,
                  rate_limits: dict[str, Limit] | None = None,
-                 scenarios: dict[str, dict] | None = None, scenario: str | None = None):
+                 scenarios: dict[str, dict] | None = None, scenario: str | None = None,
+                 allow_local_callbacks: bool = False):
         self.ids = Ids(seed)
         self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
         # Simulated time, read on every request: the clock's own method, bound once.
@@ -70,8 +71,12 @@ class Engine:
         self.journal = Journal(journal_entries, journal_body)
         self.rates = RateLimiter(rate_limits)
         self.faults = Faults(seed, scenarios)
-        self.webhooks = Webhooks(self.scheduler, self.clock, self.faults)
+        # Deliveries reach internal addresses only with allow_local_callbacks or to a URL
+        # the control plane allowed: the webhooks judge both as they deliver.
         self.allowed_callbacks = Allowed()
+        self.webhooks = Webhooks(self.scheduler, self.clock, self.faults,
+                                 allowed=self.allowed_callbacks,
+                                 allow_local=allow_local_callbacks)
         self.scenario = scenario
         if scenario:
             self.faults.use_scenario(scenario)

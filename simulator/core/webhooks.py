@@ -3,6 +3,9 @@ backoff, and a record of every attempt.
 
 Retries wait on the scheduler, in simulated time, so a manual-clock test decides when a
 retry happens; each attempt itself is a real HTTP POST with a wall-clock timeout.
+
+A URL's text is checked at submit (:func:`check_callback_url`); where a delivery really
+goes is checked as it is made, on the addresses the connector dials (see addresses.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
+from aiohttp.abc import AbstractResolver
 
+from .addresses import Refused, ScreeningResolver, forbidden, judge, literal, noncanonical_ipv4
 from .clock import Clock
 from .faults import Faults
 from .scheduler import Scheduler
@@ -49,6 +55,11 @@ def check_callback_url(url: str, *, https_only: bool, allow_internal: bool,
         raise CallbackRejected(f"{name} must be an absolute http(s) URL")
     if https_only and parts.scheme != "https":
         raise CallbackRejected(f"{name} must use HTTPS")
+    # Whatever else is allowed: such a spelling is never what a user means, and resolvers
+    # disagree on where it leads.
+    if noncanonical_ipv4(hostname):
+        raise CallbackRejected(f"{name} host must be a canonical dotted-quad IPv4 address "
+                               "or a name")
     if allow_internal:
         return
     host = hostname.lower().rstrip(".")
@@ -59,7 +70,7 @@ def check_callback_url(url: str, *, https_only: bool, allow_internal: bool,
         address = ipaddress.ip_address(host)
     except ValueError:
         return
-    if not address.is_global:
+    if forbidden(address) is not None:
         raise internal
 
 
@@ -155,16 +166,30 @@ class Delivery:
 
 class Webhooks:
     """The one delivery service: every dialect's callbacks go out, are retried and are
-    recorded here, and fault rules with ``target: webhook`` act on them."""
+    recorded here, and fault rules with ``target: webhook`` act on them.
+
+    A delivery reaches internal addresses (loopback, private, link-local, …) only with
+    ``allow_local`` or when its URL is in ``allowed``; otherwise the addresses its host
+    leads to are judged as they are dialled, and a refused delivery connects nothing.
+    ``resolver`` looks host names up (None: the system's resolver); a test sets it, before
+    the first delivery or after, to lead made-up names wherever it likes.
+    """
 
     def __init__(self, scheduler: Scheduler, clock: Clock, faults: Faults,
-                 max_attempts: int = 10_000):
+                 max_attempts: int = 10_000, *, allowed: Allowed | None = None,
+                 allow_local: bool = False, resolver: AbstractResolver | None = None):
         self.scheduler, self.clock, self.faults = scheduler, clock, faults
+        self.allowed = allowed if allowed is not None else Allowed()
+        self.allow_local = allow_local
+        self.resolver = resolver
+        self._system_resolver: AbstractResolver | None = None
         self._pending: dict[int, Delivery] = {}
         self._attempts: deque[dict[str, Any]] = deque(maxlen=max_attempts)
         self._counts: Counter[tuple[str | None, str]] = Counter()
         self._ids = itertools.count(1)
-        self._session: aiohttp.ClientSession | None = None
+        # One session per policy, keyed by whether it screens addresses: a pooled
+        # connection or a cached lookup of one is never used by the other.
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._inflight: set[asyncio.Task] = set()
         # What an https:// receiver's certificate is checked against: the system's store,
         # plus the simulator's local CA once trust() is given it (serve --tls).
@@ -193,7 +218,8 @@ class Webhooks:
         return len(self._pending)
 
     def counts(self) -> Counter[tuple[str | None, str]]:
-        """Attempts by provider and outcome (delivered, rejected, error, faulted)."""
+        """Attempts by provider and outcome (delivered, rejected, error, faulted,
+        refused)."""
         return Counter(self._counts)
 
     def _due(self, ref: tuple[int, float], _due: float) -> None:
@@ -226,35 +252,65 @@ class Webhooks:
         result = await self._post(delivery, number, fault, duplicate=False)
         if fault is not None and fault.duplicate:
             await self._post(delivery, number, fault, duplicate=True)
-        if result["ok"] or number > delivery.policy.retries:
+        # A refusal is the address policy's answer, not the network's: a retry would be
+        # refused again, so the delivery ends here.
+        if result["ok"] or result["refused"] or number > delivery.policy.retries:
             self._pending.pop(delivery.id, None)
             return
         backoff = delivery.policy.backoff
         wait = backoff[min(number - 1, len(backoff) - 1)] if backoff else 0.0
         self.scheduler.at(due + wait, "webhook", (delivery.id, due + wait))
 
+    def _names(self) -> AbstractResolver:
+        """The resolver that looks names up: the injected one, else the system's."""
+        if self.resolver is not None:
+            return self.resolver
+        if self._system_resolver is None:
+            self._system_resolver = aiohttp.ThreadedResolver()
+        return self._system_resolver
+
+    def _session(self, screen: bool) -> aiohttp.ClientSession:
+        session = self._sessions.get(screen)
+        if session is None or session.closed:
+            # A screened name is looked up afresh at each attempt (no DNS cache), so a
+            # name that changes its answer is judged on the answer dialled this time.
+            connector = aiohttp.TCPConnector(
+                resolver=ScreeningResolver(self._names, screen=screen),
+                use_dns_cache=not screen)
+            session = self._sessions[screen] = aiohttp.ClientSession(connector=connector)
+        return session
+
     async def _post(self, delivery: Delivery, number: int, fault, *,
                     duplicate: bool) -> dict[str, Any]:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
+        refused = False
         headers = dict(delivery.headers)
         if delivery.signer is not None:
             headers.update(delivery.signer.headers(delivery.body))
+        screen = not (self.allow_local or delivery.url in self.allowed)
         if fault is not None and fault.fail and not duplicate:
             error = "fault: the delivery was made to fail"
         else:
             try:
-                async with self._session.post(
+                host = yarl.URL(delivery.url).raw_host or ""
+                if screen and literal(host):
+                    judge(host, host)  # dialled as written, no lookup to screen
+                async with self._session(screen).post(
                         delivery.url, data=delivery.body, headers=headers,
                         timeout=aiohttp.ClientTimeout(total=delivery.policy.timeout),
-                        ssl=self._ssl) as response:
+                        ssl=self._ssl, allow_redirects=False) as response:
                     status = response.status
                     await response.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                error = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+                reason = _refusal(exc)
+                if reason is not None:
+                    refused = True
+                    error = (f"refused: {reason}; start with --allow-local-callbacks or "
+                             "allow this URL via POST /_sim/webhooks/allowed")
+                else:
+                    error = type(exc).__name__ + (f": {exc}" if str(exc) else "")
         ok = status is not None and 200 <= status < 300
         signed = delivery.signer.signature_header if delivery.signer else None
         attempt = {
@@ -265,10 +321,11 @@ class Webhooks:
             "status": status, "error": error, "ok": ok,
             "signature": headers.get(signed) if signed else None,
             "faults": [*delivery.held_by, *(fault.rules if fault is not None else ())],
-            "latency_ms": round((time.monotonic() - started) * 1000, 3)}
+            "latency_ms": round((time.monotonic() - started) * 1000, 3), "refused": refused}
         delivery.attempts.append(attempt)
         self._attempts.append(attempt)
         outcome = ("faulted" if error and error.startswith("fault:") else
+                   "refused" if refused else
                    "delivered" if ok else "rejected" if status is not None else "error")
         self._counts[(delivery.provider, outcome)] += 1
         return attempt
@@ -284,10 +341,26 @@ class Webhooks:
         for task in list(self._inflight):
             task.cancel()
         await asyncio.gather(*list(self._inflight), return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+        if self._system_resolver is not None:
+            await self._system_resolver.close()
+            self._system_resolver = None
 
     def reset(self) -> None:
         self._pending.clear()
         self._attempts.clear()
         self._counts.clear()
+
+
+def _refusal(exc: BaseException | None) -> str | None:
+    """Why the address policy refused, when ``exc`` is (or was caused by) a refusal:
+    aiohttp wraps a resolver's error in its own."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        if isinstance(exc, Refused):
+            return str(exc)
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return None

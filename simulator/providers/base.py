@@ -312,7 +312,9 @@ class Provider(abc.ABC):
     def require_callback_url(self, url: str | None, name: str = "callback_url") -> None:
         """Refuse a callback URL the simulator would not call: one pointing inside a
         network, or plain HTTP where the dialect's seed asks for HTTPS; both rules are
-        lifted by --allow-local-callbacks, and for the URLs the control plane allows."""
+        lifted by --allow-local-callbacks, and for the URLs the control plane allows. A
+        non-canonical IPv4 spelling (``127.1``, ``0x7f.0.0.1``) is refused whatever the
+        flags. Where a name leads is judged again at each delivery."""
         if not url:
             return
         local = self.settings.allow_local_callbacks
