@@ -1,5 +1,10 @@
 """Specs drive behaviour: request bodies are checked against specs/<id>.yaml.
 
+Before the schema, every body is held to the document's ``x-limits``: how deep JSON may
+nest and how long any text in it may be where the schema gives no ``maxLength``. What is
+accepted is stored and later rendered, so a bound that holds at the door is what keeps
+every later answer renderable.
+
 Each operation's request schema is compiled once, twice over: jsonschema-rs answers the
 common question "is it valid?" in about a microsecond, and only a refused body goes
 through the pure-Python validator, whose errors carry the subschema that failed. The
@@ -10,6 +15,7 @@ message (``x-message``) and override the status and type (``x-error``).
 from __future__ import annotations
 
 import copy
+import heapq
 import math
 import re
 from dataclasses import dataclass, field
@@ -55,6 +61,55 @@ class Violation:
     extra: dict[str, Any] = field(default_factory=dict)  # the schema's x-error, if any
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """A spec's ``x-limits``: the deepest nesting of a JSON body, and the longest text
+    (member names included) in it."""
+
+    depth: int = 32
+    text: int = 65_536
+
+    def too_deep(self, document: Any) -> Violation | None:
+        """Whether ``document`` nests deeper than allowed: walked without recursion, so
+        any depth the parser accepted is measured safely."""
+        stack: list[tuple[Any, int, tuple]] = [(document, 0, ())]
+        while stack:
+            value, depth, path = stack.pop()
+            if isinstance(value, dict):
+                children = value.items()
+            elif isinstance(value, list):
+                children = enumerate(value)
+            else:
+                continue
+            if depth + 1 > self.depth:
+                param = _member(path)
+                return Violation(param, f"{param or 'request body'} nests deeper than "
+                                        f"{self.depth} levels", "x-limits")
+            stack.extend((child, depth + 1, (*path, name)) for name, child in children)
+        return None
+
+    def too_long(self, document: Any) -> Violation | None:
+        """The first text over the limit, by the member that holds it."""
+        stack: list[tuple[Any, tuple]] = [(document, ())]
+        while stack:
+            value, path = stack.pop()
+            if isinstance(value, str):
+                if len(value) > self.text:
+                    param = ".".join(map(str, path)) or None
+                    return Violation(param, f"{param or 'request body'} must be at most "
+                                            f"{self.text} characters", "maxLength")
+            elif isinstance(value, dict):
+                for name, child in value.items():
+                    if len(name) > self.text:
+                        return Violation(".".join(map(str, path)) or None,
+                                         f"member names must be at most {self.text} "
+                                         f"characters", "maxLength")
+                    stack.append((child, (*path, name)))
+            elif isinstance(value, list):
+                stack.extend((child, (*path, index)) for index, child in enumerate(value))
+        return None
+
+
 class Spec:
     def __init__(self, provider_id: str):
         path = resource_dir("specs") / f"{provider_id}.yaml"
@@ -67,6 +122,9 @@ class Spec:
             self.served = copy.deepcopy(self.document)
             allow_null_optionals(self.served)
         self.id = provider_id
+        self.bounds = Bounds(**{_BOUND_NAMES[k]: int(v) for k, v
+                                in self.document.get("x-limits", {}).items()
+                                if k in _BOUND_NAMES})
         uri = f"urn:musicsim:{provider_id}"
         self._uri = uri
         self._registry = Registry().with_resource(
@@ -176,11 +234,16 @@ class Spec:
                 in self.document["paths"][path][method.lower()].get("parameters", ())]
 
     def check_body(self, path: str, method: str, body: Any) -> Violation | None:
-        """The first reason the body breaks the spec, or None when it conforms."""
+        """The first reason the body breaks the spec, or None when it conforms: too deep
+        before anything else, then the schema (whose own limits word their refusals
+        best), then the document's bound on text."""
+        too_deep = self.bounds.too_deep(body)
+        if too_deep is not None:
+            return too_deep
         validator = self.body_validator(path, method)
         if self._fast[(path, method.lower())].is_valid(body):
-            return None
-        error = best_match(validator.iter_errors(body), key=_relevance)
+            return self.bounds.too_long(body)
+        error = _best(list(validator.iter_errors(body)))
         return None if error is None else _violation(error)
 
 
@@ -277,6 +340,39 @@ def _type_words(kind: Any) -> str:
     """``"string"`` → "a string"; ``["string", "null"]`` → "a string or null"."""
     kinds = kind if isinstance(kind, list) else [kind]
     return " or ".join(_TYPE_WORDS.get(str(k), str(k)) for k in kinds)
+
+
+def _member(path: tuple) -> str | None:
+    """The member a deep path runs through, named by its first few names (list indices
+    left out): the field at fault, without a name thirty levels long."""
+    names = [str(part) for part in path if not isinstance(part, int)][:4]
+    return ".".join(names) or None
+
+
+_BOUND_NAMES = {"maxDepth": "depth", "maxTextLength": "text"}
+
+
+def _best(errors: list[ValidationError]) -> ValidationError | None:
+    """The error to report, as jsonschema's ``best_match`` picks it, except where a
+    ``oneOf`` or ``anyOf`` fits no branch and one branch has fewer errors than every
+    other: the body was meant for that branch, so its error is the one to tell (a fault
+    rule with ``probability: 2`` hears about its probability, not about the other kind
+    of rule it never meant)."""
+    best = max(errors, key=_relevance, default=None)
+    while best is not None and best.context:
+        if best.validator in ("oneOf", "anyOf"):
+            branches: dict[Any, list[ValidationError]] = {}
+            for inner in best.context:
+                branches.setdefault(inner.relative_schema_path[0], []).append(inner)
+            sizes = sorted(map(len, branches.values()))
+            if len(sizes) == 1 or sizes[0] < sizes[1]:
+                best = max(min(branches.values(), key=len), key=_relevance)
+                continue
+        smallest = heapq.nsmallest(2, best.context, key=_relevance)
+        if len(smallest) == 2 and _relevance(smallest[0]) == _relevance(smallest[1]):
+            return best
+        best = smallest[0]
+    return best
 
 
 def _relevance(error: ValidationError):

@@ -223,6 +223,9 @@ class Provider(abc.ABC):
             body = orjson.loads(raw) if raw.strip() else None
         except orjson.JSONDecodeError:
             raise BadRequest(400, "Request body must be valid JSON") from None
+        too_deep = self.spec.bounds.too_deep(body)  # before anything walks it
+        if too_deep is not None:
+            raise _refusal(too_deep)
         return without_nulls(body) if self._nulls_absent else body
 
     # -- responses -----------------------------------------------------------------------
