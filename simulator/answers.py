@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 ADMIN = "admin"
 ADMIN_PREFIX = "/_sim"
+# The match name of the catch-all routes (the edge's UNMATCHED): what no route took.
+CAUGHT = "unmatched"
 # Mismatches a checker keeps; the log has them all.
 KEPT = 1000
 # How each mismatch starts in the log, so a test can look for it in a server's output.
@@ -97,8 +99,10 @@ def admin_middleware(checker: AnswerChecker):
     async def check_admin_answers(request: web.Request, handler) -> web.StreamResponse:
         response = await handler(request)
         if request.path.startswith(ADMIN_PREFIX):
-            checker.check(ADMIN, request.method, request.path, response,
-                          routed=request.match_info.http_exception is None)
+            # The catch-all's refusal of an unknown call is no handler's answer.
+            routed = request.match_info.http_exception is None \
+                and CAUGHT not in request.match_info
+            checker.check(ADMIN, request.method, request.path, response, routed=routed)
         return response
 
     return check_admin_answers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .admin import admin_routes
+from .admin import admin_routes, answered_in_json
 from .answers import AnswerChecker, admin_middleware
 from .config import Settings
 from .core.engine import Engine
@@ -65,7 +65,8 @@ def build_app(settings: Settings) -> web.Application:
     if root is not None:
         app.add_routes(edge.routes(root, root.routes()))
     app.add_routes([edge.catch_all(provider, f"/{pid}") for pid, provider in providers.items()])
-    app.add_routes([edge.catch_all(media, f"/{MEDIA}"), catch_all("/_sim", unmatched)])
+    app.add_routes([edge.catch_all(media, f"/{MEDIA}"),
+                    catch_all("/_sim", answered_in_json(unmatched))])
     if root is not None:
         app.add_routes([edge.catch_all(root)])
 

@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="require 'Authorization: Bearer T' on /_sim and accept non-loopback callers")
     serve.add_argument("--allow-local-callbacks", action="store_true", default=None,
                        help="deliver callbacks to http:// and internal addresses (local development)")
+    serve.add_argument("--allowed-host", dest="allowed_hosts", action="append", metavar="H",
+                       help="also answer the control plane for requests naming host H "
+                            "(repeatable; loopback names, --host and --public-url's host "
+                            "always are), e.g. a container's service name "
+                            "(MUSICSIM_ALLOWED_HOSTS=a,b)")
     serve.add_argument("--public-url", metavar="URL",
                        help="base URL used in callbacks' media links (default http://HOST:PORT, "
                             "https:// with TLS)")
@@ -143,7 +148,8 @@ def _serve(args: argparse.Namespace) -> int:
                         clock=args.clock, speed=args.speed, seed=args.seed, state=args.state,
                         admin_token=args.admin_token,
                         allow_local_callbacks=args.allow_local_callbacks,
-                        public_url=args.public_url, scenario=args.scenario,
+                        public_url=args.public_url, allowed_hosts=args.allowed_hosts,
+                        scenario=args.scenario,
                         check_answers=args.check_answers, tls=args.tls, tls_ca=args.tls_ca,
                         tls_cert=args.tls_cert, tls_key=args.tls_key, replay=args.replay)
         if settings.speed is not None and args.clock is None:
@@ -224,7 +230,8 @@ def _run(app, host: str, port: int, banner, ssl_context=None) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        print(f"musicsim: cannot serve on {host}:{port}: {exc}", file=sys.stderr)
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        print(f"musicsim: cannot serve on {where}: {exc}", file=sys.stderr)
         return 2
     return 0
 

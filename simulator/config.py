@@ -36,6 +36,9 @@ class Settings:
     admin_token: str | None = None
     allow_local_callbacks: bool = False
     public_url: str | None = None
+    # Host names the control plane answers besides loopback, the bound host and the
+    # public URL's (a container reached by its service name).
+    allowed_hosts: tuple[str, ...] = ()
     # HTTPS: a local CA (``tls``; its certificate at ``tls_ca``, which alone also turns
     # TLS on), or the user's own certificate and key (``tls_cert`` + ``tls_key``).
     tls: bool = False
@@ -129,6 +132,8 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
     prices.update(flags.pop("prices", {}))
     rate_limits.update(flags.pop("rate_limits", {}))
     values.update(flags)
+    if "allowed_hosts" in values:
+        values["allowed_hosts"] = tuple(values["allowed_hosts"])
     if "providers" in values:
         values["providers"] = tuple(values["providers"])
         unknown = set(values["providers"]) - set(PROVIDERS)
@@ -143,7 +148,7 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
 
 
 def _from_text(name: str, raw: str) -> Any:
-    if name == "providers":
+    if name in ("providers", "allowed_hosts"):
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     if name in ("allow_local_callbacks", "tls", "check_answers"):
         return raw.strip().lower() in ("1", "true", "yes", "on")

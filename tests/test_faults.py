@@ -841,7 +841,8 @@ def test_scenario_list_and_unknown_scenarios(sim):
     missing = sim.admin("POST", "/scenarios/nope")
     assert missing.status_code == 404
     conforms(ADMIN_ERROR, missing.json())
-    assert set(missing.json()["error"]) == {"code", "message"}
+    assert set(missing.json()["error"]) == {"code", "message", "param"}
+    assert missing.json()["error"]["param"] == "name"
     assert missing.json()["error"]["code"] == "not_found"
     assert "nope" in missing.json()["error"]["message"]
     bad_provider = sim.admin("POST", "/scenarios/outage", json={"provider": "nobody"})

@@ -1,5 +1,5 @@
 """The /_sim control plane shared by every provider."""
 
-from .routes import admin_routes
+from .routes import admin_routes, answered_in_json
 
-__all__ = ["admin_routes"]
+__all__ = ["admin_routes", "answered_in_json"]

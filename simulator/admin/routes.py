@@ -7,17 +7,17 @@ carry it. Bodies are checked against specs/admin.yaml like any provider's.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
 
 from .. import __version__
 from ..config import Settings
-from ..core.engine import CallbackRejected, ClipNotFound, Engine, TaskFinished, TaskNotFound
+from ..core.clock import ClockError
+from ..core.engine import (AccountExists, CallbackRejected, ClipNotFound, Engine, TaskFinished,
+                           TaskNotFound)
 from ..core.faults import FaultError
 from ..core.journal import stats
 from ..core.ledger import InsufficientCredits
@@ -26,6 +26,7 @@ from ..core.ratelimit import Limit
 from ..media.files import MEDIA
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from ..openapi import load_spec
+from .access import Access
 
 if TYPE_CHECKING:
     from ..replay import Replay
@@ -34,44 +35,71 @@ log = logging.getLogger(__name__)
 
 
 class AdminError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, param: str | None = None):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.param = status, code, message, param
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, headers=headers,
+                        content_type="application/json")
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return _json({"error": {"code": code, "message": message}}, status)
+def _error(status: int, code: str, message: str, param: str | None = None,
+           headers: dict[str, str] | None = None) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if param is not None:
+        error["param"] = param
+    return _json({"error": error}, status, headers)
 
 
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        return remote is not None and ipaddress.ip_address(remote.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+# What aiohttp's own refusals (a body too large, a method a path does not take) are
+# called in admin.yaml's codes.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def http_error(exc: web.HTTPException) -> web.Response:
+    """aiohttp's refusal as a control-plane error, so no answer under /_sim is plain text."""
+    if exc.status == 404:
+        message = "no such control-plane call; GET /_sim/health lists the server, " \
+                  "specs/admin.yaml every call"
+    elif exc.status == 405:
+        message = f"{exc.reason}; this path takes {exc.headers.get('Allow', 'no method')}"
+    else:
+        message = exc.reason
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    return _error(exc.status, _HTTP_CODES.get(exc.status, "invalid_request"), message,
+                  headers=headers)
+
+
+def answered_in_json(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """``handler`` with aiohttp's refusals (no such path, a method the path does not
+    take) answered in admin.yaml's error shape: for what no control-plane route matched."""
+    async def json_refusals(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            return http_error(exc)
+    return json_refusals
 
 
 def admin_routes(engine: Engine, settings: Settings, providers: list[str],
                  metrics: Metrics, replay: Replay | None = None) -> list[web.RouteDef]:
     spec = load_spec("admin")
-    token = settings.admin_token
+    access = Access(settings)
 
     def guarded(handler):
         async def wrapper(request: web.Request) -> web.Response:
-            if token:
-                given = request.headers.get("Authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                    return _error(401, "unauthorized", "send Authorization: Bearer ADMIN_TOKEN")
-            elif not _is_loopback(request.remote):
-                return _error(403, "forbidden",
-                              "the control plane answers loopback callers only; start with --admin-token to open it")
+            refusal = access.refusal(request)
+            if refusal is not None:
+                return _error(refusal.status, refusal.code, refusal.message, refusal.param)
             try:
                 return await handler(request)
             except AdminError as exc:
-                return _error(exc.status, exc.code, exc.message)
+                return _error(exc.status, exc.code, exc.message, exc.param)
+            except web.HTTPException as exc:
+                return http_error(exc)
             except Exception:
                 log.exception("control plane error on %s %s", request.method, request.path)
                 return _error(500, "internal_error", "the control plane failed; see the server log")
@@ -85,19 +113,19 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
             raise AdminError(400, "invalid_request", "body must be valid JSON") from None
         violation = spec.check_body(path, method, data)
         if violation is not None:
-            raise AdminError(400, "invalid_request", violation.message)
+            raise AdminError(400, "invalid_request", violation.message, violation.param)
         return data
 
     async def account_or_404(api_key: str):
         account = await engine.account(api_key)
         if account is None:
-            raise AdminError(404, "not_found", f"no account with key {api_key!r}")
+            raise AdminError(404, "not_found", f"no account with key {api_key!r}", "api_key")
         return account
 
     async def task_or_404(task_id: str):
         task = await engine.task(task_id)
         if task is None:
-            raise AdminError(404, "not_found", f"no task {task_id!r}")
+            raise AdminError(404, "not_found", f"no task {task_id!r}", "task_id")
         return task
 
     def clock_dict() -> dict[str, Any]:
@@ -111,12 +139,13 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         try:
             return float(raw)
         except ValueError:
-            raise AdminError(400, "invalid_request", f"{name} must be a number") from None
+            raise AdminError(400, "invalid_request", f"{name} must be a number",
+                             name) from None
 
     def flag(request: web.Request, name: str) -> bool | None:
         raw = request.query.get(name)
         if raw is not None and raw not in ("true", "false"):
-            raise AdminError(400, "invalid_request", f"{name} must be true or false")
+            raise AdminError(400, "invalid_request", f"{name} must be true or false", name)
         return None if raw is None else raw == "true"
 
     def limit_of(request: web.Request, default: int = 1000) -> int:
@@ -124,7 +153,8 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         if raw is None:
             return default
         if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-            raise AdminError(400, "invalid_request", "limit must be an integer from 1 to 10000")
+            raise AdminError(400, "invalid_request", "limit must be an integer from 1 to 10000",
+                             "limit")
         return int(raw)
 
     async def health(request):
@@ -140,10 +170,12 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
 
     async def create_account(request):
         data = await body(request, "/_sim/accounts")
-        if data.get("api_key") and await engine.account(data["api_key"]) is not None:
-            raise AdminError(409, "conflict", f"an account with key {data['api_key']!r} exists")
-        account = await engine.create_account(data.get("api_key"), data.get("credits"),
-                                              data.get("models"))
+        try:
+            account = await engine.create_account(data.get("api_key"), data.get("credits"),
+                                                  data.get("models"))
+        except AccountExists:
+            raise AdminError(409, "conflict", f"an account with key {data['api_key']!r} "
+                                              f"exists", "api_key") from None
         return _json(account.to_dict(), 201)
 
     async def list_accounts(request):
@@ -160,13 +192,14 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
             account = await engine.grant(key, data["delta"])
         except InsufficientCredits as exc:
             raise AdminError(409, "insufficient_credits",
-                             f"cannot withdraw {exc.needed}: {exc.available} available") from None
+                             f"cannot withdraw {exc.needed}: {exc.available} available",
+                             "delta") from None
         return _json(account.to_dict())
 
     async def ledger(request):
         key = request.query.get("api_key")
         if not key:
-            raise AdminError(400, "invalid_request", "api_key is required")
+            raise AdminError(400, "invalid_request", "api_key is required", "api_key")
         await account_or_404(key)
         entries = await engine.ledger_entries(key)
         return _json({"api_key": key, "entries": [e.to_dict() for e in entries]})
@@ -178,8 +211,8 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         data = await body(request, "/_sim/clock", "put")
         try:
             engine.set_clock(data.get("mode"), data.get("speed"))
-        except ValueError as exc:
-            raise AdminError(400, "invalid_request", str(exc)) from None
+        except ClockError as exc:
+            raise AdminError(400, "invalid_request", str(exc), exc.param) from None
         return _json(clock_dict())
 
     async def advance(request):
@@ -190,7 +223,8 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
     async def list_tasks(request):
         status = request.query.get("status")
         if status is not None and status not in STATES:
-            raise AdminError(400, "invalid_request", f"status must be one of {', '.join(STATES)}")
+            raise AdminError(400, "invalid_request", f"status must be one of {', '.join(STATES)}",
+                             "status")
         limit = limit_of(request)
         found = await engine.tasks(request.query.get("provider") or None, status,
                                    request.query.get("api_key") or None)
@@ -206,16 +240,17 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         try:
             task = await engine.force_outcome(task_id, data["outcome"], data.get("reason"))
         except TaskNotFound:
-            raise AdminError(404, "not_found", f"no task {task_id!r}") from None
+            raise AdminError(404, "not_found", f"no task {task_id!r}", "task_id") from None
         except TaskFinished:
-            raise AdminError(409, "conflict", f"task {task_id!r} has already finished") from None
+            raise AdminError(409, "conflict", f"task {task_id!r} has already finished",
+                             "task_id") from None
         return _json(task.to_dict(engine.now()))
 
     async def get_clip(request):
         clip_id = request.match_info["clip_id"]
         found = await engine.find_clip(clip_id)
         if found is None:
-            raise AdminError(404, "not_found", f"no clip {clip_id!r}")
+            raise AdminError(404, "not_found", f"no clip {clip_id!r}", "clip_id")
         task, clip = found
         return _json({**clip.to_dict(), "task_id": task.id, "provider": task.provider})
 
@@ -224,13 +259,14 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         try:
             await engine.expire_upstream(clip_id)
         except ClipNotFound:
-            raise AdminError(404, "not_found", f"no clip {clip_id!r}") from None
+            raise AdminError(404, "not_found", f"no clip {clip_id!r}", "clip_id") from None
         return await get_clip(request)
 
     def journal_entries(request: web.Request) -> list:
         status = request.query.get("status")
         if status is not None and not (status.isdigit() and 100 <= int(status) <= 599):
-            raise AdminError(400, "invalid_request", "status must be an HTTP status code")
+            raise AdminError(400, "invalid_request", "status must be an HTTP status code",
+                             "status")
         faulted, replayed = flag(request, "faulted"), flag(request, "replayed")
         return list(engine.journal.query(
             provider=request.query.get("provider") or None,
@@ -264,11 +300,12 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         provider = (data.get("match") or {}).get("provider")
         if provider is not None and provider not in (*providers, MEDIA):
             raise AdminError(400, "invalid_request", f"match.provider must be one of "
-                                                     f"{', '.join((*providers, MEDIA))}")
+                                                     f"{', '.join((*providers, MEDIA))}",
+                             "match.provider")
         try:
             rule = engine.faults.add(data)
         except FaultError as exc:
-            raise AdminError(400, "invalid_request", str(exc)) from None
+            raise AdminError(400, "invalid_request", str(exc), exc.param) from None
         return _json(rule.to_dict(), 201)
 
     async def list_faults(request):
@@ -281,7 +318,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
     async def delete_fault(request):
         rule_id = request.match_info["fault_id"]
         if not engine.faults.remove(rule_id):
-            raise AdminError(404, "not_found", f"no fault rule {rule_id!r}")
+            raise AdminError(404, "not_found", f"no fault rule {rule_id!r}", "fault_id")
         return _json(rules_dict())
 
     async def list_scenarios(request):
@@ -296,10 +333,12 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         provider = data.get("provider")
         if provider is not None and provider not in (*providers, MEDIA):
             raise AdminError(400, "invalid_request", f"provider must be one of "
-                                                     f"{', '.join((*providers, MEDIA))}")
+                                                     f"{', '.join((*providers, MEDIA))}",
+                             "provider")
         if name not in engine.faults.scenarios:
             raise AdminError(404, "not_found", f"no scenario {name!r}; choose from "
-                                               f"{', '.join(sorted(engine.faults.scenarios))}")
+                                               f"{', '.join(sorted(engine.faults.scenarios))}",
+                             "name")
         if data.get("replace", True):
             engine.faults.clear()
         added = engine.faults.use_scenario(name, provider)
@@ -316,7 +355,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
     async def put_limit(request):
         provider = request.match_info["provider"]
         if provider not in providers:
-            raise AdminError(404, "not_found", f"no provider {provider!r}")
+            raise AdminError(404, "not_found", f"no provider {provider!r}", "provider")
         data = await body(request, "/_sim/rate-limits/{provider}", "put")
         if data.get("api_key") is not None:
             await account_or_404(data["api_key"])
@@ -338,7 +377,7 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         try:
             allowed = engine.allowed_callbacks.add(data["url"])
         except CallbackRejected as exc:
-            raise AdminError(400, "invalid_request", str(exc)) from None
+            raise AdminError(400, "invalid_request", str(exc), "url") from None
         return _json({"allowed": allowed}, status=201)
 
     async def disallow_callbacks(request):

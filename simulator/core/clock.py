@@ -15,6 +15,14 @@ MODES = ("fast", "realtime", "scaled", "manual")
 FAST_SPEED = 10.0
 
 
+class ClockError(ValueError):
+    """A clock setting refused; ``param`` names the member at fault."""
+
+    def __init__(self, message: str, param: str):
+        super().__init__(message)
+        self.param = param
+
+
 @dataclass(frozen=True)
 class ClockState:
     mode: str
@@ -46,9 +54,9 @@ class Clock:
     def set(self, mode: str | None = None, speed: float | None = None) -> None:
         """Switch mode and/or speed; ``speed`` alone means the scaled mode."""
         if mode is not None and mode not in MODES:
-            raise ValueError(f"clock mode must be one of {', '.join(MODES)}")
+            raise ClockError(f"clock mode must be one of {', '.join(MODES)}", "mode")
         if speed is not None and (speed != speed or speed <= 0 or speed > 1e6):
-            raise ValueError("clock speed must be a number above 0 and at most 1000000")
+            raise ClockError("clock speed must be a number above 0 and at most 1000000", "speed")
         if mode is None:
             mode = "scaled" if speed is not None else self.mode
         if mode == "fast":
@@ -66,7 +74,7 @@ class Clock:
     def advance(self, seconds: float) -> float:
         """Move simulated time forward by ``seconds`` (any mode); returns the new now."""
         if seconds != seconds or seconds < 0:
-            raise ValueError("seconds must be a number of at least 0")
+            raise ClockError("seconds must be a number of at least 0", "seconds")
         self._anchor_sim += seconds
         return self.now()
 

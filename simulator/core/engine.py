@@ -46,6 +46,10 @@ class ClipNotFound(KeyError):
     pass
 
 
+class AccountExists(KeyError):
+    """An account with the key asked for is already there."""
+
+
 class TaskFinished(ValueError):
     """The task is already terminal; its outcome cannot change."""
 
@@ -134,10 +138,18 @@ class Engine:
 
     async def create_account(self, api_key: str | None = None, credits: float | None = None,
                              models: list[str] | None = None) -> Account:
-        key = api_key or "sk-sim-" + self.ids.token(24)
-        account = await self.store.create_account(
-            Account(key, models=models, created_at=self.now(),
-                    webhook_secret=self._secret_for(key)))
+        while True:
+            # A made-up key is drawn again if taken: a key given earlier, or one made
+            # before a reset rewound the id generator, may be the next draw.
+            key = api_key or "sk-sim-" + self.ids.token(24)
+            try:
+                account = await self.store.create_account(
+                    Account(key, models=models, created_at=self.now(),
+                            webhook_secret=self._secret_for(key)))
+                break
+            except KeyError:
+                if api_key:
+                    raise AccountExists(api_key) from None
         amount = self.default_credits if credits is None else credits
         if amount:
             account = await self.ledger.grant(key, amount)

@@ -37,7 +37,11 @@ _task_steering: contextvars.ContextVar[Steering] = contextvars.ContextVar(
 
 
 class FaultError(ValueError):
-    """A rule that cannot be applied; the message says why."""
+    """A rule that cannot be applied; the message says why, ``param`` which member."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass
@@ -315,19 +319,19 @@ def _check(match: dict[str, Any], action: dict[str, Any]) -> None:
         wrong = sorted(request_only & set(action))
         if wrong:
             raise FaultError(f"a webhook rule cannot use {', '.join(wrong)}; "
-                             f"use webhook ({', '.join(WEBHOOK_ACTIONS)}) or latency_ms")
+                             f"use webhook ({', '.join(WEBHOOK_ACTIONS)}) or latency_ms", "action")
         if {"method", "path"} & set(match):
             raise FaultError("a webhook rule matches on url, event, provider, api_key or "
-                             "body_contains, not method or path")
+                             "body_contains, not method or path", "match")
     else:
         if "webhook" in action or "delay_s" in action:
-            raise FaultError('webhook actions need "match": {"target": "webhook"}')
+            raise FaultError('webhook actions need "match": {"target": "webhook"}', "match.target")
         if {"url", "event"} & set(match):
             raise FaultError("url and event match webhook deliveries; add "
-                             '"target": "webhook" to the match')
+                             '"target": "webhook" to the match', "match.target")
         if action.get("task"):
             steering = read_steering(f"[sim:{action['task']}]")
             if steering == NO_STEERING or steering.http_status is not None:
                 raise FaultError(f"task must be a magic word such as fail, fail:REASON, "
-                                 f"stuck, slow or expire, not {action['task']!r}")
+                                 f"stuck, slow or expire, not {action['task']!r}", "action.task")
 
