@@ -217,8 +217,8 @@ class Openaihk(Provider):
         task = await self._submit(call.account, "export", "vox", "vox", body,
                                   [derive.vox(self.engine, source, start, end)], shows=[show],
                                   metadata={}, steering=self.steered())
-        # The answer is the finished vocals.
-        task = await self.engine.force_outcome(task.id, "succeed")
+        # The answer is the finished vocals (on a fast clock, already finished by its plan).
+        task = await self.engine.finish_now(task.id, "succeed")
         vox = task.clips[0]
         return self.json({
             "id": vox.id, "source_clip_id": source.id, "status": "complete",

@@ -91,13 +91,14 @@ class Orux(Provider):
         """Speech is answered finished, yet still ends through the core, so its credits
         settle (or return) and its webhook fires as any task's do. Its outcome is the one
         its plan was steered to: a failure ([sim:fail], a fault rule) fails it at once,
-        and one steered never to finish ([sim:stuck]) is answered as it stands."""
+        and one steered never to finish ([sim:stuck]) is answered as it stands. On a fast
+        clock its plan may have ended it already, the same way: then it is answered so."""
         ends = [event for _, event in task.plan if is_end(event)]
         if not ends:
             return task
         if is_failure(ends[-1]):
-            return await self.engine.force_outcome(task.id, "fail", failure_reason(ends[-1]))
-        return await self.engine.force_outcome(task.id, "succeed")
+            return await self.engine.finish_now(task.id, "fail", failure_reason(ends[-1]))
+        return await self.engine.finish_now(task.id, "succeed")
 
     async def render(self, task: Task, origin: str) -> dict[str, Any]:
         return render.task(task, origin, self.engine.now(), await self._chain_credits(task))
