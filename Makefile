@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed
 TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: run test bench clean fonts
+.PHONY: run test fuzz bench clean fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: $(SERVE_STAMP)
 
 test: $(TEST_STAMP) fonts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The stateful fuzz tests alone, with a bigger budget and fresh examples every run
+# (`make test` runs them small and derandomized, so CI is not flaky).
+FUZZ_TESTS := tests/test_fuzz_state.py tests/test_schemathesis_stateful.py
+fuzz: $(TEST_STAMP)
+	MUSICSIM_FUZZ=long $(BIN)/python -m pytest $(FUZZ_TESTS) $(PYTEST_ARGS)
 
 # Cover art draws CJK titles with a CJK face when one is installed; the tests check it
 # when they can. Installing one needs apt-get and root, so a failure here is not fatal.

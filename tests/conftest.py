@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -84,6 +85,14 @@ def start_sim(**overrides: Any) -> Sim:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "wrong_answers: the test makes a simulator answer "
                                        "against its spec on purpose and checks that itself")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What the fuzz tests exercised, printed even when they pass (tests/fuzz_report.py,
+    loaded only when a fuzz test ran)."""
+    report = sys.modules.get("fuzz_report")
+    if report is not None:
+        report.summarize(terminalreporter)
 
 
 @pytest.fixture(scope="session", autouse=True)
