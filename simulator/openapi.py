@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -49,6 +49,43 @@ _GENERIC = {
 }
 _TYPE_WORDS = {"string": "a string", "boolean": "a boolean", "number": "a number",
                "integer": "an integer", "object": "an object", "array": "an array"}
+
+
+def ecma(pattern: str) -> str:
+    r"""A JSON Schema ``pattern`` (ECMA-262) for Python's ``re``: there ``$`` also matches
+    before a final newline, so ``^[a-z]+$`` took ``"abc\n"``; outside a character class it
+    becomes ``\Z``, the very end."""
+    out, index, in_class = [], 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index:index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=None)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(ecma(pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not _regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# The 2020-12 validator with patterns read as JSON Schema reads them (see ecma); the
+# fast validator (jsonschema-rs) already does.
+Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 @dataclass(frozen=True)
@@ -129,10 +166,10 @@ class Spec:
         self._uri = uri
         self._registry = Registry().with_resource(
             uri, Resource.from_contents(self.document, default_specification=DRAFT202012))
-        self._validators: dict[tuple[str, str], Draft202012Validator] = {}
+        self._validators: dict[tuple[str, str], Validator] = {}
         self._fast: dict[tuple[str, str], Any] = {}
         self._answers: dict[tuple[str, str, str], list[str] | None] = {}
-        self._schemas: dict[str, Draft202012Validator] = {}
+        self._schemas: dict[str, Validator] = {}
         self._routes = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
                                     + "/?$"), template, tuple(operations))
                         for template, operations in self.document.get("paths", {}).items()]
@@ -182,17 +219,17 @@ class Spec:
                 else [*where, "content", kind, "schema"]
         return self._answers[key]
 
-    def validator(self, parts: list[str]) -> Draft202012Validator:
+    def validator(self, parts: list[str]) -> Validator:
         """The schema at ``parts`` compiled within the whole document, formats checked:
         what answers and callbacks are held against."""
         target = fragment(parts)
         if target not in self._schemas:
-            self._schemas[target] = Draft202012Validator(
+            self._schemas[target] = Validator(
                 {"$ref": f"{self._uri}#/{target}"}, registry=self._registry,
                 format_checker=Draft202012Validator.FORMAT_CHECKER)
         return self._schemas[target]
 
-    def body_validator(self, path: str, method: str) -> Draft202012Validator:
+    def body_validator(self, path: str, method: str) -> Validator:
         key = (path, method.lower())
         validator = self._validators.get(key)
         if validator is None:
@@ -201,7 +238,7 @@ class Spec:
                 raise KeyError(f"{method} {path} has no request body in specs/{self.id}.yaml")
             pointer = fragment(("paths", path, method.lower(), "requestBody", "content",
                                 "application/json", "schema"))
-            validator = Draft202012Validator({"$ref": f"{self._uri}#/{pointer}"},
+            validator = Validator({"$ref": f"{self._uri}#/{pointer}"},
                                              registry=self._registry)
             self._validators[key] = validator
             # The whole document rides along so that local $refs resolve; its other
@@ -225,7 +262,7 @@ class Spec:
                 shape.get("default"), _CONVERTERS.get(shape.get("type")),
                 _plain_check(shape),
                 jsonschema_rs.Draft202012Validator(within, validate_formats=False),
-                Draft202012Validator(within, registry=self._registry)))
+                Validator(within, registry=self._registry)))
         return ParameterCheck(tuple(params))
 
     def parameters(self, path: str, method: str) -> list[dict[str, Any]]:
@@ -259,14 +296,14 @@ def _plain_check(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
     validator would accept too, without calling it: parameters are checked on every
     request. False means "ask the validator"; None: the schema is not a plain one.
 
-    A pattern is read by Python's ``re``, as the validator that words the refusals reads
-    it (a value either validator accepts is accepted, as before the shortcut)."""
+    A pattern is read as the validator that words the refusals reads it (:func:`ecma`).
+    """
     keys = {k for k in schema if not k.startswith("x-")} - _ANNOTATIONS
     kind = schema.get("type")
     if kind == "string" and keys <= {"type", "minLength", "maxLength", "pattern", "enum"}:
         low, high = schema.get("minLength", 0), schema.get("maxLength", float("inf"))
         allowed = frozenset(schema["enum"]) if "enum" in schema else None
-        pattern = re.compile(schema["pattern"]).search if "pattern" in schema else None
+        pattern = _regex(schema["pattern"]).search if "pattern" in schema else None
 
         def text(value: Any) -> bool:
             return type(value) is str and low <= len(value) <= high \
@@ -296,7 +333,7 @@ class _Parameter:
     convert: Any  # text to the schema's type (None: text stays text)
     plain: Callable[[Any], bool] | None  # True: surely valid (see _plain_check)
     fast: Any  # jsonschema-rs: "is it valid?"
-    validator: Draft202012Validator  # why not, when it is not
+    validator: Validator  # why not, when it is not
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,3 +254,13 @@ def test_an_ipv6_host_is_written_in_brackets():
     assert result.returncode == 2
     assert f"cannot serve on [::]:{port}" in result.stderr
     assert ":::" not in result.stderr
+
+
+def test_a_pattern_anchored_at_the_end_takes_no_trailing_newline(sim):
+    """JSON Schema reads ``$`` as the very end; Python's ``re`` also lets it match
+    before a final newline, and a key ending in one was made (and can never be sent in
+    a header)."""
+    answer = sim.admin("POST", "/accounts", json={"api_key": "sk-newline\n"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "api_key"
+    assert sim.admin("POST", "/accounts", json={"api_key": "sk-newline"}).status_code == 201
