@@ -9,6 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
@@ -83,8 +84,17 @@ class Admin:
 
     async def tasks_with(self, text: str, provider: str) -> list[dict[str, Any]]:
         """The simulator's tasks of a provider whose request mentioned ``text``."""
-        tasks = await self.call("GET", f"/tasks?provider={provider}&limit=10000")
-        items = tasks.get("tasks", tasks) if isinstance(tasks, dict) else tasks
+        query = {"provider": provider, "limit": "10000"}
+        items: list[dict[str, Any]] = []
+        while True:
+            tasks = await self.call("GET", f"/tasks?{urlencode(query)}")
+            if not isinstance(tasks, dict):
+                items += tasks
+                break
+            items += tasks.get("tasks", [])
+            if not tasks.get("next_cursor"):
+                break
+            query["cursor"] = tasks["next_cursor"]
         return [t for t in items if text in orjson.dumps(t.get("params", {})).decode()]
 
 

@@ -96,13 +96,13 @@ class MusicSim:
 
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
         """Recorded requests and answers, oldest first (filters as ``GET /_sim/journal``)."""
-        return self.admin("GET", "/journal" + _query(filters))["entries"]
+        return self._every("/journal", "entries", filters)
 
     def journal_stats(self, **filters: Any) -> dict[str, Any]:
         return self.admin("GET", "/journal/stats" + _query(filters))
 
     def tasks(self, **filters: Any) -> list[dict[str, Any]]:
-        return self.admin("GET", "/tasks" + _query(filters))["tasks"]
+        return self._every("/tasks", "tasks", filters)
 
     def task(self, task_id: str) -> dict[str, Any]:
         return self.admin("GET", f"/tasks/{task_id}")
@@ -114,7 +114,18 @@ class MusicSim:
 
     def webhooks(self, **filters: Any) -> list[dict[str, Any]]:
         """Every callback delivery attempt the simulator made."""
-        return self.admin("GET", "/webhooks" + _query(filters))["attempts"]
+        return self._every("/webhooks", "attempts", filters)
+
+    def _every(self, path: str, member: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        """A list's items, page after page while ``next_cursor`` names another: all of
+        them, or the first ``limit`` when the caller gives one."""
+        answer = self.admin("GET", path + _query(filters))
+        items = answer[member]
+        while answer.get("next_cursor") and "limit" not in filters:
+            answer = self.admin("GET", path + _query({**filters,
+                                                      "cursor": answer["next_cursor"]}))
+            items += answer[member]
+        return items
 
 
 def _query(filters: dict[str, Any]) -> str:

@@ -274,6 +274,17 @@ class SimulatorMachine(RuleBasedStateMachine):
         assert status in expect, f"admin {method} {path} answered {status}: {response.text}"
         return Answer(status, body)
 
+    def ledger(self, key: str) -> list[dict[str, Any]]:
+        """Every movement of a key, page after page: the sums below need all of them."""
+        query: dict[str, Any] = {"api_key": key}
+        answer = self.admin("GET", "/ledger", params=query).body
+        entries = answer["entries"]
+        while answer["next_cursor"]:
+            answer = self.admin("GET", "/ledger",
+                                params={**query, "cursor": answer["next_cursor"]}).body
+            entries += answer["entries"]
+        return entries
+
     def while_time_passes(self, request: Callable[[], requests.Response]) -> requests.Response:
         """A request that waits for its task (acedata's synchronous calls), answered by
         moving the manual clock on in small steps until it returns."""
@@ -694,7 +705,7 @@ class SimulatorMachine(RuleBasedStateMachine):
         self.start_over()
         assert self.admin("GET", "/faults").body["rules"] == []
         for key in KEYS:
-            entries = self.admin("GET", "/ledger", params={"api_key": key}).body["entries"]
+            entries = self.ledger(key)
             assert [e["kind"] for e in entries] == ["grant"], entries
         for job in before:
             self.read(job, job.key, NOT_YOURS[job.provider])
@@ -712,7 +723,7 @@ class SimulatorMachine(RuleBasedStateMachine):
             credits, held, spent = account["credits"], account["held"], account["spent"]
             assert min(credits, held, spent) >= -EPSILON, account
             assert abs(credits + held + spent - account["granted"]) < EPSILON, account
-            entries = self.admin("GET", "/ledger", params={"api_key": key}).body["entries"]
+            entries = self.ledger(key)
             sums = {kind: sum(e["amount"] for e in entries if e["kind"] == kind)
                     for kind in ("grant", "hold", "settle", "release")}
             assert abs(sums["grant"] - account["granted"]) < EPSILON, (account, sums)

@@ -413,7 +413,7 @@ def test_delete_empties_the_journal(sim):
     evolink_submit(sim, sim.account(1000))
     assert journal(sim)["count"] == 1
     assert admin_json(sim, "DELETE", "/journal") == {"status": "cleared"}
-    assert journal(sim) == {"entries": [], "count": 0}
+    assert journal(sim) == {"entries": [], "count": 0, "next_cursor": None}
     assert journal_stats(sim) == {"count": 0, "by_status": {}, "first_wall_time": None,
                                   "last_wall_time": None, "min_interval_s": None,
                                   "mean_interval_s": None, "max_interval_s": None}

@@ -127,7 +127,11 @@ def test_acedata_spec(case, acedata_sim):
 @admin.parametrize()
 @FUZZ
 def test_admin_spec(case, admin_sim):
-    case.call_and_validate(base_url=admin_sim.url)
+    # A page cursor is opaque: only one the list handed out is valid, so a drawn one is
+    # refused (400 naming `cursor`, tests/test_paging.py) though its schema is a string.
+    drawn_cursor = "cursor" in (case.query or {})
+    case.call_and_validate(base_url=admin_sim.url,
+                           excluded_checks=[positive_data_acceptance] if drawn_cursor else [])
 
 
 openaihk = load("openaihk", light=True)

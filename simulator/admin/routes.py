@@ -26,6 +26,7 @@ from ..core.ratelimit import Limit
 from ..media.files import MEDIA
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from ..openapi import load_spec
+from . import paging
 from .access import Access
 
 if TYPE_CHECKING:
@@ -157,6 +158,19 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
                              "limit")
         return int(raw)
 
+    def paged(request: web.Request, kind: str, items: list, position: Callable[[Any], int],
+              default_limit: int) -> tuple[list, str | None]:
+        """The page of ``items`` (filtered, oldest first) that ``limit`` and ``cursor``
+        ask for, and the cursor of the next page (None on the last)."""
+        limit = limit_of(request, default_limit)
+        cursor = request.query.get("cursor")
+        try:
+            after = None if cursor is None else paging.decode(cursor, kind, engine.epoch)
+        except paging.BadCursor as exc:
+            raise AdminError(400, "invalid_request", str(exc), "cursor") from None
+        chosen, last = paging.page(items, position, after, limit)
+        return chosen, None if last is None else paging.encode(kind, engine.epoch, last)
+
     async def health(request):
         return _json({"status": "ok", "providers": providers, "clock": clock_dict(),
                       "version": __version__,
@@ -202,7 +216,10 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
             raise AdminError(400, "invalid_request", "api_key is required", "api_key")
         await account_or_404(key)
         entries = await engine.ledger_entries(key)
-        return _json({"api_key": key, "entries": [e.to_dict() for e in entries]})
+        chosen, following = paged(request, "ledger", entries, lambda e: e.id, 1000)
+        return _json({"api_key": key, "entries": [e.to_dict() for e in chosen],
+                      "count": len(entries), "next_cursor": following},
+                     headers=paging.link(request, following))
 
     async def get_clock(request):
         return _json(clock_dict())
@@ -225,11 +242,12 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         if status is not None and status not in STATES:
             raise AdminError(400, "invalid_request", f"status must be one of {', '.join(STATES)}",
                              "status")
-        limit = limit_of(request)
         found = await engine.tasks(request.query.get("provider") or None, status,
                                    request.query.get("api_key") or None)
+        chosen, following = paged(request, "tasks", found, lambda t: t.seq, 1000)
         now = engine.now()
-        return _json({"tasks": [t.to_dict(now) for t in found[:limit]], "count": len(found)})
+        return _json({"tasks": [t.to_dict(now) for t in chosen], "count": len(found),
+                      "next_cursor": following}, headers=paging.link(request, following))
 
     async def get_task(request):
         return _json((await task_or_404(request.match_info["task_id"])).to_dict(engine.now()))
@@ -280,8 +298,9 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
 
     async def journal(request):
         entries = journal_entries(request)
-        limit = limit_of(request, 10_000)
-        return _json({"entries": [e.to_dict() for e in entries[:limit]], "count": len(entries)})
+        chosen, following = paged(request, "journal", entries, lambda e: e.id, 10_000)
+        return _json({"entries": [e.to_dict() for e in chosen], "count": len(entries),
+                      "next_cursor": following}, headers=paging.link(request, following))
 
     async def journal_stats(request):
         return _json(stats(journal_entries(request)))
@@ -364,13 +383,14 @@ def admin_routes(engine: Engine, settings: Settings, providers: list[str],
         return _json(limits_dict())
 
     async def webhooks(request):
-        attempts = engine.webhooks.attempts(request.query.get("provider") or None,
+        numbered = engine.webhooks.numbered(request.query.get("provider") or None,
                                             request.query.get("task_id") or None,
                                             request.query.get("url") or None)
-        limit = limit_of(request, 10_000)
-        return _json({"attempts": attempts[:limit], "count": len(attempts),
-                      "pending": engine.webhooks.pending(),
-                      "allowed": engine.allowed_callbacks.list()})
+        chosen, following = paged(request, "webhooks", numbered, lambda n: n[0], 10_000)
+        return _json({"attempts": [attempt for _, attempt in chosen], "count": len(numbered),
+                      "next_cursor": following, "pending": engine.webhooks.pending(),
+                      "allowed": engine.allowed_callbacks.list()},
+                     headers=paging.link(request, following))
 
     async def allow_callbacks(request):
         data = await body(request, "/_sim/webhooks/allowed")

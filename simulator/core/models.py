@@ -163,6 +163,9 @@ class Task:
     # Bumped by the store on every write; a write of a task read at an older version is
     # refused (StaleWrite), so two changes racing on one task never lose one of them.
     version: int = 0
+    # Set by the store when the task is first written, increasing: its place in creation
+    # order, which lists of tasks keep and a page cursor names.
+    seq: int = 0
 
     @property
     def terminal(self) -> bool:

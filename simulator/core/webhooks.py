@@ -184,7 +184,10 @@ class Webhooks:
         self.resolver = resolver
         self._system_resolver: AbstractResolver | None = None
         self._pending: dict[int, Delivery] = {}
-        self._attempts: deque[dict[str, Any]] = deque(maxlen=max_attempts)
+        # Each attempt with its sequence number: a position that stays put when the
+        # oldest are dropped, so a page of the record can be continued from it.
+        self._attempts: deque[tuple[int, dict[str, Any]]] = deque(maxlen=max_attempts)
+        self._attempt_seq = itertools.count(1)
         self._counts: Counter[tuple[str | None, str]] = Counter()
         self._ids = itertools.count(1)
         # One session per policy, keyed by whether it screens addresses: a pooled
@@ -209,7 +212,13 @@ class Webhooks:
     def attempts(self, provider: str | None = None, task_id: str | None = None,
                  url: str | None = None) -> list[dict[str, Any]]:
         """Every attempt made, oldest first."""
-        return [a for a in self._attempts
+        return [a for _, a in self.numbered(provider, task_id, url)]
+
+    def numbered(self, provider: str | None = None, task_id: str | None = None,
+                 url: str | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """Every attempt made, oldest first, each after its sequence number (increasing,
+        never reused)."""
+        return [(seq, a) for seq, a in self._attempts
                 if (provider is None or a["provider"] == provider)
                 and (task_id is None or a["task_id"] == task_id)
                 and (url is None or a["url"] == url)]
@@ -323,7 +332,7 @@ class Webhooks:
             "faults": [*delivery.held_by, *(fault.rules if fault is not None else ())],
             "latency_ms": round((time.monotonic() - started) * 1000, 3), "refused": refused}
         delivery.attempts.append(attempt)
-        self._attempts.append(attempt)
+        self._attempts.append((next(self._attempt_seq), attempt))
         outcome = ("faulted" if error and error.startswith("fault:") else
                    "refused" if refused else
                    "delivered" if ok else "rejected" if status is not None else "error")

@@ -45,11 +45,13 @@ class Store(Protocol):
         Raises InsufficientBalance (changing nothing) if any balance would go below zero.
         """
 
-    async def ledger(self, api_key: str) -> list[LedgerEntry]: ...
+    async def ledger(self, api_key: str) -> list[LedgerEntry]:
+        """Oldest first; entry ids increase across all keys (until a reset)."""
 
     async def put_task(self, task: Task) -> None:
         """Write a task read at ``task.version`` (a new one at 0) and bump its version;
-        raises StaleWrite, writing nothing, when the stored task is at another version."""
+        raises StaleWrite, writing nothing, when the stored task is at another version. A
+        new task is given the next ``seq``."""
 
     async def get_task(self, task_id: str) -> Task | None: ...
 
@@ -57,7 +59,8 @@ class Store(Protocol):
         """The task that made a clip, and the clip."""
 
     async def list_tasks(self, provider: str | None = None, status: str | None = None,
-                         api_key: str | None = None) -> list[Task]: ...
+                         api_key: str | None = None) -> list[Task]:
+        """Oldest first: in creation order, by the ``seq`` the store gave each task."""
 
     async def put_persona(self, persona: Persona) -> None: ...
 

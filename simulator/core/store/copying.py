@@ -50,7 +50,7 @@ class CopyingStore(MemoryStore):
         await asyncio.sleep(0)
         kept = _copy(task)
         await super().put_task(kept)  # a stale version is refused there, writing nothing
-        task.version = kept.version
+        task.version, task.seq = kept.version, kept.seq
 
     async def get_task(self, task_id: str) -> Task | None:
         await asyncio.sleep(0)

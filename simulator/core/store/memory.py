@@ -24,6 +24,7 @@ class MemoryStore:
         self._clips: dict[str, tuple[str, int]] = {}
         self._personas: dict[str, Persona] = {}
         self._ledger_seq = 0
+        self._task_seq = 0
 
     async def reset(self) -> None:
         self._clear()
@@ -67,6 +68,8 @@ class MemoryStore:
                 raise StaleWrite(task.id)
             for index, clip in enumerate(task.clips):
                 self._clips[clip.id] = (task.id, index)
+            self._task_seq += 1
+            task.seq = self._task_seq
         elif stored is not task and stored.version != task.version:
             raise StaleWrite(task.id)
         task.version += 1
@@ -83,6 +86,7 @@ class MemoryStore:
         return self._tasks.get(task_id)
 
     async def list_tasks(self, provider=None, status=None, api_key=None) -> list[Task]:
+        # A dict keeps insertion order: tasks come out in creation (``seq``) order.
         return [task for task in self._tasks.values()
                 if (not provider or task.provider == provider)
                 and (not status or task.status == status)
