@@ -180,12 +180,10 @@ class Task:
 
     @property
     def ready_clips(self) -> int:
-        """How many clips have playable media: the first at stage first, all on success.
-        A clip once ready stays so: a task failed after its first clip was out (through
-        the control plane) keeps that clip, which clients may already have used."""
+        """How many clips have playable media: the first at stage first, all on success."""
         if self.status == SUCCEEDED:
             return len(self.clips)
-        if self.stage in ("first", "complete") and self.status in (RUNNING, FAILED):
+        if self.stage in ("first", "complete") and self.status == RUNNING:
             return min(1, len(self.clips))
         return 0
 

@@ -91,9 +91,9 @@ def result(task: Task, origin: str) -> Any:
 
 def song_state(task: Task, index: int) -> str:
     """One song's own state: a song succeeds when its media is final, which may be
-    before its sibling's (and stays so if the task fails after it)."""
+    before its sibling's."""
     if task.status == FAILED:
-        return "succeeded" if task.clip_ready(task.clips[index]) else "error"
+        return "error"
     if task.status == QUEUED or task.stage is None:
         return "pending"
     return "succeeded" if task.clip_ready(task.clips[index]) else "running"

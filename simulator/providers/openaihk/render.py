@@ -35,7 +35,7 @@ _THINGS = ("Recorders", "Venue", "Xylophone", "Harbor", "Echo", "Meadow", "Signa
 
 def status_of(task: Task, index: int) -> str:
     if task.status == FAILED:
-        return "complete" if index < task.ready_clips else "error"
+        return "error"
     if task.status == SUCCEEDED:
         return "complete"
     if task.meta["clips"][index].get("type") == "stem":
