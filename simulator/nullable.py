@@ -123,3 +123,13 @@ _COMBINED = {"$ref", "allOf", "anyOf", "oneOf", "not", "if"}
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with the null members of its objects (at any depth) left out; nulls
+    inside arrays stay, since an array's items are not optional fields."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value

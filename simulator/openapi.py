@@ -24,12 +24,13 @@ from typing import Any, Callable, Mapping
 
 import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .nullable import allow_null_optionals
+from .nullable import allow_null_optionals, without_nulls
+from .patterns import Validator, regex
 from .pointers import fragment, located, resolved
 from .resources import resource_dir
 
@@ -49,43 +50,6 @@ _GENERIC = {
 }
 _TYPE_WORDS = {"string": "a string", "boolean": "a boolean", "number": "a number",
                "integer": "an integer", "object": "an object", "array": "an array"}
-
-
-def ecma(pattern: str) -> str:
-    r"""A JSON Schema ``pattern`` (ECMA-262) for Python's ``re``: there ``$`` also matches
-    before a final newline, so ``^[a-z]+$`` took ``"abc\n"``; outside a character class it
-    becomes ``\Z``, the very end."""
-    out, index, in_class = [], 0, False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            out.append(pattern[index:index + 2])
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "$":
-            char = r"\Z"
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
-@lru_cache(maxsize=None)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(ecma(pattern))
-
-
-def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
-    if validator.is_type(instance, "string") and not _regex(pattern).search(instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-# The 2020-12 validator with patterns read as JSON Schema reads them (see ecma); the
-# fast validator (jsonschema-rs) already does.
-Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 @dataclass(frozen=True)
@@ -155,7 +119,8 @@ class Spec:
         # What the spec says a client may send, spelled out for other tools: the document
         # as written is what requests are checked against (after nulls are dropped).
         self.served: dict[str, Any] = self.document
-        if self.document.get("x-null-means-absent"):
+        self.nulls_absent = bool(self.document.get("x-null-means-absent"))
+        if self.nulls_absent:
             self.served = copy.deepcopy(self.document)
             allow_null_optionals(self.served)
         self.id = provider_id
@@ -270,13 +235,27 @@ class Spec:
         return [resolved(self.document, parameter) for parameter
                 in self.document["paths"][path][method.lower()].get("parameters", ())]
 
-    def check_body(self, path: str, method: str, body: Any) -> Violation | None:
-        """The first reason the body breaks the spec, or None when it conforms: too deep
-        before anything else, then the schema (whose own limits word their refusals
-        best), then the document's bound on text."""
+    def accept_body(self, path: str, method: str, body: Any) -> tuple[Any, Violation | None]:
+        """The body as the operation takes it, and the first reason it breaks the spec
+        (None when it conforms). Where the spec says ``x-null-means-absent``, every null
+        member is left out first (an optional field sent as null means "not given", as
+        clients that serialize their unset fields expect); the depth is checked before
+        that walk, so nothing walks a body nested past the bound."""
         too_deep = self.bounds.too_deep(body)
         if too_deep is not None:
-            return too_deep
+            return body, too_deep
+        if self.nulls_absent:
+            body = without_nulls(body)
+        return body, self._check_shape(path, method, body)
+
+    def check_body(self, path: str, method: str, body: Any) -> Violation | None:
+        """The first reason the body, as given, breaks the spec, or None when it
+        conforms: too deep before anything else, then the schema (whose own limits word
+        their refusals best), then the document's bound on text."""
+        too_deep = self.bounds.too_deep(body)
+        return too_deep if too_deep is not None else self._check_shape(path, method, body)
+
+    def _check_shape(self, path: str, method: str, body: Any) -> Violation | None:
         validator = self.body_validator(path, method)
         if self._fast[(path, method.lower())].is_valid(body):
             return self.bounds.too_long(body)
@@ -296,14 +275,14 @@ def _plain_check(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
     validator would accept too, without calling it: parameters are checked on every
     request. False means "ask the validator"; None: the schema is not a plain one.
 
-    A pattern is read as the validator that words the refusals reads it (:func:`ecma`).
+    A pattern is read as the validator that words the refusals reads it (patterns.ecma).
     """
     keys = {k for k in schema if not k.startswith("x-")} - _ANNOTATIONS
     kind = schema.get("type")
     if kind == "string" and keys <= {"type", "minLength", "maxLength", "pattern", "enum"}:
         low, high = schema.get("minLength", 0), schema.get("maxLength", float("inf"))
         allowed = frozenset(schema["enum"]) if "enum" in schema else None
-        pattern = _regex(schema["pattern"]).search if "pattern" in schema else None
+        pattern = regex(schema["pattern"]).search if "pattern" in schema else None
 
         def text(value: Any) -> bool:
             return type(value) is str and low <= len(value) <= high \

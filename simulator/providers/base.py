@@ -101,7 +101,6 @@ class Provider(abc.ABC):
         # Where callbacks' media links point: the simulator as its callers reach it.
         self.base_url = settings.base_url
         self.spec = load_spec(self.id)
-        self._nulls_absent = bool(self.spec.document.get("x-null-means-absent"))
         self._drawn: dict[tuple, bytes] = {}
         engine.subscribe(self.id, self.on_task_event)
 
@@ -201,8 +200,8 @@ class Provider(abc.ABC):
             query = None if query_check is None else _checked_values(query_check, request.query)
             body = None
             if has_body:
-                body = await self.json_body(request)
-                violation = self.spec.check_body(path, method, body)
+                body, violation = self.spec.accept_body(path, method,
+                                                        await self.json_body(request))
                 if violation is not None:
                     raise _refusal(violation)
             return await handler(Call(request, account, body, values, query))
@@ -210,9 +209,7 @@ class Provider(abc.ABC):
         return endpoint
 
     async def json_body(self, request: web.Request) -> Any:
-        """The body as JSON. Where the spec says ``x-null-means-absent``, every null member
-        is left out: an optional field sent as null means "not given", as clients that
-        serialize their unset fields expect."""
+        """The body as JSON, as sent (the spec then takes it: see ``Spec.accept_body``)."""
         raw = await request.read()
         if self.json_content_type_only and raw.strip() and \
                 request.content_type not in ("application/json", "application/x-ndjson"):
@@ -223,10 +220,7 @@ class Provider(abc.ABC):
             body = orjson.loads(raw) if raw.strip() else None
         except orjson.JSONDecodeError:
             raise BadRequest(400, "Request body must be valid JSON") from None
-        too_deep = self.spec.bounds.too_deep(body)  # before anything walks it
-        if too_deep is not None:
-            raise _refusal(too_deep)
-        return without_nulls(body) if self._nulls_absent else body
+        return body
 
     # -- responses -----------------------------------------------------------------------
     @staticmethod
@@ -352,16 +346,6 @@ def iso_time(seconds: float) -> str:
 async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
     """Run rendering or analysis in a worker thread, so the event loop keeps serving."""
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-
-def without_nulls(value: Any) -> Any:
-    """``value`` with the null members of its objects (at any depth) left out; nulls
-    inside arrays stay, since an array's items are not optional fields."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
 
 
 def generic_outage(status: int) -> str:
