@@ -17,9 +17,8 @@ from aiohttp import hdrs, web
 from yarl import URL
 
 from ..config import Settings
+from ..core.addresses import loopback_name
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost",
-                            "ip6-loopback"})
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -68,7 +67,7 @@ class Access:
         return None
 
     def _serves(self, host: str) -> bool:
-        if host in LOOPBACK_NAMES or host.endswith(".localhost") or host in self.hosts:
+        if loopback_name(host) or host in self.hosts:
             return True
         try:
             address = ipaddress.ip_address(host)

@@ -19,6 +19,16 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# Names every system resolves to itself, besides ``localhost``'s subdomains (RFC 6761).
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost",
+                            "ip6-loopback"})
+
+
+def loopback_name(host: str) -> bool:
+    """Whether ``host`` (lower case, no final dot) is a name for this machine."""
+    return host in LOOPBACK_NAMES or host.endswith(".localhost")
+
+
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 # RFC 6052's well-known NAT64 prefix carries an IPv4 address in its last 32 bits; the
 # local-use prefix of RFC 8215 leads to whatever its operator's network holds.

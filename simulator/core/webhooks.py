@@ -27,15 +27,16 @@ import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver
 
-from .addresses import Refused, ScreeningResolver, forbidden, judge, literal, noncanonical_ipv4
+from .addresses import (Refused, ScreeningResolver, forbidden, judge, literal,
+                        loopback_name, noncanonical_ipv4)
 from .clock import Clock
 from .faults import Faults
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
-_INTERNAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
-_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+# Suffixes of names inside a network, besides this machine's own (addresses.loopback_name).
+_INTERNAL_SUFFIXES = (".local", ".internal", ".lan", ".home.arpa")
 
 
 class CallbackRejected(ValueError):
@@ -64,7 +65,8 @@ def check_callback_url(url: str, *, https_only: bool, allow_internal: bool,
         return
     host = hostname.lower().rstrip(".")
     internal = CallbackRejected(f"{name} must not point to an internal address")
-    if host in _INTERNAL_NAMES or host.endswith(_INTERNAL_SUFFIXES) or "." not in host and ":" not in host:
+    if loopback_name(host) or host.endswith(_INTERNAL_SUFFIXES) \
+            or "." not in host and ":" not in host:
         raise internal
     try:
         address = ipaddress.ip_address(host)
