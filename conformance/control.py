@@ -5,6 +5,7 @@ nothing beyond the standard library, so every command works on a plain install."
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,10 +36,14 @@ class Clock:
 class MusicSim:
     """A running simulator and its control plane, as plain method calls."""
 
-    def __init__(self, url: str, api_key: str, token: str | None = None):
+    def __init__(self, url: str, api_key: str, token: str | None = None,
+                 sandbox: str | None = None):
         self.url = url.rstrip("/")
         self.api_key = api_key  # the demo key: plenty of credits
         self._token = token
+        # A sandbox's control plane is its own prefix; the default sandbox's is /_sim.
+        self.sandbox_id = sandbox
+        self._control = "/_sim" if sandbox is None else f"/_sim/sandboxes/{sandbox}"
         self.clock = Clock(self)
 
     def base_url(self, provider: str) -> str:
@@ -46,9 +51,14 @@ class MusicSim:
         return f"{self.url}/{provider}"
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        """One /_sim call; its JSON answer, or ControlPlaneError."""
+        """One call on this sandbox's control plane; its JSON answer, or
+        ControlPlaneError."""
+        return self.server(method, self._control + path, body)
+
+    def server(self, method: str, path: str, body: Any = None) -> Any:
+        """One call on the server's control plane, by its whole path (``/_sim/…``)."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}/_sim{path}", data=data, method=method)
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self._token:
             request.add_header("Authorization", f"Bearer {self._token}")
@@ -56,13 +66,48 @@ class MusicSim:
             with urllib.request.urlopen(request, timeout=30) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
-            raise ControlPlaneError(f"{method} /_sim{path}: {exc.code} "
+            raise ControlPlaneError(f"{method} {path}: {exc.code} "
                                     f"{exc.read().decode('utf-8', 'replace')}") from None
         return json.loads(raw) if raw else None
 
     def reset(self) -> None:
         """Back to the start-up state: accounts, tasks, faults, journal, clock."""
         self.admin("POST", "/reset")
+
+    # --- sandboxes ----------------------------------------------------------------------
+
+    def sandbox(self, id: str | None = None, clock: str | None = None,
+                credits: float | None = None) -> "MusicSim":
+        """A new sandbox on the same server, as a MusicSim of its own: its own demo key,
+        tasks, faults, journal and clock (``clock``: its mode)."""
+        body: dict[str, Any] = {}
+        if id is not None:
+            body["id"] = id
+        if clock is not None:
+            body["clock"] = {"mode": clock}
+        if credits is not None:
+            body["credits"] = credits
+        made = self.server("POST", "/_sim/sandboxes", body)
+        return MusicSim(self.url, made["demo_key"], self._token, made["id"])
+
+    def remove(self) -> None:
+        """Remove this sandbox and everything in it (the default sandbox cannot be)."""
+        if self.sandbox_id is None:
+            raise ControlPlaneError("the default sandbox cannot be removed; reset() it")
+        self.server("DELETE", f"/_sim/sandboxes/{self.sandbox_id}")
+
+    # --- named state --------------------------------------------------------------------
+
+    def load_state(self, state: "str | os.PathLike[str] | dict[str, Any]") -> dict[str, Any]:
+        """Replace this sandbox's state with a state file's (a path, or the document)."""
+        if not isinstance(state, dict):
+            with open(state, encoding="utf-8") as handle:
+                state = json.load(handle)
+        return self.admin("POST", "/state", state)
+
+    def export_state(self, name: str | None = None) -> dict[str, Any]:
+        """This sandbox's state as a state file's document."""
+        return self.admin("GET", "/state" + _query({"name": name}))
 
     # --- accounts -----------------------------------------------------------------------
 

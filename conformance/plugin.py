@@ -11,6 +11,12 @@ each test, on a manual clock, so time moves only when the test says::
         musicsim.clock.advance(120)
         assert client.status(task) == "failed"
         assert musicsim.journal_stats(provider="evolink", method="GET")["count"] == 1
+
+With ``--musicsim-url`` the session shares a simulator that is already running, perhaps
+with other sessions or xdist workers: each test then gets a sandbox of its own (its own
+demo key, tasks, faults, journal and manual clock), removed after the test, so tests
+running side by side never see each other. ``@pytest.mark.musicsim_state(PATH)`` starts
+a test from a state file (``musicsim state export``).
 """
 
 from __future__ import annotations
@@ -21,18 +27,27 @@ from .control import Clock, ControlPlaneError, MusicSim
 
 __all__ = ["Clock", "ControlPlaneError", "MusicSim", "musicsim", "musicsim_server"]
 
+STATE_MARK = "musicsim_state"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("musicsim", "the musicsim fixture")
     group.addoption("--musicsim-url", metavar="URL", default=None,
-                    help="use a simulator already running there instead of starting one")
+                    help="share a simulator already running there (a sandbox per test) "
+                         "instead of starting one")
     group.addoption("--musicsim-admin-token", metavar="T", default=None,
                     help="the control plane's token, for a simulator started with one")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{STATE_MARK}(path): start the test's simulator from "
+                                       f"a musicsim state file")
+
+
 @pytest.fixture(scope="session")
 def musicsim_server(request: pytest.FixtureRequest):
-    """The session's simulator: started here unless --musicsim-url names one."""
+    """The session's simulator: started here unless --musicsim-url names one (then it
+    is shared, and each test works in a sandbox of its own)."""
     url = request.config.getoption("musicsim_url")
     token = request.config.getoption("musicsim_admin_token")
     if url:
@@ -47,8 +62,22 @@ def musicsim_server(request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def musicsim(musicsim_server: MusicSim) -> MusicSim:
-    """The simulator, reset and on a manual clock for this test."""
-    musicsim_server.reset()
-    musicsim_server.clock.set(mode="manual")
-    return musicsim_server
+def musicsim(request: pytest.FixtureRequest, musicsim_server: MusicSim):
+    """The simulator for this test: clean, on a manual clock, and (when given) loaded
+    from the test's state file."""
+    shared = request.config.getoption("musicsim_url") is not None
+    if shared:
+        sim = musicsim_server.sandbox(clock="manual")
+    else:
+        sim = musicsim_server
+        sim.reset()
+        sim.clock.set(mode="manual")
+    try:
+        mark = request.node.get_closest_marker(STATE_MARK)
+        if mark is not None:  # a path relative to the test's file, or absolute
+            given = mark.args[0] if mark.args else mark.kwargs["path"]
+            sim.load_state(request.path.parent / given)
+        yield sim
+    finally:
+        if shared:
+            sim.remove()

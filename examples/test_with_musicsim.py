@@ -4,6 +4,10 @@ Installing musicsim registers the plugin; the `musicsim` fixture is a simulator 
 for the test session, reset before each test, on a manual clock. Run with:
 
     .venv/bin/pytest examples/test_with_musicsim.py
+
+or on a simulator already running, shared by two workers (each test gets a sandbox):
+
+    .venv/bin/pytest -n 2 --musicsim-url http://127.0.0.1:8000 examples/test_with_musicsim.py
 """
 
 import json

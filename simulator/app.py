@@ -8,6 +8,8 @@ from .admin import admin_routes, answered_in_json
 from .answers import AnswerChecker, admin_middleware
 from .config import Settings
 from .core.engine import Engine
+from .core.keys import DEFAULT_SANDBOX, Keys
+from .core.sandboxes import Sandboxes, sandbox_seed
 from .edge import Edge, MediaSurface, catch_all, unmatched
 from .media.files import MEDIA
 from .media.serve import MediaServer
@@ -16,37 +18,53 @@ from .providers import REGISTRY, Provider
 from .replay import Replay
 from .tls import ServerTLS, server_tls
 
-ENGINE = web.AppKey("engine", Engine)
+ENGINE = web.AppKey("engine", Engine)  # the default sandbox's
+SANDBOXES = web.AppKey("sandboxes", Sandboxes)
 PROVIDERS = web.AppKey("providers", dict)
 TLS = web.AppKey("tls", ServerTLS | None)  # how the server speaks HTTPS (None: plain HTTP)
 ANSWERS = web.AppKey("answers", AnswerChecker | None)  # --check-answers (None: off)
 REPLAY = web.AppKey("replay", Replay | None)  # --replay's recorded answers (None: off)
 
 
-def build_engine(settings: Settings) -> Engine:
-    return Engine(seed=settings.seed, clock_mode=settings.clock, speed=settings.speed,
+def build_engine(settings: Settings, sandbox: str = DEFAULT_SANDBOX,
+                 keys: Keys | None = None) -> Engine:
+    """The default engine, or a sandbox's: seeded and keyed apart, otherwise alike."""
+    default = sandbox == DEFAULT_SANDBOX
+    return Engine(seed=settings.seed if default else sandbox_seed(settings.seed, sandbox),
+                  clock_mode=settings.clock, speed=settings.speed,
                   state=settings.state, default_credits=settings.default_credits,
-                  demo_key=settings.demo_key, journal_entries=settings.journal_entries,
+                  demo_key=settings.demo_key if default else f"{settings.demo_key}-{sandbox}",
+                  journal_entries=settings.journal_entries,
                   journal_body=settings.journal_body_bytes, rate_limits=settings.rate_limits,
                   scenarios=settings.scenarios(), scenario=settings.scenario,
-                  allow_local_callbacks=settings.allow_local_callbacks)
+                  allow_local_callbacks=settings.allow_local_callbacks, sandbox=sandbox,
+                  keys=keys)
 
 
 def build_app(settings: Settings) -> web.Application:
     tls = server_tls(settings)  # first: a bad TLS setting is refused before anything starts
     replay = Replay.load(settings.replay, settings.providers) if settings.replay else None
     engine = build_engine(settings)
+
+    def sandbox_engine(name: str) -> Engine:
+        made = build_engine(settings, name, engine.keys)
+        if tls is not None and tls.ca_pem is not None:
+            made.webhooks.trust(tls.ca_pem)
+        return made
+
+    sandboxes = Sandboxes(engine, sandbox_engine, settings.seed)
     if tls is not None and tls.ca_pem is not None:
         engine.webhooks.trust(tls.ca_pem)  # receivers with a certificate from the local CA
     providers: dict[str, Provider] = {pid: REGISTRY[pid](engine, settings)
                                       for pid in settings.providers}
     root = next(iter(providers.values())) if len(providers) == 1 else None
-    metrics = Metrics(engine)
+    metrics = Metrics(sandboxes)
     answers = AnswerChecker([*providers, "admin"]) if settings.check_answers else None
     # No middleware unless answers are checked: the edge is bound to each route instead.
     app = web.Application(middlewares=[admin_middleware(answers)] if answers else [],
                           client_max_size=4 * 1024 * 1024)
     app[ENGINE] = engine
+    app[SANDBOXES] = sandboxes
     app[ANSWERS] = answers
     app[PROVIDERS] = providers
     app[TLS] = tls
@@ -55,12 +73,22 @@ def build_app(settings: Settings) -> web.Application:
     # single provider is served), so a request is matched once, with no sub-application.
     # Each provider and media route is bound to the edge; the catch-alls come last, so
     # they only take what nothing else matched.
-    edge = Edge(engine, metrics, answers, replay)
+    edge = Edge(sandboxes, metrics, answers, replay)
+
+    def dialects_for(made: Engine) -> None:
+        """Each sandbox is answered by dialects of its own, over its own engine."""
+        dialects = {pid: REGISTRY[pid](made, settings) for pid in providers}
+        for pid, dialect in dialects.items():
+            dialect.base_url = providers[pid].base_url
+        edge.serve(made.sandbox, dialects)
+
+    sandboxes.on_made.append(dialects_for)
+    sandboxes.on_removed.append(lambda gone: edge.forget(gone.sandbox))
     for pid, provider in providers.items():
         app.add_routes(edge.routes(provider, provider.routes(), f"/{pid}"))
-    app.add_routes(admin_routes(engine, settings, list(providers), metrics, replay))
+    app.add_routes(admin_routes(sandboxes, settings, list(providers), metrics, replay))
     media = MediaSurface()
-    app.add_routes(edge.routes(media, MediaServer(engine, settings.media_cache_bytes).routes(),
+    app.add_routes(edge.routes(media, MediaServer(sandboxes, settings.media_cache_bytes).routes(),
                                f"/{MEDIA}"))
     if root is not None:
         app.add_routes(edge.routes(root, root.routes()))
@@ -74,6 +102,7 @@ def build_app(settings: Settings) -> web.Application:
         await engine.start()
 
     async def on_cleanup(_app: web.Application) -> None:
+        await sandboxes.remove_all()
         await engine.stop()
 
     app.on_startup.append(on_startup)

@@ -10,6 +10,10 @@ The edge is bound to each route when the application is built, not run as middle
 it then knows the route's surface, inner path and metric series without looking them up,
 and a request pays for no machinery it does not use. Requests no route matches reach it
 through a catch-all per surface, so they are refused in the dialect's shape as well.
+
+Every request is answered in the sandbox of the key it carries: that sandbox's fault
+rules, journal and dialects (see core/sandboxes.py). A request with no key, or one no
+sandbox made, belongs to the default sandbox.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from aiohttp import web
 
-from .core.engine import Engine
 from .core.faults import AFTER, BEFORE, DEFAULT_RETRY_AFTER, Decision, task_steering
 from .core.magic import NO_STEERING
+from .core.sandboxes import Sandboxes
 from .media.files import MEDIA
 from .media.serve import media_error
 from .metrics import Metrics
@@ -71,33 +75,49 @@ Surface = Provider | MediaSurface
 class Edge:
     """Binds routes to their surface (a dialect, or the media server) through the edge."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, answers: AnswerChecker | None = None,
-                 replay: Replay | None = None):
-        self.engine, self.metrics, self.answers, self.replay = engine, metrics, answers, replay
+    def __init__(self, sandboxes: Sandboxes, metrics: Metrics,
+                 answers: AnswerChecker | None = None, replay: Replay | None = None):
+        self.sandboxes, self.metrics, self.answers, self.replay = \
+            sandboxes, metrics, answers, replay
+        # Each made sandbox's dialects, as the endpoints of their routes, in the order
+        # the default sandbox's dialect lists them: {sandbox: {dialect: [endpoint]}}.
+        self._sandboxed: dict[str, dict[str, list[Endpoint]]] = {}
+
+    def serve(self, sandbox: str, dialects: dict[str, Provider]) -> None:
+        """Answer a sandbox's keys with its own dialects from now on."""
+        self._sandboxed[sandbox] = {pid: [r.handler for r in dialect.routes()]
+                                    for pid, dialect in dialects.items()}
+
+    def forget(self, sandbox: str) -> None:
+        self._sandboxed.pop(sandbox, None)
 
     def routes(self, surface: Surface, routes: Iterable[web.RouteDef],
                prefix: str = "") -> list[web.RouteDef]:
         """The surface's routes under ``prefix``, each answered through the edge."""
+        sandboxed = isinstance(surface, Provider)
         return [web.route(r.method, prefix + r.path,
-                          self.bind(surface, r.handler, _label(r.path), len(prefix)), **r.kwargs)
-                for r in routes]
+                          self.bind(surface, r.handler, _label(r.path), len(prefix),
+                                    index if sandboxed else None), **r.kwargs)
+                for index, r in enumerate(routes)]
 
     def catch_all(self, surface: Surface, prefix: str = "") -> web.RouteDef:
         """The route that takes what no route of the surface matched, so an unknown path
         or method is refused in the surface's shape (added after every other route)."""
         return catch_all(prefix, self.bind(surface, unmatched, UNMATCHED, len(prefix)))
 
-    def bind(self, surface: Surface, handler: Endpoint, label: str, cut: int) -> Handler:
+    def bind(self, surface: Surface, handler: Endpoint, label: str, cut: int,
+             index: int | None = None) -> Handler:
         """``handler`` behind the edge: ``cut`` is the length of the prefix the route is
-        served under, so the journal and the fault rules see the path inside the surface."""
-        engine, journal, faults = self.engine, self.engine.journal, self.engine.faults
+        served under, so the journal and the fault rules see the path inside the surface.
+        ``index`` is the route's place among its dialect's routes, where a sandbox's own
+        dialect has the same route (None: one handler serves every sandbox)."""
+        sandboxes, sandboxed = self.sandboxes, self._sandboxed
+        default = sandboxes.default
         answers = self.answers
         series = self.metrics.route(surface.id, label)
         sid = surface.id
         sends_rate_headers = surface.sends_rate_headers
         replay = self.replay if self.replay is not None and self.replay.holds(sid) else None
-        if replay is not None:
-            handler = _replayed_first(replay, sid, cut, handler)
 
         async def edge(request: web.Request) -> web.StreamResponse:
             started = time.perf_counter()
@@ -110,13 +130,18 @@ class Edge:
                     refused = _http_error(surface, exc)
             inner = request.path[cut:] or "/"
             key = surface.api_key(request)
-            decision = faults.for_request(sid, request.method, inner, key, body)
+            engine = sandboxes.for_key(key)
+            answer = handler if engine is default or index is None \
+                else sandboxed[engine.sandbox][sid][index]
+            if replay is not None:
+                answer = _replayed_first(replay, sid, cut, answer)
+            decision = engine.faults.for_request(sid, request.method, inner, key, body)
             dropped, damage = False, None
             if decision is None:
-                response = sent = refused or await _answer(surface, request, handler, key)
+                response = sent = refused or await _answer(surface, request, answer, key)
             else:
                 response, sent, dropped, damage = await _faulted(
-                    surface, request, handler, decision, refused, key)
+                    surface, request, answer, decision, refused, key)
             if sends_rate_headers and not dropped and not response.prepared \
                     and RATE in request:
                 response.headers.update(surface.rate_headers(request[RATE]))
@@ -127,10 +152,11 @@ class Edge:
                               injected=decision is not None and decision.status is not None)
             seconds = time.perf_counter() - started
             status = None if dropped else response.status
-            journal.record(engine.now(), sid, request.method, inner, request.query_string, key,
-                           status, seconds, request.headers, body, response.headers,
-                           getattr(response, "body", None),
-                           decision.rules if decision else (), damage, replayed)
+            engine.journal.record(engine.now(), sid, request.method, inner,
+                                  request.query_string, key, status, seconds,
+                                  request.headers, body, response.headers,
+                                  getattr(response, "body", None),
+                                  decision.rules if decision else (), damage, replayed)
             series.observe(request.method, status, seconds)
             return sent
 

@@ -4,7 +4,7 @@ Requests are counted as they pass the edge, into plain dictionaries: that path i
 and a labelled prometheus-client metric costs more per request than the rest of the
 edge together. Everything is turned into metric families when the metrics are scraped,
 including what the core already knows (tasks by state, credits, webhook attempts, faults
-applied), so nothing is counted twice and nothing can drift. Each application has its
+applied, summed over every sandbox), so nothing is counted twice and nothing can drift. Each application has its
 own registry, so several simulators can live in one process.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from typing import Iterator
+from typing import Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
@@ -48,11 +48,11 @@ class Route:
 
 
 class Metrics:
-    def __init__(self, engine: Engine):
+    def __init__(self, engines: Iterable[Engine]):
         self.registry = CollectorRegistry(auto_describe=True)
         self._routes: dict[tuple[str, str], Route] = {}
         self.registry.register(_RequestCollector(self))
-        self._state = _EngineCollector(engine)
+        self._state = _EngineCollector(engines)
         self.registry.register(self._state)
 
     def route(self, provider: str, label: str) -> Route:
@@ -101,21 +101,25 @@ class _RequestCollector(Collector):
 
 
 class _EngineCollector(Collector):
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self._tasks: list = []
+    """The state of every sandbox, summed: one server, one set of series."""
+
+    def __init__(self, engines: Iterable[Engine]):
+        self.engines = engines
+        self._states: Counter = Counter()
         self._accounts: list = []
 
     async def read(self) -> None:
-        self._tasks = await self.engine.tasks()
-        self._accounts = await self.engine.accounts()
+        self._states, self._accounts = Counter(), []
+        for engine in list(self.engines):
+            now = engine.now()
+            self._states.update((t.provider, t.state(now)) for t in await engine.tasks())
+            self._accounts += await engine.accounts()
 
     def collect(self) -> Iterator[Metric]:
-        engine = self.engine
-        now = engine.now()
+        engines = list(self.engines)
         tasks = GaugeMetricFamily("musicsim_tasks", "Tasks by provider and state",
                                   labels=("provider", "state"))
-        counts = Counter((t.provider, t.state(now)) for t in self._tasks)
+        counts = self._states
         for (provider, state), count in sorted(counts.items()):
             tasks.add_metric((provider, state), count)
         for provider in sorted({p for p, _ in counts}):
@@ -137,15 +141,24 @@ class _EngineCollector(Collector):
         attempts = CounterMetricFamily(
             "musicsim_webhook_attempts", "Callback delivery attempts, by provider and outcome",
             labels=("provider", "outcome"))
-        for (provider, outcome), count in sorted(engine.webhooks.counts().items()):
+        for (provider, outcome), count in sorted(_summed(e.webhooks.counts()
+                                                         for e in engines).items()):
             attempts.add_metric((provider or "", outcome), count)
         yield attempts
 
         faults = CounterMetricFamily("musicsim_faults_applied",
                                      "Fault actions applied, by target and kind",
                                      labels=("target", "kind"))
-        for (target, kind), count in sorted(engine.faults.applied.items()):
+        for (target, kind), count in sorted(_summed(e.faults.applied
+                                                    for e in engines).items()):
             faults.add_metric((target, kind), count)
         yield faults
         yield GaugeMetricFamily("musicsim_fault_rules", "Fault rules in force",
-                                value=len(engine.faults.rules()))
+                                value=sum(len(e.faults.rules()) for e in engines))
+
+
+def _summed(counts: Iterable[Mapping]) -> Counter:
+    total: Counter = Counter()
+    for each in counts:
+        total.update(each)
+    return total

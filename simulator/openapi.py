@@ -33,6 +33,7 @@ from .nullable import allow_null_optionals, without_nulls
 from .patterns import Validator, regex
 from .pointers import fragment, located, resolved
 from .resources import resource_dir
+from .sandboxed import with_sandboxes
 
 _GENERIC = {
     "required": "{param} is required",
@@ -115,7 +116,7 @@ class Spec:
     def __init__(self, provider_id: str):
         path = resource_dir("specs") / f"{provider_id}.yaml"
         with open(path, encoding="utf-8") as handle:
-            self.document: dict[str, Any] = yaml.safe_load(handle)
+            self.document: dict[str, Any] = with_sandboxes(yaml.safe_load(handle))
         # What the spec says a client may send, spelled out for other tools: the document
         # as written is what requests are checked against (after nulls are dropped).
         self.served: dict[str, Any] = self.document

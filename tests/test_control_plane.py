@@ -142,12 +142,14 @@ def test_non_loopback_callers_are_refused_without_a_token():
     from simulator.admin import admin_routes
     from simulator.config import load
     from simulator.core.engine import Engine
+    from simulator.core.sandboxes import Sandboxes
     from simulator.metrics import Metrics
 
     def call(remote: str, token: str | None = None, header: str | None = None):
         engine = Engine(clock_mode="manual")
-        routes = admin_routes(engine, load(env={}, admin_token=token), ["evolink"],
-                              Metrics(engine))
+        sandboxes = Sandboxes(engine, Engine, None)
+        routes = admin_routes(sandboxes, load(env={}, admin_token=token), ["evolink"],
+                              Metrics(sandboxes))
         health = next(r for r in routes if r.path == "/_sim/health")
         transport = mock.Mock()
         transport.get_extra_info.side_effect = lambda name, default=None: (

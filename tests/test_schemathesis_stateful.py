@@ -11,6 +11,8 @@ not start from it), so that spec runs on its own links alone.
 
 from __future__ import annotations
 
+import copy
+
 import re
 
 import pytest
@@ -25,6 +27,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
 
 from conftest import DEMO_KEY, Receiver, Sim, bearer, start_sim
 from fuzz_report import budget, tally
+from simulator.openapi import load_spec
 from simulator.config import RateLimit
 from test_schemathesis import SPECS, as_drawn, load
 
@@ -46,7 +49,7 @@ def schema_of(name: str):
     """The spec to walk, drawing valid requests only: a sequence is worth following when
     each step is accepted, and tests/test_schemathesis.py sends the invalid ones."""
     if name == "admin":
-        schema = schemathesis.openapi.from_path(SPECS / "admin.yaml")
+        schema = schemathesis.openapi.from_dict(copy.deepcopy(load_spec("admin").served))
     else:
         schema = load(name, light=name in ("acedata", "openaihk"))
     if name == "openaihk":

@@ -1,5 +1,6 @@
 """The /_sim control plane shared by every provider."""
 
-from .routes import admin_routes, answered_in_json
+from .answers import answered_in_json
+from .routes import admin_routes
 
 __all__ = ["admin_routes", "answered_in_json"]

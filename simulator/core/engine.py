@@ -24,6 +24,7 @@ from .clock import Clock
 from .faults import Faults, requested_steering
 from .ids import Ids
 from .journal import Journal
+from .keys import DEFAULT_SANDBOX, Keys
 from .ledger import InsufficientCredits, Ledger
 from .lifecycle import TIMED_OUT
 from .magic import NO_STEERING, Steering, read_steering
@@ -61,7 +62,12 @@ class Engine:
                  journal_entries: int = 10_000, journal_body: int = 16_384,
                  rate_limits: dict[str, Limit] | None = None,
                  scenarios: dict[str, dict] | None = None, scenario: str | None = None,
-                 allow_local_callbacks: bool = False):
+                 allow_local_callbacks: bool = False, sandbox: str = DEFAULT_SANDBOX,
+                 keys: Keys | None = None):
+        # Which sandbox this engine is, and the index of every sandbox's keys, where
+        # this one claims its own (see sandboxes.py).
+        self.sandbox = sandbox
+        self.keys = Keys() if keys is None else keys
         self.ids = Ids(seed)
         self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
         # Simulated time, read on every request: the clock's own method, bound once.
@@ -86,6 +92,7 @@ class Engine:
             self.faults.use_scenario(scenario)
         self.default_credits = default_credits
         self.demo_key = demo_key
+        self.created_at = self.now()
         # Bumped by every reset: after one, a seeded run hands out the same ids again, so
         # anything remembered by task id and version must also name the epoch.
         self.epoch = 0
@@ -104,6 +111,7 @@ class Engine:
     async def reset(self) -> None:
         """Wipe all state and restore the default accounts; the clock keeps its mode."""
         self.scheduler.clear()
+        self.keys.release_all(self)
         await self.store.reset()
         self.watchers.release_all()
         self.journal.clear()
@@ -141,15 +149,19 @@ class Engine:
         while True:
             # A made-up key is drawn again if taken: a key given earlier, or one made
             # before a reset rewound the id generator, may be the next draw.
+            # Keys are unique across sandboxes: the index decides first, the store's
+            # insert then (a key kept by a store this index has not heard of).
             key = api_key or "sk-sim-" + self.ids.token(24)
-            try:
-                account = await self.store.create_account(
-                    Account(key, models=models, created_at=self.now(),
-                            webhook_secret=self._secret_for(key)))
-                break
-            except KeyError:
-                if api_key:
-                    raise AccountExists(api_key) from None
+            if self.keys.claim(key, self):
+                try:
+                    account = await self.store.create_account(
+                        Account(key, models=models, created_at=self.now(),
+                                webhook_secret=self._secret_for(key)))
+                    break
+                except KeyError:
+                    self.keys.release(key)
+            if api_key:
+                raise AccountExists(api_key)
         amount = self.default_credits if credits is None else credits
         if amount:
             account = await self.ledger.grant(key, amount)

@@ -20,6 +20,7 @@ from aiohttp import web
 from ..core import exports
 from ..core.engine import Engine
 from ..core.models import SUCCEEDED, Clip
+from ..core.sandboxes import Sandboxes
 from . import formats
 from .cache import ByteLRU
 from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE,
@@ -118,8 +119,9 @@ def _not_found(message: str) -> web.Response:
 
 
 class MediaServer:
-    def __init__(self, engine: Engine, cache_bytes: int):
-        self.engine = engine
+    def __init__(self, sandboxes: Sandboxes, cache_bytes: int):
+        # Links are global: a clip is found in whichever sandbox made it.
+        self.sandboxes = sandboxes
         self.cache = ByteLRU(cache_bytes)
         self._making: dict[tuple, asyncio.Future] = {}
 
@@ -132,24 +134,24 @@ class MediaServer:
         name = request.match_info["name"]
         if name not in FILES:
             return _not_found(f"no media file {name!r}")
-        found = await self.engine.find_clip(request.match_info["clip_id"])
+        found = await self.sandboxes.find_clip(request.match_info["clip_id"])
         if found is None:
             return _not_found("media not found")
-        task, clip = found
-        if task.expired(self.engine.now()):
+        engine, task, clip = found
+        if task.expired(engine.now()):
             return media_error(410, "media expired: the task's results have passed their "
                                     "retention")
         streaming = name in WHILE_STREAMING and task.stage is not None and not task.terminal
         if not task.clip_ready(clip) and not streaming:
             return _not_found("media not ready yet")
-        if name == VIDEO_MP4 and await exports.held_back(self.engine, clip.id, name):
+        if name == VIDEO_MP4 and await exports.held_back(engine, clip.id, name):
             # Asked for and still being made: a CDN's bare 404, for the client to retry.
             return web.Response(status=404)
         maker, content_type = FILES[name]
         key, make = maker(clip)
         data = await self._get(key, make)
         if name == STREAM_MP3 and streaming:
-            return await self._progressive(request, task, data)
+            return await self._progressive(request, engine, task, data)
         etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600",
                    "Accept-Ranges": "bytes"}
@@ -169,7 +171,8 @@ class MediaServer:
                                         "Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
         return web.Response(body=data, content_type=content_type, headers=headers)
 
-    async def _progressive(self, request: web.Request, task, data: bytes) -> web.StreamResponse:
+    async def _progressive(self, request: web.Request, engine: Engine, task,
+                           data: bytes) -> web.StreamResponse:
         """The stream of a song still being made: what is made so far at once, then the
         rest as simulated time makes it, ending when the song is done (or cut short if
         the task fails). No length is known in advance, as on the real service."""
@@ -179,10 +182,10 @@ class MediaServer:
         sent = 0
         try:
             while True:
-                task = await self.engine.task(task.id) or task  # a fresh read each tick
+                task = await engine.task(task.id) or task  # a fresh read each tick
                 done = task.terminal
                 target = len(data) if done and task.status == SUCCEEDED else \
-                    int(len(data) * _made(task, self.engine.now()))
+                    int(len(data) * _made(task, engine.now()))
                 if target > sent:
                     await response.write(data[sent:target])
                     sent = target
