@@ -38,7 +38,7 @@ def build_engine(settings: Settings, sandbox: str = DEFAULT_SANDBOX,
                   journal_body=settings.journal_body_bytes, rate_limits=settings.rate_limits,
                   scenarios=settings.scenarios(), scenario=settings.scenario,
                   allow_local_callbacks=settings.allow_local_callbacks, sandbox=sandbox,
-                  keys=keys)
+                  keys=keys, max_tasks=settings.max_tasks)
 
 
 def build_app(settings: Settings) -> web.Application:

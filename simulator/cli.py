@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from . import cli_checks as checks
-from .config import PROVIDERS, load
+from .config import MAX_TASKS_RULE, PROVIDERS, load, max_tasks_value
 from .core.faults import load_scenarios
 from .core.magic import MAGIC_VALUES
 from .resources import resource_dir
@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
                           "--tls-key")
     tls.add_argument("--tls-key", metavar="FILE", help="the unencrypted PEM key of --tls-cert")
     serve.set_defaults(usage_error=serve.error)
+    serve.add_argument("--max-tasks", type=_max_tasks, metavar="N",
+                       help="keep at most N finished tasks, across every provider: past it "
+                            "the oldest finished are let go and answer as unknown ones do "
+                            "(default: no cap; MUSICSIM_MAX_TASKS, max_tasks = N). Running "
+                            "tasks are never let go; results past a provider's retention "
+                            "are let go a simulated day after they expire, with or "
+                            "without it")
     serve.add_argument("--scenario", metavar="NAME",
                        help="start with a named fault scenario in force (listed below)")
     serve.add_argument("--check-answers", action="store_true", default=None,
@@ -124,6 +131,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _max_tasks(text: str) -> int:
+    """--max-tasks, refused the way argparse refuses any bad flag: usage, the reason,
+    exit status 2."""
+    try:
+        return max_tasks_value(text, "--max-tasks")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{MAX_TASKS_RULE}, not {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -149,7 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
                         admin_token=args.admin_token,
                         allow_local_callbacks=args.allow_local_callbacks,
                         public_url=args.public_url, allowed_hosts=args.allowed_hosts,
-                        scenario=args.scenario,
+                        scenario=args.scenario, max_tasks=args.max_tasks,
                         check_answers=args.check_answers, tls=args.tls, tls_ca=args.tls_ca,
                         tls_cert=args.tls_cert, tls_key=args.tls_key, replay=args.replay)
         if settings.speed is not None and args.clock is None:

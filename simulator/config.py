@@ -50,6 +50,9 @@ class Settings:
     journal_entries: int = 10_000
     journal_body_bytes: int = 16_384
     media_cache_bytes: int = 256 * 1024 * 1024
+    # Finished tasks kept, across every dialect; past it the oldest finished are let go
+    # (None: no cap). See core/retention.py.
+    max_tasks: int | None = None
     scenario: str | None = None
     # Hold every answer against its spec and log each mismatch (a development aid).
     check_answers: bool = False
@@ -123,12 +126,16 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"{config_file}: unknown setting(s) {', '.join(sorted(unknown))}")
+        if "max_tasks" in data:
+            data["max_tasks"] = max_tasks_value(data["max_tasks"], f"{config_file}: max_tasks")
         values.update(data)
     for name in names - {"prices", "rate_limits", "extra_scenarios"}:
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None:
             values[name] = _from_text(name, raw)
     flags = {k: v for k, v in flags.items() if v is not None}
+    if "max_tasks" in flags:
+        flags["max_tasks"] = max_tasks_value(flags["max_tasks"], "--max-tasks")
     prices.update(flags.pop("prices", {}))
     rate_limits.update(flags.pop("rate_limits", {}))
     values.update(flags)
@@ -147,7 +154,25 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
     return settings
 
 
+MAX_TASKS_RULE = "must be a whole number of at least 1 (the finished tasks kept)"
+
+
+def max_tasks_value(value: Any, where: str) -> int:
+    """``max_tasks`` from a flag, the environment or a file, refused naming where it came
+    from: 0 would keep no finished task, not even one a client is about to read."""
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where} {MAX_TASKS_RULE}, not {value!r}")
+    return value
+
+
 def _from_text(name: str, raw: str) -> Any:
+    if name == "max_tasks":
+        return max_tasks_value(raw, ENV_PREFIX + "MAX_TASKS")
     if name in ("providers", "allowed_hosts"):
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     if name in ("allow_local_callbacks", "tls", "check_answers"):

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from simulator.core.engine import Engine
-from simulator.core.models import Task
+from simulator.core.models import OPENING, Account, Clip, Task
 from simulator.core.store import CopyingStore, MemoryStore, StaleWrite, open_store
 
 
@@ -189,5 +189,50 @@ def test_a_reader_never_sees_an_end_without_what_the_dialect_noted_as_it_heard_i
         assert read.status == "succeeded" and read.meta == {"noted": True}
         assert [task.meta for task in listed] == [{"noted": True}]
         await engine.stop()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("store", [MemoryStore, CopyingStore])
+def test_forgetting_a_task_folds_its_movements_and_what_came_before_into_the_opening(store):
+    """A task let go takes its clips' index entries with it, and its movements fold into
+    the key's opening entry with the grants and ended bills up to its newest; a task
+    still kept, and a bill still held, keep their entries."""
+    async def scenario():
+        kept = store()
+        await kept.create_account(Account("k"))
+
+        async def move(kind, amount, ref, time, **deltas):
+            await kept.move_credits("k", kind, amount, time, ref, **deltas)
+
+        clip = Clip("c-b", 1, 30.0, False, "", 1, None, None, None)
+        await kept.put_task(Task("A", "evolink", "song", "k", {}, 0.0,
+                                 clips=[Clip("c-a", 1, 30.0, False, "", 1, None, None, None)]))
+        await kept.put_task(Task("B", "evolink", "song", "k", {}, 0.0, clips=[clip]))
+        await move("grant", 100, None, 1.0, available=100, granted=100)
+        await move("hold", 10, "A", 2.0, available=-10, held=10)
+        await move("hold", 20, "B", 3.0, available=-20, held=20)
+        await move("hold", 5, "bill-1", 4.0, available=-5, held=5)
+        await move("settle", 5, "bill-1", 4.0, held=-5, spent=5)
+        await move("settle", 20, "B", 6.0, held=-20, spent=20)
+        await move("grant", 7, None, 7.0, available=7, granted=7)
+        await move("hold", 3, "bill-2", 8.0, available=-3, held=3)
+        assert await kept.forget_task("B") is True
+        assert await kept.forget_task("B") is False and await kept.get_task("B") is None
+        assert await kept.find_clip("c-b") is None and await kept.find_clip("c-a") is not None
+        assert [(e.id, e.kind, e.task_id) for e in await kept.ledger("k")] == [
+            (0, OPENING, None), (2, "hold", "A"), (7, "grant", None), (8, "hold", "bill-2")]
+        opening = (await kept.ledger("k"))[0]
+        assert (opening.amount, opening.available, opening.held, opening.spent,
+                opening.time) == (100, 75, 0, 25, 6.0)
+        await move("settle", 3, "bill-2", 9.0, held=-3, spent=3)
+        await move("settle", 10, "A", 10.0, held=-10, spent=10)
+        assert await kept.forget_task("A") is True
+        account = await kept.get_account("k")
+        assert (account.available, account.held, account.spent, account.granted) == \
+            (69, 0, 38, 107)
+        assert [tuple(e)[3:] for e in await kept.ledger("k")] == [
+            (OPENING, 107, None, 69, 0, 38)]
+        assert await kept.list_tasks() == []
 
     run(scenario())

@@ -31,6 +31,7 @@ from conftest import Receiver, Sim, start_sim
 from fuzz_report import LONG, budget, tally
 from simulator.config import RateLimit
 from simulator.core.engine import Engine
+from simulator.core.models import MOVEMENTS, OPENING
 from simulator.openapi import load_spec
 
 PROVIDERS = ("evolink", "acedata", "openaihk", "sunor", "orux")
@@ -720,7 +721,8 @@ class SimulatorMachine(RuleBasedStateMachine):
     @invariant()
     def ledgers_balance(self) -> None:
         """For every key: available + held + spent == granted, none negative, and the
-        ledger's movements add up to the balances."""
+        ledger's movements add up to the balances: from the opening entry (the movements
+        of tasks let go, folded; first, if there is one), each movement applied in turn."""
         self.steps_since_reset += 1
         tally("fuzz state machine: invariants", "ledger balances")
         accounts = {a["api_key"]: a for a in self.admin("GET", "/accounts").body["accounts"]}
@@ -730,16 +732,26 @@ class SimulatorMachine(RuleBasedStateMachine):
             assert min(credits, held, spent) >= -EPSILON, account
             assert abs(credits + held + spent - account["granted"]) < EPSILON, account
             entries = self.ledger(key)
-            sums = {kind: sum(e["amount"] for e in entries if e["kind"] == kind)
-                    for kind in ("grant", "hold", "settle", "release")}
-            assert abs(sums["grant"] - account["granted"]) < EPSILON, (account, sums)
-            assert abs(sums["hold"] - sums["settle"] - sums["release"] - held) < EPSILON, \
-                (account, sums)
-            assert abs(sums["settle"] - spent) < EPSILON, (account, sums)
-            last = entries[-1]
-            assert (abs(last["available"] - credits) < EPSILON and
-                    abs(last["held"] - held) < EPSILON and
-                    abs(last["spent"] - spent) < EPSILON), (account, last)
+            assert all(e["kind"] != OPENING for e in entries[1:]), entries
+            totals = {"available": 0.0, "held": 0.0, "spent": 0.0, "granted": 0.0}
+            if entries and entries[0]["kind"] == OPENING:
+                opening, entries = entries[0], entries[1:]
+                assert opening["id"] == 0 and opening["task_id"] is None, opening
+                totals = {"available": opening["available"], "held": opening["held"],
+                          "spent": opening["spent"], "granted": opening["amount"]}
+                assert min(totals.values()) >= -EPSILON, opening
+            elif entries:
+                last = entries[-1]  # nothing folded away: its balances are the account's
+                assert (abs(last["available"] - credits) < EPSILON and
+                        abs(last["held"] - held) < EPSILON and
+                        abs(last["spent"] - spent) < EPSILON), (account, last)
+            for entry in entries:
+                for name, per_credit in zip(totals, MOVEMENTS[entry["kind"]]):
+                    totals[name] += per_credit * entry["amount"]
+            assert (abs(totals["available"] - credits) < EPSILON and
+                    abs(totals["held"] - held) < EPSILON and
+                    abs(totals["spent"] - spent) < EPSILON and
+                    abs(totals["granted"] - account["granted"]) < EPSILON), (account, totals)
             per_task: dict[str, float] = {}
             for entry in entries:
                 if entry["task_id"] is not None:

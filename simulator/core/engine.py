@@ -31,6 +31,7 @@ from .magic import NO_STEERING, Steering, read_steering
 from .models import QUEUED, Account, Clip, Persona, Task
 from .progress import Listener, Progress, TaskNotFound
 from .ratelimit import Limit, RateLimiter, Verdict
+from .retention import Retention
 from .scheduler import Scheduler
 from .store import open_store
 from .watchers import DEADLINE, Watchers
@@ -63,7 +64,7 @@ class Engine:
                  rate_limits: dict[str, Limit] | None = None,
                  scenarios: dict[str, dict] | None = None, scenario: str | None = None,
                  allow_local_callbacks: bool = False, sandbox: str = DEFAULT_SANDBOX,
-                 keys: Keys | None = None):
+                 keys: Keys | None = None, max_tasks: int | None = None):
         # Which sandbox this engine is, and the index of every sandbox's keys, where
         # this one claims its own (see sandboxes.py).
         self.sandbox = sandbox
@@ -78,6 +79,8 @@ class Engine:
         self.ledger = Ledger(self.store, self.clock)
         self.progress = Progress(self.store, self.clock, self.scheduler, self.watchers,
                                  self.ledger)
+        # Lets finished tasks go: past their retention, and past max_tasks kept.
+        self.retention = Retention(self.progress, lambda: self.epoch, max_tasks)
         self.journal = Journal(journal_entries, journal_body)
         self.rates = RateLimiter(rate_limits)
         self.faults = Faults(seed, scenarios)

@@ -3,6 +3,21 @@
 For every account, ``available + held + spent == granted`` after every movement, and no
 balance is ever negative; the store applies each movement atomically, so two concurrent
 submits can never both spend the same credits.
+
+A ledger is as bounded as the tasks it is about. When a task is let go (see
+retention.py), its movements fold, in the same atomic step, into the key's one entry of
+kind ``opening``, together with every other movement of that key up to the task's newest
+that belongs to no task still kept (nor to anything still held): grants up to there
+fold too, so each hold it absorbs was covered by grants made before it and its available
+never goes below zero. The opening entry is always first, with id 0 (so a page cursor
+never passes it); ``task_id`` is null, ``amount`` the credits granted among what it
+folds, and ``available``/``held``/``spent`` the totals of what it folds (held is 0:
+every task it folds had finished). The entries still add up: start from the opening's
+available, held, spent and granted (its amount), apply each following entry's movement
+in order (``models.MOVEMENTS``: a grant adds to available and granted, a hold moves
+available to held, a settle held to spent, a release held back to available), and you
+reach the account's balances. Each following entry keeps the balances it recorded when
+it was made.
 """
 
 from __future__ import annotations

@@ -46,6 +46,16 @@ class Account:
         }
 
 
+# What each kind of movement does to an account's balances, per credit of its amount:
+# (available, held, spent, granted). A store folding movements away, and anyone adding a
+# ledger up, reads them from here.
+MOVEMENTS: dict[str, tuple[int, int, int, int]] = {
+    "grant": (1, 0, 0, 1), "hold": (-1, 1, 0, 0), "settle": (0, -1, 1, 0),
+    "release": (1, -1, 0, 0)}
+# The kind of the one entry that stands for every movement of tasks let go (see ledger.py).
+OPENING = "opening"
+
+
 class LedgerEntry(NamedTuple):
     """One movement, never changed once made (a tuple of plain values, which the garbage
     collector stops following: a busy server keeps hundreds of thousands)."""
@@ -53,7 +63,7 @@ class LedgerEntry(NamedTuple):
     id: int
     api_key: str
     time: float
-    kind: str  # grant | hold | settle | release
+    kind: str  # grant | hold | settle | release | opening
     amount: float
     task_id: str | None
     available: float  # balances after the movement

@@ -55,6 +55,9 @@ class Progress:
         self.watchers = watchers
         self.ledger = ledger
         self.listeners: dict[str, list[Listener]] = {}
+        # Who hears that a task has ended, after its dialect and watchers did: what lets
+        # finished tasks go (see retention.py), so it never pulls one from under them.
+        self.ended: list[Callable[[Task], Awaitable[None]]] = []
         # Tasks whose events are being written and heard: who is moving each, and when
         # it is done.
         self._moving: dict[str, tuple[asyncio.Task | None, asyncio.Future]] = {}
@@ -136,7 +139,7 @@ class Progress:
         try:
             await self._fire(task.id, None)
         except TaskNotFound:
-            return None  # wiped by a reset while it was read
+            return None  # wiped by a reset, or let go, while it was read
         return await self.store.get_task(task.id)
 
     def _heard(self, task: Task) -> bool:
@@ -157,7 +160,7 @@ class Progress:
         try:
             await self._fire(task_id, step)
         except TaskNotFound:
-            return  # wiped by a reset
+            return  # wiped by a reset, or let go
 
     async def _ttl_due(self, task_id: str, due: float) -> None:
         task = await self.read(task_id)
@@ -227,6 +230,12 @@ class Progress:
                                   event)
             # Watchers hear of the event after the dialect's own side effects are done.
             self.watchers.tell(task.id, event)
+        if lifecycle.is_end(events[-1]):
+            for hear in self.ended:
+                try:
+                    await hear(task)
+                except Exception:  # keeping a task too long must not undo its end
+                    log.exception("ending %s failed", task.id)
 
 
 def _end_step(task: Task) -> int | None:

@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from ..config import Settings
-from ..core.engine import CallbackRejected, Engine, InsufficientCredits
+from ..core.engine import CallbackRejected, Engine, InsufficientCredits, TaskNotFound
 from ..core.faults import DEFAULT_RETRY_AFTER
 from ..core.magic import Steering
 from ..core.models import EXPIRED, Account, Clip, Task
@@ -204,7 +204,11 @@ class Provider(abc.ABC):
                                                         await self.json_body(request))
                 if violation is not None:
                     raise _refusal(violation)
-            return await handler(Call(request, account, body, values, query))
+            try:
+                return await handler(Call(request, account, body, values, query))
+            except TaskNotFound as gone:
+                # A task let go (--max-tasks) while the request was using it: as unknown.
+                raise self.refuse_unknown_task(str(gone.args[0])) from None
 
         return endpoint
 
@@ -241,7 +245,10 @@ class Provider(abc.ABC):
         if body is None:
             if len(self._drawn) >= DRAWN_KEPT:
                 self._drawn.clear()
-            body = self._drawn[key] = orjson.dumps(draw(task, origin, now, *extra))
+            # Copied to its own size: orjson's output sits in a buffer of 4 KiB or more,
+            # and the drawn answers kept would hold those.
+            body = self._drawn[key] = memoryview(
+                orjson.dumps(draw(task, origin, now, *extra))).tobytes()
         return web.Response(body=body, content_type="application/json")
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None,

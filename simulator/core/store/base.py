@@ -46,7 +46,9 @@ class Store(Protocol):
         """
 
     async def ledger(self, api_key: str) -> list[LedgerEntry]:
-        """Oldest first; entry ids increase across all keys (until a reset)."""
+        """Oldest first; entry ids increase across all keys (until a reset). The movements
+        of tasks let go are folded into one ``opening`` entry, first, with id 0 (see
+        ledger.py for what it holds)."""
 
     async def put_task(self, task: Task) -> None:
         """Write a task read at ``task.version`` (a new one at 0) and bump its version;
@@ -54,6 +56,12 @@ class Store(Protocol):
         new task is given the next ``seq``."""
 
     async def get_task(self, task_id: str) -> Task | None: ...
+
+    async def forget_task(self, task_id: str) -> bool:
+        """Let a finished task go, in one step: the task, its clips' index entries, and
+        its ledger movements, folded into its key's opening entry with every other
+        movement of that key up to its newest that no open or kept task makes (see
+        ledger.py). False, changing nothing, if there is no such task."""
 
     async def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
         """The task that made a clip, and the clip."""

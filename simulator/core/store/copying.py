@@ -56,6 +56,10 @@ class CopyingStore(MemoryStore):
         await asyncio.sleep(0)
         return _copy(await super().get_task(task_id))
 
+    async def forget_task(self, task_id: str) -> bool:
+        await asyncio.sleep(0)
+        return await super().forget_task(task_id)
+
     async def find_clip(self, clip_id: str) -> tuple[Task, Clip] | None:
         await asyncio.sleep(0)
         found = await super().find_clip(clip_id)

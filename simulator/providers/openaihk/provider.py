@@ -259,7 +259,7 @@ class Openaihk(Provider):
 
     async def _persona_body(self, persona: Persona, body: dict[str, Any],
                             members: list[tuple[Task, Clip]], origin: str) -> dict[str, Any]:
-        task, root = await self.engine.find_clip(persona.source_clip_id)
+        task, root = await self._still_there(persona.source_clip_id)
         user = render_clip(task, root, origin)
         answer = {
             "id": persona.id, "name": persona.name, "description": persona.description,
@@ -349,10 +349,19 @@ class Openaihk(Provider):
 
     async def _shown(self, clip: Clip) -> dict[str, Any]:
         """How the clip's own batch shows its model, for clips made from it."""
-        task, _ = await self.engine.find_clip(clip.id)
+        task, _ = await self._still_there(clip.id)
         shown = task.meta["clips"][[c.id for c in task.clips].index(clip.id)]
         return {"model": shown.get("model", ""),
                 "major": MAJOR_VERSION.get(shown.get("model", ""), shown.get("major", ""))}
+
+
+    async def _still_there(self, clip_id: str) -> tuple[Task, Clip]:
+        """A clip read earlier in this request, again: its task may have been let go
+        meanwhile (--max-tasks), and then the clip is as unknown as any."""
+        found = await self.engine.find_clip(clip_id)
+        if found is None:
+            raise BadRequest(404, f"clip {clip_id} not found", type="clip_not_found")
+        return found
 
 
 def _check_vocal_window(start: float, end: float) -> None:
