@@ -44,6 +44,7 @@ class MusicSim:
         # A sandbox's control plane is its own prefix; the default sandbox's is /_sim.
         self.sandbox_id = sandbox
         self._control = "/_sim" if sandbox is None else f"/_sim/sandboxes/{sandbox}"
+        self._keys: dict[str, str] = {}  # a loaded state file's keys, as loaded
         self.clock = Clock(self)
 
     def base_url(self, provider: str) -> str:
@@ -98,12 +99,22 @@ class MusicSim:
 
     # --- named state --------------------------------------------------------------------
 
-    def load_state(self, state: "str | os.PathLike[str] | dict[str, Any]") -> dict[str, Any]:
-        """Replace this sandbox's state with a state file's (a path, or the document)."""
+    def load_state(self, state: "str | os.PathLike[str] | dict[str, Any]",
+                   key_suffix: str | None = None) -> dict[str, Any]:
+        """Replace this sandbox's state with a state file's (a path, or the document).
+        With ``key_suffix`` each key of the file is loaded as ``KEY-SUFFIX`` (keys are
+        unique across sandboxes); :meth:`key` then names the key a file's key became."""
         if not isinstance(state, dict):
             with open(state, encoding="utf-8") as handle:
                 state = json.load(handle)
-        return self.admin("POST", "/state", state)
+        loaded = self.admin("POST", "/state" + _query({"key_suffix": key_suffix}), state)
+        self._keys = dict(loaded["keys"])
+        return loaded
+
+    def key(self, name: str) -> str:
+        """The key a loaded state file's key ``name`` answers as here (itself, unless
+        the file was loaded with a suffix, as the plugin does in a shared simulator)."""
+        return self._keys.get(name, name)
 
     def export_state(self, name: str | None = None) -> dict[str, Any]:
         """This sandbox's state as a state file's document."""

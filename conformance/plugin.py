@@ -16,7 +16,9 @@ With ``--musicsim-url`` the session shares a simulator that is already running, 
 with other sessions or xdist workers: each test then gets a sandbox of its own (its own
 demo key, tasks, faults, journal and manual clock), removed after the test, so tests
 running side by side never see each other. ``@pytest.mark.musicsim_state(PATH)`` starts
-a test from a state file (``musicsim state export``).
+a test from a state file (``musicsim state export``); ``musicsim.key(KEY)`` is the key a
+file's KEY answers as (suffixed with the sandbox's id in a shared simulator, where
+several tests may load the same file).
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def musicsim(request: pytest.FixtureRequest, musicsim_server: MusicSim):
         mark = request.node.get_closest_marker(STATE_MARK)
         if mark is not None:  # a path relative to the test's file, or absolute
             given = mark.args[0] if mark.args else mark.kwargs["path"]
-            sim.load_state(request.path.parent / given)
+            # Tests side by side may load one file: each sandbox gets the keys its own.
+            sim.load_state(request.path.parent / given,
+                           key_suffix=sim.sandbox_id if shared else None)
         yield sim
     finally:
         if shared:

@@ -1,4 +1,5 @@
-"""The musicsim command: ``serve``, ``record``, ``drift``, ``conformance`` and ``specs``."""
+"""The musicsim command: ``serve``, ``record``, ``drift``, ``conformance``, ``state`` and
+``specs``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from . import cli_checks as checks
+from . import cli_state
 from .config import MAX_TASKS_RULE, PROVIDERS, load, max_tasks_value
 from .core.faults import load_scenarios
 from .core.magic import MAGIC_VALUES
@@ -121,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                        choices=("debug", "info", "warning", "error"), help="default warning")
 
     checks.add_parsers(commands)
+    cli_state.add_parsers(commands)
 
     specs = commands.add_parser("specs", help="list or export the OpenAPI specs",
                                 description="The OpenAPI 3.1 documents that define every wire shape.")
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         command = {"serve": _serve, "conformance": checks.conformance, "record": checks.record,
-                   "drift": checks.drift}.get(args.command, _specs)
+                   "drift": checks.drift, "state": cli_state.state}.get(args.command, _specs)
         return command(args)
     except ModuleNotFoundError as exc:
         # Commands import what they use when they run; a package missing from a broken

@@ -402,9 +402,9 @@ def _violation(error: ValidationError) -> Violation:
     keyword = str(error.validator)
     if keyword == "required" and isinstance(error.instance, dict):
         missing = [p for p in error.validator_value if p not in error.instance]
-        param = ".".join([*map(str, error.path), missing[0]]) if missing else None
+        param = ".".join([*map(str, error.absolute_path), missing[0]]) if missing else None
     else:
-        param = ".".join(map(str, error.path)) or None
+        param = ".".join(map(str, error.absolute_path)) or None
     schema = error.schema if isinstance(error.schema, dict) else {}
     limit = error.validator_value
     if keyword == "type":  # a wrong type is named as such, whatever else the spec words

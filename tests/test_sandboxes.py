@@ -246,3 +246,42 @@ def test_the_documented_example_passes_on_a_shared_simulator_with_two_workers(
     assert "3 passed" in result.stdout
     # Every test worked in a sandbox of its own, removed when it ended.
     assert requests.get(f"{shared_server}/_sim/sandboxes", timeout=10).json()["count"] == 0
+
+
+def test_tests_side_by_side_start_from_one_state_file(shared_server, tmp_path):
+    """Four tests on two workers load the same file into sandboxes of their own: each
+    gets the file's key under a suffix of its own, and sees only its own songs."""
+    fixture = ROOT / "fixtures" / "three-songs.json"
+    (tmp_path / "test_from_state.py").write_text(f'''
+import json, urllib.error, urllib.request
+import pytest
+
+FILE = {str(fixture)!r}
+KEY = "sk-fixture-three-songs"
+SONG = next(t for t in json.load(open(FILE))["tasks"] if t["provider"] == "sunor")
+
+def poll(musicsim, key):
+    request = urllib.request.Request(
+        f"{{musicsim.base_url('sunor')}}/api/v1/task/{{SONG['id']}}",
+        headers={{"x-api-key": key}})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+@pytest.mark.parametrize("n", range(4))
+@pytest.mark.musicsim_state(FILE)
+def test_each_has_its_own_copy(musicsim, n):
+    mine = musicsim.key(KEY)
+    assert mine == f"{{KEY}}-{{musicsim.sandbox_id}}"
+    assert poll(musicsim, mine) == 200
+    assert poll(musicsim, KEY) == 401  # the file's own key is nobody's here
+    assert len(musicsim.tasks(provider="sunor", api_key=mine)) == 3
+''', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+         "--musicsim-url", shared_server, "test_from_state.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "4 passed" in result.stdout

@@ -130,8 +130,14 @@ def test_admin_spec(case, admin_sim):
     # A page cursor is opaque: only one the list handed out is valid, so a drawn one is
     # refused (400 naming `cursor`, tests/test_paging.py) though its schema is a string.
     drawn_cursor = "cursor" in (case.query or {})
+    # A state file's parts name each other (a task's key is an account of the file, a
+    # recipe node an earlier node, balances add up), which no schema can say: a drawn
+    # file is refused (400 naming the member, tests/test_state_fixtures.py) though its
+    # schema is met.
+    drawn_state = case.operation.definition.raw.get("operationId") == "loadState"
     case.call_and_validate(base_url=admin_sim.url,
-                           excluded_checks=[positive_data_acceptance] if drawn_cursor else [])
+                           excluded_checks=[positive_data_acceptance]
+                           if drawn_cursor or drawn_state else [])
 
 
 openaihk = load("openaihk", light=True)

@@ -32,6 +32,7 @@ from .access import Access
 from .answers import AdminError, error_answer, http_error, json_answer
 from .requests import body, clock_dict, flag, number, paged
 from .sandboxes import ADMIN_PREFIX, SANDBOX_PREFIX, sandbox_routes
+from .state import state_routes
 
 if TYPE_CHECKING:
     from ..replay import Replay
@@ -352,6 +353,7 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
         ("GET", "/webhooks", webhooks),
         ("POST", "/webhooks/allowed", allow_callbacks),
         ("DELETE", "/webhooks/allowed", disallow_callbacks),
+        *state_routes(),
     ]
     served = [("GET", "/_sim/health", health), ("GET", "/_sim/metrics", get_metrics),
               *sandbox_routes(sandboxes)]

@@ -78,6 +78,15 @@ class Clock:
         self._anchor_sim += seconds
         return self.now()
 
+    def jump_to(self, at: float) -> float:
+        """Put simulated time at ``at``, earlier or later, keeping mode and speed; returns
+        the new now. Only for a state being loaded, which brings its own moment: the
+        engine is reset with it, wiping everything timed against the clock, so nothing
+        is left to see time run backwards."""
+        self._anchor_sim = float(at)
+        self._anchor_wall = self._monotonic()
+        return self.now()
+
     def wall_delay(self, sim_seconds: float) -> float | None:
         """Wall seconds until ``sim_seconds`` of simulated time pass; None if time is frozen."""
         if self.speed == 0.0:

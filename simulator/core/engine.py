@@ -111,8 +111,9 @@ class Engine:
         self.scheduler.stop()
         await self.webhooks.close()
 
-    async def reset(self) -> None:
-        """Wipe all state and restore the default accounts; the clock keeps its mode."""
+    async def reset(self, defaults: bool = True) -> None:
+        """Wipe all state and, with ``defaults``, restore the default accounts (a state
+        being loaded brings its own instead); the clock keeps its mode."""
         self.scheduler.clear()
         self.keys.release_all(self)
         await self.store.reset()
@@ -126,7 +127,8 @@ class Engine:
             self.faults.use_scenario(self.scenario)
         self.ids.reset()
         self.epoch += 1
-        await self._restore_defaults()
+        if defaults:
+            await self._restore_defaults()
 
     async def _restore_defaults(self) -> None:
         await self.create_account(self.demo_key, self.default_credits)

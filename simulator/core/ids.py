@@ -22,6 +22,12 @@ class Ids:
     def reset(self) -> None:
         self.rng = random.Random(self.seed)
 
+    def branch(self, salt: str) -> None:
+        """Draw from here on from the seed and ``salt`` together: after a state is
+        loaded, a seeded run must not draw again the ids the state's own run drew (the
+        seed alone would start there), yet loading the same state must draw the same."""
+        self.rng = random.Random(f"{self.seed}:{salt}")
+
     def token(self, length: int, alphabet: str = _LOWER_ALNUM) -> str:
         # The draws of rng.choices(alphabet, k=length), without its per-call set-up.
         draw, size = self.rng.random, len(alphabet)

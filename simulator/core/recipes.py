@@ -188,3 +188,142 @@ def _same(self: Audio, memo: dict) -> Audio:
 # A recipe is an immutable value: a store that hands out copies of tasks shares it.
 for _kind in (Song, Speech, Extension, Concat, Excerpt, Stem, Infill, Overlay, Mashup, Remaster):
     _kind.__deepcopy__ = _same
+
+
+# -- recipes as JSON ------------------------------------------------------------------------
+# A state file keeps each derived clip's recipe, since the clip's audio is made from it.
+# A recipe is written as a list of nodes, each naming earlier ones by index, the last
+# being the whole: a chain of extensions nests one level per link, and as a tree it
+# would soon pass the nesting bound a JSON body is held to. Shared parts are written
+# once. RECIPE_FORMAT is bumped when a kind's fields change; a reader refuses any other.
+RECIPE_FORMAT = 1
+# The longest a read recipe may last, and any time in it: what a media link renders on
+# request is bounded by what was loaded.
+LONGEST_RECIPE = 6 * 3600.0
+SEED_MAX = 2 ** 32 - 1  # every seed a recipe holds is drawn as 32 bits
+
+# Each kind's fields, in its dataclass's order: "audio" names another node, "audios" a
+# list of them, "song" a node that must be a Song; the rest are plain JSON values.
+_FIELDS: dict[str, tuple[type, tuple[tuple[str, str], ...]]] = {
+    "song": (Song, (("seed", "int"), ("duration", "number"), ("tags", "str"),
+                    ("instrumental", "bool"), ("form", "strs"))),
+    "speech": (Speech, (("text", "str"), ("seed", "int"))),
+    "extension": (Extension, (("source", "audio"), ("continue_at", "number"),
+                              ("tail", "song"))),
+    "concat": (Concat, (("parts", "audios"),)),
+    "excerpt": (Excerpt, (("source", "audio"), ("start", "number"), ("end", "number"))),
+    "stem": (Stem, (("source", "audio"), ("part", "str"))),
+    "infill": (Infill, (("source", "audio"), ("start", "number"), ("end", "number"),
+                        ("fill", "audio"))),
+    "overlay": (Overlay, (("base", "audio"), ("layer", "audio"), ("at", "number"))),
+    "mashup": (Mashup, (("parts", "audios"),)),
+    "remaster": (Remaster, (("source", "audio"),)),
+}
+_KIND_OF = {cls: kind for kind, (cls, _) in _FIELDS.items()}
+_PLAIN = {"int": int, "number": (int, float), "str": str, "bool": bool}
+
+# A new kind of recipe that is not given a written form here would be lost from every
+# state file: refuse to start instead.
+if set(_KIND_OF) != set(Audio.__args__) or any(
+        tuple(name for name, _ in fields) != cls.__slots__
+        for cls, fields in _FIELDS.values()):
+    raise TypeError("recipes._FIELDS must list every Audio kind with all its fields")
+
+
+class RecipeError(ValueError):
+    """A written recipe that cannot be read; ``param`` names the member at fault, from
+    the recipe down (``nodes.2.source``)."""
+
+    def __init__(self, message: str, param: str):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+def dump_recipe(recipe: Audio) -> dict:
+    """``recipe`` as JSON: ``{"format": RECIPE_FORMAT, "nodes": [...]}``."""
+    nodes: list[dict] = []
+    written: dict[Audio, int] = {}
+
+    def node(audio: Audio) -> int:
+        if audio in written:
+            return written[audio]
+        kind = _KIND_OF[type(audio)]
+        out: dict = {"kind": kind}
+        for name, sort in _FIELDS[kind][1]:
+            value = getattr(audio, name)
+            if sort in ("audio", "song"):
+                value = node(value)
+            elif sort == "audios":
+                value = [node(part) for part in value]
+            elif sort == "strs":
+                value = list(value)
+            out[name] = value
+        written[audio] = len(nodes)
+        nodes.append(out)
+        return written[audio]
+
+    node(recipe)
+    return {"format": RECIPE_FORMAT, "nodes": nodes}
+
+
+def load_recipe(data: dict) -> Audio:
+    """The recipe ``dump_recipe`` wrote, checked node by node (RecipeError)."""
+    if data.get("format") != RECIPE_FORMAT:
+        raise RecipeError(f"must be {RECIPE_FORMAT} (this simulator's recipe format)",
+                          "format")
+    made: list[Audio] = []
+    nodes = data.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        raise RecipeError("must be a non-empty list", "nodes")
+    for index, node in enumerate(nodes):
+        where = f"nodes.{index}"
+        if not isinstance(node, dict) or node.get("kind") not in _FIELDS:
+            raise RecipeError(f"kind must be one of {', '.join(_FIELDS)}", f"{where}.kind")
+        cls, fields = _FIELDS[node["kind"]]
+        unknown = sorted(set(node) - {"kind", *(name for name, _ in fields)})
+        if unknown:
+            raise RecipeError(f"a {node['kind']} node has no {unknown[0]}",
+                              f"{where}.{unknown[0]}")
+        values = [_field(node, name, sort, made, f"{where}.{name}") for name, sort in fields]
+        audio = cls(*values)
+        if not 0 <= audio.duration <= LONGEST_RECIPE:
+            raise RecipeError(f"lasts {audio.duration} s; a recipe lasts 0 to "
+                              f"{LONGEST_RECIPE:g} s", where)
+        made.append(audio)
+    return made[-1]
+
+
+def _field(node: dict, name: str, sort: str, made: list[Audio], where: str):
+    if name not in node:
+        raise RecipeError("is required", where)
+    value = node[name]
+
+    def earlier(ref, at: str) -> Audio:
+        if type(ref) is not int or not 0 <= ref < len(made):
+            raise RecipeError("must be the index of an earlier node" if made else
+                              "must be the index of an earlier node, and none comes "
+                              "before this one", at)
+        return made[ref]
+
+    if sort == "audio":
+        return earlier(value, where)
+    if sort == "song":
+        song = earlier(value, where)
+        if not isinstance(song, Song):
+            raise RecipeError("must name a song node", where)
+        return song
+    if sort == "audios":
+        if not isinstance(value, list) or not value:
+            raise RecipeError("must be a non-empty list of node indices", where)
+        return tuple(earlier(ref, f"{where}.{i}") for i, ref in enumerate(value))
+    if sort == "strs":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RecipeError("must be a list of strings", where)
+        return tuple(value)
+    if not isinstance(value, _PLAIN[sort]) or (sort != "bool" and isinstance(value, bool)):
+        raise RecipeError(f"must be a {'number' if sort == 'number' else sort}", where)
+    if sort == "number" and not 0 <= value <= LONGEST_RECIPE:
+        raise RecipeError(f"must be from 0 to {LONGEST_RECIPE:g} seconds", where)
+    if sort == "int" and not 0 <= value <= SEED_MAX:
+        raise RecipeError(f"must be from 0 to {SEED_MAX}", where)
+    return value

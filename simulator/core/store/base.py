@@ -34,6 +34,11 @@ class Store(Protocol):
     async def create_account(self, account: Account) -> Account:
         """Insert a new account; raises KeyError if the key exists."""
 
+    async def open_account(self, account: Account, time: float) -> Account:
+        """Insert a new account with the balances it carries, and the one ``opening``
+        ledger entry that stands for them (as if its earlier movements had folded: see
+        ledger.py); raises KeyError if the key exists. For a state being loaded."""
+
     async def list_accounts(self) -> list[Account]: ...
 
     async def move_credits(self, api_key: str, kind: str, amount: float, time: float,

@@ -33,6 +33,10 @@ class CopyingStore(MemoryStore):
         await asyncio.sleep(0)
         return _copy(await super().create_account(_copy(account)))
 
+    async def open_account(self, account: Account, time: float) -> Account:
+        await asyncio.sleep(0)
+        return _copy(await super().open_account(_copy(account), time))
+
     async def list_accounts(self) -> list[Account]:
         await asyncio.sleep(0)
         return _copy(await super().list_accounts())

@@ -42,6 +42,15 @@ class MemoryStore:
         self._accounts[account.api_key] = account
         return account
 
+    async def open_account(self, account: Account, time: float) -> Account:
+        if account.api_key in self._accounts:
+            raise KeyError(account.api_key)
+        self._accounts[account.api_key] = account
+        book = self._ledger[account.api_key] = Book()
+        book.opening = LedgerEntry(0, account.api_key, time, OPENING, account.granted, None,
+                                   account.available, account.held, account.spent)
+        return account
+
     async def list_accounts(self) -> list[Account]:
         return list(self._accounts.values())
 
