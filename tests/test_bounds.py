@@ -193,6 +193,23 @@ def test_running_and_queued_tasks_are_never_let_go(cap):
     assert poll(cap, "evolink", key, queued).json()["status"] == "pending"
 
 
+def test_timers_of_tasks_let_go_leave_the_scheduler(cap):
+    """orux keeps two timers per finished task (its ttl, its letting go a day after its
+    results expire); once the cap has let a task go they are dropped, in batches, so
+    the timers stay as many as the tasks kept, not as many as were made."""
+    from simulator.core.retention import DROP_BATCH
+
+    made = DROP_BATCH + 100
+    key = cap.account(credits=100 * made)
+    for n in range(made):
+        submit(cap, "orux", key, f"song {n}")
+    cap.advance(300)  # every one finished, all but CAP let go
+    assert len(tasks(cap, provider="orux")) == CAP
+    # Two timers each for the tasks let go since the last batch, and the kept ones';
+    # without the drop there would be 2 * made.
+    assert len(cap.engine.scheduler) <= 2 * (made - DROP_BATCH) + 2 * CAP
+
+
 def test_a_failed_task_counts_as_finished(cap):
     key = cap.account(credits=100_000)
     failed = submit(cap, "sunor", key, "a song that fails [sim:fail]")

@@ -29,6 +29,10 @@ from .progress import Progress
 # How long a task whose results expired still reads as expired before it is let go: one
 # simulated day, long enough for a client polling now and then to see its results lapse.
 GRACE = 86_400.0
+# The timers a task keeps on the scheduler after it ends (its letting go, and its ttl),
+# dropped in batches once the cap has let it go: at least this many tasks at a time.
+TIMERS = frozenset({"forget", "ttl"})
+DROP_BATCH = 1024
 
 
 class Retention:
@@ -42,6 +46,8 @@ class Retention:
         # the list then starts afresh, told by the engine's epoch.
         self._epoch, self._seen_epoch = epoch, -1
         self._finished: dict[str, None] = {}
+        # Tasks the cap let go whose timers are still on the scheduler.
+        self._gone: set[str] = set()
         progress.ended.append(self.ended)
         self.scheduler.on("forget", self._forget_due)
 
@@ -65,6 +71,12 @@ class Retention:
             del finished[task_id]
         for task_id in chosen:
             await self.store.forget_task(task_id)
+        # Their timers would fire days later to find nothing; without this the heap grows
+        # with every task made in that time, whatever the cap.
+        self._gone.update(chosen)
+        if len(self._gone) >= max(DROP_BATCH, self.max_tasks):
+            gone, self._gone = self._gone, set()
+            self.scheduler.drop(TIMERS, gone)
 
     async def _forget_due(self, task_id: str, due: float) -> None:
         task = await self.store.get_task(task_id)
@@ -76,6 +88,6 @@ class Retention:
 
     def _kept(self) -> dict[str, None]:
         epoch = self._epoch()
-        if epoch != self._seen_epoch:
-            self._finished, self._seen_epoch = {}, epoch
+        if epoch != self._seen_epoch:  # the reset cleared the scheduler as well
+            self._finished, self._gone, self._seen_epoch = {}, set(), epoch
         return self._finished

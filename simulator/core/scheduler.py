@@ -42,6 +42,10 @@ class Scheduler:
         self._running: asyncio.Lock | None = None
         self._run: asyncio.Task | None = None
 
+    def __len__(self) -> int:
+        """Entries still to fire."""
+        return len(self._heap)
+
     def on(self, kind: str, handler: Handler) -> None:
         """Register the handler for entries of ``kind``: ``handler(ref, due)``."""
         self._handlers[kind] = handler
@@ -53,6 +57,16 @@ class Scheduler:
 
     def clear(self) -> None:
         self._heap.clear()
+        self._arm()
+
+    def drop(self, kinds: frozenset[str], refs: set) -> None:
+        """Remove the entries of those kinds for those refs (timers of tasks let go,
+        which would only fire to find nothing): the heap stays as large as the work still
+        to come. A rebuild, so callers gather refs and drop them in batches. In place: a
+        run in progress holds the list."""
+        self._heap[:] = [entry for entry in self._heap
+                         if entry[2] not in kinds or entry[3] not in refs]
+        heapq.heapify(self._heap)
         self._arm()
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:

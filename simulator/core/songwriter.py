@@ -107,7 +107,7 @@ _KINDS = ("pre-chorus", "chorus", "verse", "bridge", "intro", "outro", "hook", "
           "solo", "breakdown", "drop", "refrain")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # keyed by whole lyrics: as many as lyrics_from keeps
 def form_of(lyrics: str) -> tuple[str, ...]:
     """The song's sections in the order its lyrics mark them ([Verse 2] → "verse",
     [Pre-Chorus] → "pre-chorus", an unknown tag → "verse"), so the music can follow."""

@@ -72,8 +72,9 @@ Handler = Callable[[Call], Awaitable[web.StreamResponse]]
 Endpoint = Callable[[web.Request, str | None], Awaitable[web.StreamResponse]]
 
 
-# Task answers remembered by task_json; past this many the memory starts afresh.
-DRAWN_KEPT = 4096
+# Task answers remembered by task_json; past this many, or this many bytes of them (an
+# answer may be a few KiB), the memory starts afresh.
+DRAWN_KEPT, DRAWN_BYTES = 4096, 4 * 1024 * 1024
 
 
 class Provider(abc.ABC):
@@ -102,6 +103,7 @@ class Provider(abc.ABC):
         self.base_url = settings.base_url
         self.spec = load_spec(self.id)
         self._drawn: dict[tuple, bytes] = {}
+        self._drawn_bytes = 0
         engine.subscribe(self.id, self.on_task_event)
 
     # -- what a dialect says -------------------------------------------------------------
@@ -243,12 +245,14 @@ class Provider(abc.ABC):
                task.progress(now), origin, extra)
         body = self._drawn.get(key)
         if body is None:
-            if len(self._drawn) >= DRAWN_KEPT:
+            if len(self._drawn) >= DRAWN_KEPT or self._drawn_bytes >= DRAWN_BYTES:
                 self._drawn.clear()
+                self._drawn_bytes = 0
             # Copied to its own size: orjson's output sits in a buffer of 4 KiB or more,
             # and the drawn answers kept would hold those.
             body = self._drawn[key] = memoryview(
                 orjson.dumps(draw(task, origin, now, *extra))).tobytes()
+            self._drawn_bytes += len(body)
         return web.Response(body=body, content_type="application/json")
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None,
