@@ -304,6 +304,14 @@ class Engine:
         """Record a dialect's own bookkeeping on a task (raises TaskNotFound)."""
         return await self.progress.update(task_id, lambda task: task.meta.update(meta) or True)
 
+    async def note(self, task_id: str, name: str, item: Any) -> Task:
+        """Add ``item`` to the list ``name`` of a task's bookkeeping (raises TaskNotFound):
+        read and written in one change, so two notes at once both stay."""
+        def add(task: Task) -> bool:
+            task.meta[name] = [*task.meta.get(name, ()), item]
+            return True
+        return await self.progress.update(task_id, add)
+
     async def expire_upstream(self, clip_id: str) -> Clip:
         """Let the upstream account that made the clip expire (raises ClipNotFound)."""
         found = await self.store.find_clip(clip_id)

@@ -10,11 +10,13 @@ status.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from ...core.engine import TaskNotFound
 from ...core.lifecycle import FINISH, failure_reason, is_end, is_failure
 from ...core.models import FAILED, Task
 from ...core.ratelimit import Limit
@@ -27,6 +29,8 @@ from .render import RETENTION, STATUS, TTL, UPSTREAM
 WEBHOOK_POLICY = Policy(timeout=10.0, retries=4, backoff=(10.0, 60.0, 300.0, 1800.0))
 TIMESTAMP_HEADER, SIGNATURE_HEADER = "X-Orux-Timestamp", "X-Orux-Signature"
 EVENT_HEADER = "X-Orux-Event"
+# Where a chain's root task lists the tasks chained onto it (its own bookkeeping).
+CHAIN = "chain"
 STEERING_FIELDS = ("prompt", "lyrics", "text", "audio_url", "character_video_url",
                    "driver_video_url")
 
@@ -79,6 +83,10 @@ class Orux(Provider):
             params=body, cost=self.price(plan.price), clips=plan.clips,
             callback_url=body.get(hook), steering=steering, max_duration=plan.max_duration,
             meta=meta, retention=RETENTION, ttl=TTL)
+        root = plan.meta.get("root_task_id")
+        if root is not None:  # the chain's root lists its members, for _chain_credits
+            with contextlib.suppress(TaskNotFound):  # a root let go has no chain to show
+                await self.engine.note(root, CHAIN, task.id)
         if plan.output == SPEECH:  # "Synchronous TTS": the answer is the finished task
             return self.json(await self.render(await self._spoken(task), call.origin))
         return self.json({"task_id": task.id, "status": STATUS[task.status]})
@@ -109,9 +117,12 @@ class Orux(Provider):
         (None for the others)."""
         if task.meta["model"] != SUNO:
             return None
-        root = task.meta.get("root_task_id") or task.id
-        return sum(t.cost for t in await self.engine.tasks(self.id, api_key=task.api_key)
-                   if t.status != FAILED and (t.id == root or t.meta.get("root_task_id") == root))
+        root_id = task.meta.get("root_task_id") or task.id
+        root = task if root_id == task.id else await self.engine.task(root_id)
+        if root is None:  # let go: only this task's own part of the chain is known
+            return 0.0 if task.status == FAILED else task.cost
+        members = [root] + [await self.engine.task(i) for i in root.meta.get(CHAIN, ())]
+        return sum(t.cost for t in members if t is not None and t.status != FAILED)
 
     # -- the dialect's words -------------------------------------------------------------
     def refuse_missing_key(self) -> BadRequest:
