@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed
 TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: run test fuzz bench clean fonts
+.PHONY: run test fuzz bench soak clean fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ fonts:
 
 bench: $(SERVE_STAMP)  ## install wrk (apt-get install wrk) for a load client that is never the bottleneck
 	$(BIN)/python bench/run.py $(ARGS)
+
+# Bounded memory: a million mixed requests against `musicsim serve --max-tasks 10000`,
+# RSS printed along the way (several minutes on two cores; ARGS="--requests 200000").
+soak: $(SERVE_STAMP)
+	$(BIN)/python bench/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
