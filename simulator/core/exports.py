@@ -9,9 +9,11 @@ A clip's files that nobody asked to export are served as soon as the clip is rea
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from .models import SUCCEEDED, Task
+from .progress import TaskNotFound
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 MAKES = "makes"
 # The lifecycle profile of a music video made on request.
 VIDEO_EXPORT = "video-export"
+# The key of Task.meta under which a clip's own task lists the work asked of its clips
+# (exports, conversions): found from the clip, not by reading every task of the key.
+ASKED = "asked"
 
 
 def marker(clip_id: str, file: str) -> dict[str, Any]:
@@ -27,16 +32,28 @@ def marker(clip_id: str, file: str) -> dict[str, Any]:
     return {MAKES: {"clip_id": clip_id, "file": file}}
 
 
-async def exports_of(engine: Engine, clip_id: str, file: str) -> list[Task]:
-    """Every export of the clip's ``file`` asked for so far, oldest first. Only the
-    clip's owner can have asked, so only that key's tasks with its provider are read."""
+async def ask(engine: Engine, clip_id: str, task: Task) -> None:
+    """Note on the clip's own task that ``task`` was started on the clip."""
+    found = await engine.find_clip(clip_id)
+    if found is not None:
+        with contextlib.suppress(TaskNotFound):  # let go meanwhile: nothing to note on
+            await engine.note(found[0].id, ASKED, task.id)
+
+
+async def asked_of(engine: Engine, clip_id: str) -> list[Task]:
+    """The tasks started on the clip (those still kept), oldest first."""
     found = await engine.find_clip(clip_id)
     if found is None:
         return []
-    owner = found[0]
+    asked = [await engine.task(task_id) for task_id in found[0].meta.get(ASKED, ())]
+    return [task for task in asked if task is not None]
+
+
+async def exports_of(engine: Engine, clip_id: str, file: str) -> list[Task]:
+    """Every export of the clip's ``file`` asked for so far, oldest first."""
     wanted = {"clip_id": clip_id, "file": file}
-    return sorted((task for task in await engine.tasks(owner.provider, api_key=owner.api_key)
-                   if task.meta.get(MAKES) == wanted), key=lambda task: task.created_at)
+    return [task for task in await asked_of(engine, clip_id)
+            if task.meta.get(MAKES) == wanted]
 
 
 async def held_back(engine: Engine, clip_id: str, file: str) -> bool:

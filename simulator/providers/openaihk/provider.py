@@ -171,10 +171,11 @@ class Openaihk(Provider):
                for task in await exports.exports_of(self.engine, clip.id, VIDEO_MP4)):
             await self.charge(call.account, "mp4")
         else:
-            await self._submit(call.account, exports.VIDEO_EXPORT, "mp4", "mp4",
-                               {"clip_id": clip.id}, [], shows=[], metadata={},
-                               steering=self.steered(), clip_id=clip.id,
-                               **exports.marker(clip.id, VIDEO_MP4))
+            made = await self._submit(call.account, exports.VIDEO_EXPORT, "mp4", "mp4",
+                                      {"clip_id": clip.id}, [], shows=[], metadata={},
+                                      steering=self.steered(), clip_id=clip.id,
+                                      **exports.marker(clip.id, VIDEO_MP4))
+            await exports.ask(self.engine, clip.id, made)
         return self.json({"mp4": media_url(call.origin, clip.id, VIDEO_MP4)})
 
     async def stems(self, call: Call) -> web.Response:
@@ -330,13 +331,14 @@ class Openaihk(Provider):
     async def _job(self, account: Account, kind: str, clip: Clip) -> Task:
         """The conversion of ``clip`` into ``kind`` this key started, or a new one: only
         the call that starts it is billed, so polling until it is ready costs nothing."""
-        for task in await self.engine.tasks(self.id, api_key=account.api_key):
-            if task.meta.get("type") == kind and task.meta.get("clip_id") == clip.id \
-                    and task.status != FAILED:
+        for task in await exports.asked_of(self.engine, clip.id):
+            if task.meta.get("type") == kind and task.status != FAILED:
                 return task
-        return await self._submit(account, "export", kind, kind, {"clip_id": clip.id}, [],
+        made = await self._submit(account, "export", kind, kind, {"clip_id": clip.id}, [],
                                   shows=[], metadata={}, steering=self.steered(),
                                   clip_id=clip.id)
+        await exports.ask(self.engine, clip.id, made)
+        return made
 
     async def _own(self, account: Account, clip_id: str) -> tuple[Task, Clip] | None:
         return await self.engine.clip_of(account.api_key, clip_id, self.id)
