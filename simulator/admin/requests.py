@@ -27,10 +27,10 @@ async def body(request: web.Request, path: str, method: str = "post") -> dict[st
     return data
 
 
-
 def clock_dict(engine: Engine) -> dict[str, Any]:
     state = engine.clock.state()
     return {"mode": state.mode, "speed": state.speed, "now": state.now}
+
 
 def number(request: web.Request, name: str) -> float | None:
     raw = request.query.get(name)
@@ -42,11 +42,13 @@ def number(request: web.Request, name: str) -> float | None:
         raise AdminError(400, "invalid_request", f"{name} must be a number",
                          name) from None
 
+
 def flag(request: web.Request, name: str) -> bool | None:
     raw = request.query.get(name)
     if raw is not None and raw not in ("true", "false"):
         raise AdminError(400, "invalid_request", f"{name} must be true or false", name)
     return None if raw is None else raw == "true"
+
 
 def limit_of(request: web.Request, default: int = 1000) -> int:
     raw = request.query.get("limit")
@@ -56,6 +58,7 @@ def limit_of(request: web.Request, default: int = 1000) -> int:
         raise AdminError(400, "invalid_request", "limit must be an integer from 1 to 10000",
                          "limit")
     return int(raw)
+
 
 def paged(request: web.Request, engine: Engine, kind: str, items: list,
           position: Callable[[Any], int], default_limit: int) -> tuple[list, str | None]:
@@ -72,4 +75,3 @@ def paged(request: web.Request, engine: Engine, kind: str, items: list,
         raise AdminError(400, "invalid_request", str(exc), "cursor") from None
     chosen, last = paging.page(items, position, after, limit)
     return chosen, None if last is None else paging.encode(kind, engine.epoch, last)
-

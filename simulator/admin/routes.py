@@ -31,7 +31,7 @@ from . import paging
 from .access import Access
 from .answers import AdminError, error_answer, http_error, json_answer
 from .requests import body, clock_dict, flag, number, paged
-from .sandboxes import ADMIN_PREFIX, SANDBOX_PREFIX, sandbox_routes
+from .sandboxes import ADMIN_PREFIX, SANDBOX_PREFIX, engine_of, sandbox_routes
 from .state import state_routes
 
 if TYPE_CHECKING:
@@ -56,11 +56,7 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
             try:
                 if not scoped:
                     return await handler(request)
-                name = request.match_info.get("sandbox")
-                engine = sandboxes.default if name is None else sandboxes.get(name)
-                if engine is None:
-                    raise AdminError(404, "not_found", f"no sandbox {name!r}", "sandbox")
-                return await handler(request, engine)
+                return await handler(request, engine_of(sandboxes, request))
             except AdminError as exc:
                 return error_answer(exc.status, exc.code, exc.message, exc.param)
             except web.HTTPException as exc:
@@ -86,7 +82,7 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
     async def health(request):
         return json_answer({"status": "ok", "providers": providers,
                             "clock": clock_dict(sandboxes.default), "version": __version__,
-                            "sandboxes": len(sandboxes),
+                            "sandboxes": len(sandboxes.named()),
                             **({"replay": replay.describe()} if replay is not None else {})})
 
     async def reset(request, engine):

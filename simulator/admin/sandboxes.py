@@ -12,11 +12,14 @@ from aiohttp import web
 from ..core.clock import ClockError
 from ..core.engine import Engine
 from ..core.sandboxes import SandboxError, Sandboxes
+from ..openapi import load_spec
 from .answers import AdminError, json_answer
 from .requests import body, clock_dict
 
-ADMIN_PREFIX = "/_sim"
-SANDBOX_PREFIX = "/_sim/sandboxes/{sandbox}"
+# Where the default sandbox's calls are served, and where a made one's: as admin.yaml's
+# x-sandboxed says, so the routes and the spec cannot part.
+_SERVED = load_spec("admin").document["x-sandboxed"]
+ADMIN_PREFIX, SANDBOX_PREFIX = _SERVED["base"], _SERVED["prefix"]
 
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]]
 
@@ -28,14 +31,19 @@ def described(engine: Engine) -> dict[str, Any]:
             "clock": clock_dict(engine)}
 
 
-def sandbox_routes(sandboxes: Sandboxes) -> list[Route]:
-    def named(request: web.Request) -> Engine:
-        name = request.match_info["sandbox"]
-        engine = sandboxes.get(name)
-        if engine is None:
-            raise AdminError(404, "not_found", f"no sandbox {name!r}", "sandbox")
-        return engine
+def engine_of(sandboxes: Sandboxes, request: web.Request) -> Engine:
+    """The engine of the sandbox the path names (the default one's when it names none);
+    a 404 naming ``sandbox`` when there is no such sandbox."""
+    name = request.match_info.get("sandbox")
+    if name is None:
+        return sandboxes.default
+    engine = sandboxes.get(name)
+    if engine is None:
+        raise AdminError(404, "not_found", f"no sandbox {name!r}", "sandbox")
+    return engine
 
+
+def sandbox_routes(sandboxes: Sandboxes) -> list[Route]:
     async def create(request):
         data = await body(request, "/_sim/sandboxes")
         clock = data.get("clock") or {}
@@ -60,16 +68,17 @@ def sandbox_routes(sandboxes: Sandboxes) -> list[Route]:
         return json_answer({"sandboxes": [described(e) for e in made], "count": len(made)})
 
     async def one(request):
-        return json_answer(described(named(request)))
+        return json_answer(described(engine_of(sandboxes, request)))
 
     async def remove(request):
-        engine = named(request)
+        engine = engine_of(sandboxes, request)
         await sandboxes.remove(engine.sandbox)
         return json_answer({"status": "removed", "id": engine.sandbox})
 
     async def remove_all(request):
         return json_answer({"status": "removed", "count": await sandboxes.remove_all()})
 
-    return [("POST", "/_sim/sandboxes", create), ("GET", "/_sim/sandboxes", listed),
-            ("DELETE", "/_sim/sandboxes", remove_all), ("GET", SANDBOX_PREFIX, one),
+    collection = SANDBOX_PREFIX.rsplit("/", 1)[0]  # /_sim/sandboxes
+    return [("POST", collection, create), ("GET", collection, listed),
+            ("DELETE", collection, remove_all), ("GET", SANDBOX_PREFIX, one),
             ("DELETE", SANDBOX_PREFIX, remove)]

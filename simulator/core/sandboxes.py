@@ -21,7 +21,6 @@ from .ids import Ids
 from .keys import DEFAULT_SANDBOX, Keys
 
 
-
 class SandboxError(ValueError):
     """A sandbox request refused; ``status`` and ``param`` say how to answer it."""
 
@@ -62,10 +61,8 @@ class Sandboxes:
         yield self.default
         yield from self._made.values()
 
-    def __len__(self) -> int:
-        return len(self._made)
-
     def named(self) -> list[Engine]:
+        """The sandboxes made, oldest first (the default one is not among them)."""
         return list(self._made.values())
 
     def get(self, name: str) -> Engine | None:
