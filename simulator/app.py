@@ -44,17 +44,15 @@ def build_engine(settings: Settings, sandbox: str = DEFAULT_SANDBOX,
 def build_app(settings: Settings) -> web.Application:
     tls = server_tls(settings)  # first: a bad TLS setting is refused before anything starts
     replay = Replay.load(settings.replay, settings.providers) if settings.replay else None
-    engine = build_engine(settings)
 
-    def sandbox_engine(name: str) -> Engine:
-        made = build_engine(settings, name, engine.keys)
+    def engine_for(name: str = DEFAULT_SANDBOX, keys: Keys | None = None) -> Engine:
+        made = build_engine(settings, name, keys)
         if tls is not None and tls.ca_pem is not None:
-            made.webhooks.trust(tls.ca_pem)
+            made.webhooks.trust(tls.ca_pem)  # receivers with a certificate from the local CA
         return made
 
-    sandboxes = Sandboxes(engine, sandbox_engine, settings.seed)
-    if tls is not None and tls.ca_pem is not None:
-        engine.webhooks.trust(tls.ca_pem)  # receivers with a certificate from the local CA
+    engine = engine_for()
+    sandboxes = Sandboxes(engine, lambda name: engine_for(name, engine.keys), settings.seed)
     providers: dict[str, Provider] = {pid: REGISTRY[pid](engine, settings)
                                       for pid in settings.providers}
     root = next(iter(providers.values())) if len(providers) == 1 else None
