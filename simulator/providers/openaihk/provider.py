@@ -171,11 +171,10 @@ class Openaihk(Provider):
                for task in await exports.exports_of(self.engine, clip.id, VIDEO_MP4)):
             await self.charge(call.account, "mp4")
         else:
-            made = await self._submit(call.account, exports.VIDEO_EXPORT, "mp4", "mp4",
-                                      {"clip_id": clip.id}, [], shows=[], metadata={},
-                                      steering=self.steered(), clip_id=clip.id,
-                                      **exports.marker(clip.id, VIDEO_MP4))
-            await exports.ask(self.engine, clip.id, made)
+            await self._submit(call.account, exports.VIDEO_EXPORT, "mp4", "mp4",
+                               {"clip_id": clip.id}, [], shows=[], metadata={},
+                               steering=self.steered(), asked_of=clip.id,
+                               **exports.marker(clip.id, VIDEO_MP4))
         return self.json({"mp4": media_url(call.origin, clip.id, VIDEO_MP4)})
 
     async def stems(self, call: Call) -> web.Response:
@@ -322,11 +321,19 @@ class Openaihk(Provider):
     async def _submit(self, account: Account, job: str, kind: str, price: str,
                       body: dict[str, Any], specs: list[ClipSpec], *,
                       shows: list[dict[str, Any]], metadata: dict[str, Any],
-                      steering: Steering, max_duration: float = LONGEST, **meta: Any) -> Task:
-        return await self.submit(
+                      steering: Steering, max_duration: float = LONGEST,
+                      asked_of: str | None = None, **meta: Any) -> Task:
+        """``asked_of``: the clip this is work on (a conversion, an export), where it is
+        noted so that it is found from the clip (see core/exports.py)."""
+        if asked_of is not None:
+            meta["clip_id"] = asked_of
+        task = await self.submit(
             account, job, task_id=self.engine.ids.uuid(), params=body,
             cost=self.price(price), clips=specs, steering=steering, max_duration=max_duration,
             meta={"type": kind, "clips": shows, "metadata": metadata, **meta})
+        if asked_of is not None:
+            await exports.ask(self.engine, asked_of, task)
+        return task
 
     async def _job(self, account: Account, kind: str, clip: Clip) -> Task:
         """The conversion of ``clip`` into ``kind`` this key started, or a new one: only
@@ -334,11 +341,9 @@ class Openaihk(Provider):
         for task in await exports.asked_of(self.engine, clip.id):
             if task.meta.get("type") == kind and task.status != FAILED:
                 return task
-        made = await self._submit(account, "export", kind, kind, {"clip_id": clip.id}, [],
+        return await self._submit(account, "export", kind, kind, {"clip_id": clip.id}, [],
                                   shows=[], metadata={}, steering=self.steered(),
-                                  clip_id=clip.id)
-        await exports.ask(self.engine, clip.id, made)
-        return made
+                                  asked_of=clip.id)
 
     async def _own(self, account: Account, clip_id: str) -> tuple[Task, Clip] | None:
         return await self.engine.clip_of(account.api_key, clip_id, self.id)
