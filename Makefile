@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed
 TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: run test fuzz bench soak clean fonts
+.PHONY: run test fuzz bench soak clean fonts redis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 run: $(SERVE_STAMP)
 	$(BIN)/musicsim serve $(ARGS)
 
-test: $(TEST_STAMP) fonts
+test: $(TEST_STAMP) fonts redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The stateful fuzz tests alone, with a bigger budget and fresh examples every run
@@ -40,6 +40,18 @@ fonts:
 	   (apt-get update -qq >/dev/null 2>&1 && \
 	    apt-get install -y -qq --no-install-recommends fonts-droid-fallback >/dev/null 2>&1))) || \
 	  echo "note: no CJK font installed; CJK cover titles are left out and their test skipped"
+
+# The Redis store is tested against a real server (tests/redis_server.py starts one of
+# its own), so Debian's redis-server is installed when missing. Those tests are never
+# skipped: if it cannot be installed here, they fail, pointing back to this target.
+redis:
+	@command -v redis-server >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && \
+	    apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1)) && \
+	  command -v redis-server >/dev/null) || \
+	  echo "error: redis-server is not installed and could not be (it needs apt-get and root:" \
+	       "apt-get install redis-server); the Redis store's tests will fail" >&2
 
 bench: $(SERVE_STAMP)  ## install wrk (apt-get install wrk) for a load client that is never the bottleneck
 	$(BIN)/python bench/run.py $(ARGS)

@@ -6,17 +6,40 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis
 
+from redis_server import redis_url  # noqa: F401  (the session's server)
 from simulator.core.engine import Engine
 from simulator.core.models import OPENING, Account, Clip, Task
-from simulator.core.store import CopyingStore, MemoryStore, StaleWrite, open_store
+from simulator.core.store import CopyingStore, StaleWrite, open_store
 
 
 def run(work):
     return asyncio.new_event_loop().run_until_complete(work)
 
 
-@pytest.mark.parametrize("store", [MemoryStore, CopyingStore])
+@pytest.fixture(params=["memory", "memory+copies", "sqlite", "redis"])
+def store(request, tmp_path):
+    """Makes an empty store of each kind (sqlite in a file of the test's own, redis in
+    the session's server, emptied); those outside the process are closed after."""
+    state = request.param
+    if state == "sqlite":
+        state = f"sqlite:{tmp_path}/state.db"
+    elif state == "redis":
+        state = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(state).flushdb()
+    opened = []
+
+    def make():
+        opened.append(open_store(state))
+        return opened[-1]
+
+    yield make
+    for kept in opened:
+        if hasattr(kept, "close"):
+            run(kept.close())
+
+
 def test_a_stale_copy_is_not_written(store):
     async def scenario():
         kept = store()
@@ -72,8 +95,8 @@ def test_racing_changes_to_one_task_both_land():
 
 
 def test_unknown_state_stores_are_a_clear_error():
-    with pytest.raises(ValueError, match="memory, memory\\+copies"):
-        open_store("sqlite:/tmp/x.db")
+    with pytest.raises(ValueError, match="use memory, sqlite:PATH or redis"):
+        open_store("postgres://localhost/x")
 
 
 @pytest.mark.parametrize("state", ["memory", "memory+copies"])
@@ -193,7 +216,6 @@ def test_a_reader_never_sees_an_end_without_what_the_dialect_noted_as_it_heard_i
     run(scenario())
 
 
-@pytest.mark.parametrize("store", [MemoryStore, CopyingStore])
 def test_forgetting_a_task_folds_its_movements_and_what_came_before_into_the_opening(store):
     """A task let go takes its clips' index entries with it, and its movements fold into
     the key's opening entry with the grants and ended bills up to its newest; a task

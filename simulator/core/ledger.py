@@ -23,7 +23,7 @@ it was made.
 from __future__ import annotations
 
 from .clock import Clock
-from .models import Account, LedgerEntry
+from .models import Account, LedgerEntry, Task
 from .store import InsufficientBalance, Store
 
 
@@ -51,6 +51,13 @@ class Ledger:
                                            available=-amount, held=amount)
         except InsufficientBalance as exc:
             raise InsufficientCredits(amount, exc.available) from None
+
+    async def begin(self, task: Task) -> Account:
+        """Hold a new task's cost and store the task, in one step (see Store.begin_task)."""
+        try:
+            return await self.store.begin_task(task, self.clock.now())
+        except InsufficientBalance as exc:
+            raise InsufficientCredits(task.cost, exc.available) from None
 
     async def settle(self, api_key: str, task_id: str, amount: float) -> Account:
         return await self.store.move_credits(api_key, "settle", amount, self.clock.now(), task_id,

@@ -170,6 +170,11 @@ class Task:
     meta: dict[str, Any] = field(default_factory=dict)  # the dialect's own bookkeeping
     retention: float | None = None  # seconds results are kept after success; None: forever
     expires_at: float | None = None  # set on success when the dialect keeps results a while
+    ttl: float | None = None  # seconds the dialect lets it run before it fails TIMED_OUT
+    # Events written but not yet heard by the dialect, on a store that outlives the
+    # process, and the process hearing them: if it dies first, they are heard at restart.
+    unheard: tuple[str, ...] = ()
+    hearer: str = ""
     # Bumped by the store on every write; a write of a task read at an older version is
     # refused (StaleWrite), so two changes racing on one task never lose one of them.
     version: int = 0

@@ -55,6 +55,11 @@ class Store(Protocol):
         of tasks let go are folded into one ``opening`` entry, first, with id 0 (see
         ledger.py for what it holds)."""
 
+    async def begin_task(self, task: Task, time: float) -> Account:
+        """Hold a new task's cost (a ``hold`` movement) and write the task, in one step:
+        a crash leaves both or neither. Raises InsufficientBalance, or StaleWrite,
+        changing nothing."""
+
     async def put_task(self, task: Task) -> None:
         """Write a task read at ``task.version`` (a new one at 0) and bump its version;
         raises StaleWrite, writing nothing, when the stored task is at another version. A
@@ -84,3 +89,96 @@ class Store(Protocol):
     async def delete_persona(self, persona_id: str) -> bool: ...
 
     async def reset(self) -> None: ...
+
+
+class SharedStore(Store, Protocol):
+    """A store that outlives the process (``durable``) and that other processes may use
+    at the same time (``shared``): SQLite and Redis. Beside the records it keeps what the
+    engine needs to resume after a crash or to agree with other processes: documents
+    (clock, fault rules, rate limits, sandboxes), counters, capped logs (journal, webhook
+    attempts), a queue of due work claimed atomically (callbacks), and the index of keys.
+
+    A store is opened for one namespace (a sandbox); the index of keys and the list of
+    sandboxes are kept by the default namespace's store for every namespace.
+    """
+
+    durable: bool
+    shared: bool
+    namespace: str
+    # The generation as of this store's last get_account, which reads it in the same
+    # step: every request asks for its caller's account, so each one learns for free
+    # whether another process changed something (see fleet.py).
+    seen_generation: int
+
+    async def close(self) -> None: ...
+
+    async def server_time(self) -> float:
+        """The wall clock every process on the store reads time from (see durable.py)."""
+
+
+    # reset() wipes everything of the namespace: records, documents, counters, logs and
+    # work; the keys and sandboxes, kept for every namespace, stay.
+
+    async def get_doc(self, name: str) -> object | None:
+        """A JSON value saved under ``name`` in this namespace; None if there is none."""
+
+    async def put_doc(self, name: str, value: object) -> int:
+        """Save a JSON value and bump the generation (shared by every namespace); returns
+        the new generation."""
+
+    async def generation(self) -> int:
+        """Bumped by every put_doc and key claim or release: a process that sees another
+        value than its last reloads its documents."""
+
+    async def count(self, name: str, delta: int = 1) -> int:
+        """Add ``delta`` to a named counter of this namespace (from 0), atomically; the
+        new value."""
+
+    async def take_token(self, bucket: str, rate: float, burst: float,
+                         now: float) -> tuple[bool, float]:
+        """Spend one token of a named token bucket of this namespace, if it has one
+        (``rate`` per second of ``now``, a wall time, up to ``burst``; full at first):
+        whether it had, and the tokens left."""
+
+    async def push(self, name: str, items: list[bytes], cap: int) -> None:
+        """Append to a named log of this namespace, keeping only its newest ``cap``."""
+
+    async def items(self, name: str) -> list[tuple[int, bytes]]:
+        """A named log, oldest first, each item after its position: increasing, never
+        reused, and the same for every process."""
+
+    async def put_work(self, ref: str, due: float, record: bytes,
+                       held: float | None = None) -> None:
+        """Queue work due at simulated time ``due``, in place of any under that ref:
+        unclaimed, or (``held``, a wall time) claimed by the caller from then."""
+
+    async def claim_work(self, until: float, wall_now: float, lease: float,
+                         limit: int = 100) -> list[tuple[str, float, bytes]]:
+        """Atomically claim up to ``limit`` pieces of work due by ``until`` that nobody
+        holds (never claimed, or claimed more than ``lease`` wall seconds before
+        ``wall_now``); each is held from ``wall_now`` until dropped or queued again.
+        ``(ref, due, record)``, earliest due first. Two processes never both get one."""
+
+    async def drop_work(self, ref: str) -> None:
+        """Work done: it is never claimed again."""
+
+    async def work_count(self) -> int: ...
+
+    async def claim_key(self, api_key: str, namespace: str) -> bool:
+        """Give the key to ``namespace`` unless some namespace (that one too) has it;
+        whether it was given."""
+
+    async def release_key(self, api_key: str) -> None: ...
+
+    async def key_owner(self, api_key: str) -> str | None: ...
+
+    async def release_keys(self, namespace: str) -> None:
+        """Every key of that namespace is free again (its sandbox reset or removed)."""
+
+    async def add_sandbox(self, name: str, info: dict) -> bool:
+        """Record a sandbox, unless one of that name is there (False, changing nothing)."""
+
+    async def sandboxes(self) -> dict[str, dict]:
+        """Every sandbox recorded, by name, in the order they were added."""
+
+    async def drop_sandbox(self, name: str) -> bool: ...

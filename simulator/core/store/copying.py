@@ -50,6 +50,13 @@ class CopyingStore(MemoryStore):
         await asyncio.sleep(0)
         return _copy(await super().ledger(api_key))
 
+    async def begin_task(self, task: Task, time: float) -> Account:
+        await asyncio.sleep(0)
+        kept = _copy(task)
+        account = await super().begin_task(kept, time)
+        task.version, task.seq = kept.version, kept.seq
+        return _copy(account)
+
     async def put_task(self, task: Task) -> None:
         await asyncio.sleep(0)
         kept = _copy(task)
