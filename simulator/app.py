@@ -8,6 +8,7 @@ from .admin import admin_routes, answered_in_json
 from .answers import AnswerChecker, admin_middleware
 from .config import Settings
 from .core.engine import Engine
+from .core.fleet import Fleet
 from .core.keys import DEFAULT_SANDBOX, Keys
 from .core.sandboxes import Sandboxes, sandbox_seed
 from .edge import Edge, MediaSurface, catch_all, unmatched
@@ -38,7 +39,10 @@ def build_engine(settings: Settings, sandbox: str = DEFAULT_SANDBOX,
                   journal_body=settings.journal_body_bytes, rate_limits=settings.rate_limits,
                   scenarios=settings.scenarios(), scenario=settings.scenario,
                   allow_local_callbacks=settings.allow_local_callbacks, sandbox=sandbox,
-                  keys=keys, max_tasks=settings.max_tasks)
+                  keys=keys, max_tasks=settings.max_tasks, worker=settings.worker,
+                  # Several processes answer: each one's journal is every one's.
+                  share_journal=settings.workers > 1
+                  or settings.state.startswith("redis://"))
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -56,6 +60,8 @@ def build_app(settings: Settings) -> web.Application:
     providers: dict[str, Provider] = {pid: REGISTRY[pid](engine, settings)
                                       for pid in settings.providers}
     root = next(iter(providers.values())) if len(providers) == 1 else None
+    # Many processes on one store: each request catches this one up (see core/fleet.py).
+    fleet = Fleet(sandboxes) if sandboxes.shared is not None else None
     metrics = Metrics(sandboxes)
     answers = AnswerChecker([*providers, "admin"]) if settings.check_answers else None
     # No middleware unless answers are checked: the edge is bound to each route instead.
@@ -71,7 +77,7 @@ def build_app(settings: Settings) -> web.Application:
     # single provider is served), so a request is matched once, with no sub-application.
     # Each provider and media route is bound to the edge; the catch-alls come last, so
     # they only take what nothing else matched.
-    edge = Edge(sandboxes, metrics, answers, replay)
+    edge = Edge(sandboxes, metrics, answers, replay, fleet)
 
     def dialects_for(made: Engine) -> None:
         """Each sandbox is answered by dialects of its own, over its own engine."""
@@ -84,7 +90,7 @@ def build_app(settings: Settings) -> web.Application:
     sandboxes.on_removed.append(lambda gone: edge.forget(gone.sandbox))
     for pid, provider in providers.items():
         app.add_routes(edge.routes(provider, provider.routes(), f"/{pid}"))
-    app.add_routes(admin_routes(sandboxes, settings, list(providers), metrics, replay))
+    app.add_routes(admin_routes(sandboxes, settings, list(providers), metrics, replay, fleet))
     media = MediaSurface()
     app.add_routes(edge.routes(media, MediaServer(sandboxes, settings.media_cache_bytes).routes(),
                                f"/{MEDIA}"))
@@ -98,10 +104,17 @@ def build_app(settings: Settings) -> web.Application:
 
     async def on_startup(_app: web.Application) -> None:
         await engine.start()
+        if fleet is not None:
+            await fleet.sync()  # the sandboxes other processes made
 
     async def on_cleanup(_app: web.Application) -> None:
-        await sandboxes.remove_all()
+        if fleet is None:
+            await sandboxes.remove_all()
+        else:  # they stay in the store, for the other processes and the next start
+            await sandboxes.let_all_go()
         await engine.stop()
+        if fleet is not None:
+            await engine.store.close()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)

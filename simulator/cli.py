@@ -63,9 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, metavar="N",
                        help="seed ids, timings and media so a run can be repeated exactly")
     serve.add_argument("--state", metavar="URL",
-                       help="state store: memory (default), or memory+copies, which hands "
-                            "out copies as a store in another process would (slower; for "
-                            "testing what relies on the store)")
+                       help="where state is kept: memory (default: fresh at each start), "
+                            "sqlite:PATH (a file that survives restarts and kill -9), "
+                            "redis://HOST:PORT/DB (shared by any number of processes and "
+                            "hosts), or memory+copies (memory handing out copies, as a "
+                            "store in another process would; for testing)")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="serve the port from N processes (needs --state sqlite:… or "
+                            "redis://…)")
     serve.add_argument("--admin-token", metavar="T",
                        help="require 'Authorization: Bearer T' on /_sim and accept non-loopback callers")
     serve.add_argument("--allow-local-callbacks", action="store_true", default=None,
@@ -158,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from . import workers
     from .app import REPLAY, TLS, build_app, listening
     from .tls import TLSError, trust_hint
 
@@ -170,7 +176,8 @@ def _serve(args: argparse.Namespace) -> int:
                         public_url=args.public_url, allowed_hosts=args.allowed_hosts,
                         scenario=args.scenario, max_tasks=args.max_tasks,
                         check_answers=args.check_answers, tls=args.tls, tls_ca=args.tls_ca,
-                        tls_cert=args.tls_cert, tls_key=args.tls_key, replay=args.replay)
+                        tls_cert=args.tls_cert, tls_key=args.tls_key, replay=args.replay,
+                        workers=args.workers)
         if settings.speed is not None and args.clock is None:
             settings = settings.with_overrides(clock="scaled")
         app = build_app(settings)
@@ -211,12 +218,23 @@ def _serve(args: argparse.Namespace) -> int:
     def started(port: int) -> None:
         listening(app, settings, port)
         print_banner(port)
+        if settings.workers > 1:
+            print(f"  workers: {settings.workers} processes on {settings.state}", flush=True)
 
-    return _run(app, settings.host, settings.port, started,
-                ssl_context=app[TLS].context if app[TLS] is not None else None)
+    def ready(port: int) -> None:
+        """A supervised worker's word that it serves (the supervisor prints the banner)."""
+        listening(app, settings, port)
+        print(f"{workers.READY} {settings.worker}", flush=True)
+
+    supervised = settings.workers > 1
+    if supervised and not workers.is_worker():
+        return workers.supervise(settings.host, settings.port, settings.workers, started)
+    return _run(app, settings.host, settings.port, ready if supervised else started,
+                ssl_context=app[TLS].context if app[TLS] is not None else None,
+                reuse_port=supervised)
 
 
-def _run(app, host: str, port: int, banner, ssl_context=None) -> int:
+def _run(app, host: str, port: int, banner, ssl_context=None, reuse_port: bool = False) -> int:
     import asyncio
 
     from aiohttp import web
@@ -232,7 +250,8 @@ def _run(app, host: str, port: int, banner, ssl_context=None) -> int:
         # walks every task, so it waits for a hundred of the middle one.
         gc.freeze()
         gc.set_threshold(100_000, 50, 100)
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context,
+                           reuse_port=reuse_port or None)
         await site.start()
         banner(runner.addresses[0][1])
         stop = asyncio.Event()
@@ -248,6 +267,9 @@ def _run(app, host: str, port: int, banner, ssl_context=None) -> int:
         asyncio.run(main_async())
     except KeyboardInterrupt:
         pass
+    except ValueError as exc:  # a state store that cannot be reached or read
+        print(f"musicsim: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         print(f"musicsim: cannot serve on {where}: {exc}", file=sys.stderr)

@@ -33,6 +33,10 @@ class Settings:
     speed: float | None = None
     seed: int | None = None
     state: str = "memory"
+    # Processes serving the port on one shared store (--workers), and which of them this
+    # one is (set by the supervisor for each it starts).
+    workers: int = 1
+    worker: int = 0
     admin_token: str | None = None
     allow_local_callbacks: bool = False
     public_url: str | None = None
@@ -97,7 +101,10 @@ class Settings:
 
 
 ENV_PREFIX = "MUSICSIM_"
+# --state values that several processes can share.
+SHARED_STATES = ("sqlite:", "redis://")
 _SCALAR_TYPES = {"port": int, "speed": float, "seed": int, "default_credits": float,
+                 "workers": int, "worker": int,
                  "journal_entries": int, "journal_body_bytes": int, "media_cache_bytes": int}
 
 
@@ -148,6 +155,14 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
             raise ValueError(f"unknown provider(s) {', '.join(sorted(unknown))}; "
                              f"choose from {', '.join(PROVIDERS)}")
     settings = Settings(prices=prices, rate_limits=rate_limits, **values)
+    if isinstance(settings.workers, bool) or not isinstance(settings.workers, int) \
+            or settings.workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, not "
+                         f"{settings.workers!r}")
+    if settings.workers > 1 and not settings.state.startswith(SHARED_STATES):
+        raise ValueError(f"--workers {settings.workers} needs a state every worker shares: "
+                         f"--state sqlite:PATH or --state redis://HOST:PORT/DB (memory is "
+                         f"one process's own)")
     if settings.scenario is not None and settings.scenario not in settings.scenarios():
         raise ValueError(f"unknown scenario {settings.scenario!r}; choose from "
                          f"{', '.join(sorted(settings.scenarios()))}")

@@ -13,7 +13,9 @@ through a catch-all per surface, so they are refused in the dialect's shape as w
 
 Every request is answered in the sandbox of the key it carries: that sandbox's fault
 rules, journal and dialects (see core/sandboxes.py). A request with no key, or one no
-sandbox made, belongs to the default sandbox.
+sandbox made, belongs to the default sandbox. On a shared store, the store says which
+sandbox has the key, in the round trip that also catches this process up with the others
+(see core/fleet.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 from aiohttp import web
 
 from .core.faults import AFTER, BEFORE, DEFAULT_RETRY_AFTER, Decision, task_steering
+from .core.fleet import Fleet
 from .core.magic import NO_STEERING
 from .core.sandboxes import Sandboxes
 from .media.files import MEDIA
@@ -76,9 +79,10 @@ class Edge:
     """Binds routes to their surface (a dialect, or the media server) through the edge."""
 
     def __init__(self, sandboxes: Sandboxes, metrics: Metrics,
-                 answers: AnswerChecker | None = None, replay: Replay | None = None):
-        self.sandboxes, self.metrics, self.answers, self.replay = \
-            sandboxes, metrics, answers, replay
+                 answers: AnswerChecker | None = None, replay: Replay | None = None,
+                 fleet: Fleet | None = None):
+        self.sandboxes, self.metrics, self.answers, self.replay, self.fleet = \
+            sandboxes, metrics, answers, replay, fleet
         # Each made sandbox's dialects, as the endpoints of their routes, in the order
         # the default sandbox's dialect lists them: {sandbox: {dialect: [endpoint]}}.
         self._sandboxed: dict[str, dict[str, list[Endpoint]]] = {}
@@ -111,7 +115,7 @@ class Edge:
         served under, so the journal and the fault rules see the path inside the surface.
         ``index`` is the route's place among its dialect's routes, where a sandbox's own
         dialect has the same route (None: one handler serves every sandbox)."""
-        sandboxes, sandboxed = self.sandboxes, self._sandboxed
+        sandboxes, sandboxed, fleet = self.sandboxes, self._sandboxed, self.fleet
         default = sandboxes.default
         answers = self.answers
         series = self.metrics.route(surface.id, label)
@@ -132,14 +136,16 @@ class Edge:
                     refused = _http_error(surface, exc)
             inner = request.path[cut:] or "/"
             key = surface.api_key(request)
-            engine = sandboxes.for_key(key)
+            engine = sandboxes.for_key(key) if fleet is None else await fleet.arrive(key)
             if engine is default or index is None:
                 answer = handler
             else:  # a made sandbox's own dialect, behind the cassette as well
                 answer = sandboxed[engine.sandbox][sid][index]
                 if replay is not None:
                     answer = _replayed_first(replay, sid, cut, answer)
-            decision = engine.faults.for_request(sid, request.method, inner, key, body)
+            decision = engine.faults.for_request(sid, request.method, inner, key, body) \
+                if fleet is None else await engine.faults.for_request_counted(
+                    sid, request.method, inner, key, body)
             dropped, damage = False, None
             if decision is None:
                 response = sent = refused or await _answer(surface, request, answer, key)

@@ -5,13 +5,18 @@ Only loopback callers may use it, unless an admin token is set; then every call 
 carry it. Bodies are checked against specs/admin.yaml like any provider's. Every call
 about a sandbox's state is served twice: under /_sim for the default sandbox, and under
 /_sim/sandboxes/{sandbox} for a made one.
+
+On a shared store, each call first catches this process up with the others, and a call
+that changes something saves the sandbox's documents for them (see core/durable.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
+import yarl
 from aiohttp import web
 
 from .. import __version__
@@ -25,6 +30,7 @@ from ..core.ledger import InsufficientCredits
 from ..core.models import STATES
 from ..core.ratelimit import Limit
 from ..core.sandboxes import Sandboxes
+from ..core.store import is_shared
 from ..media.files import MEDIA
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from . import paging
@@ -35,14 +41,17 @@ from .sandboxes import ADMIN_PREFIX, SANDBOX_PREFIX, engine_of, sandbox_routes
 from .state import state_routes
 
 if TYPE_CHECKING:
+    from ..core.fleet import Fleet
     from ..replay import Replay
 
 log = logging.getLogger(__name__)
 
 
 def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
-                 metrics: Metrics, replay: Replay | None = None) -> list[web.RouteDef]:
+                 metrics: Metrics, replay: Replay | None = None,
+                 fleet: Fleet | None = None) -> list[web.RouteDef]:
     access = Access(settings)
+    store = describe_store(sandboxes.default.store, settings.state)
 
     def guarded(handler, scoped: bool):
         """The handler behind the access rules, its refusals in admin.yaml's shape; a
@@ -54,9 +63,15 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
                 return error_answer(refusal.status, refusal.code, refusal.message,
                                     refusal.param)
             try:
+                if fleet is not None:
+                    await fleet.sync()
                 if not scoped:
                     return await handler(request)
-                return await handler(request, engine_of(sandboxes, request))
+                engine = engine_of(sandboxes, request)
+                answer = await handler(request, engine)
+                if fleet is not None and request.method != "GET":
+                    await engine.durable.save()
+                return answer
             except AdminError as exc:
                 return error_answer(exc.status, exc.code, exc.message, exc.param)
             except web.HTTPException as exc:
@@ -82,7 +97,9 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
     async def health(request):
         return json_answer({"status": "ok", "providers": providers,
                             "clock": clock_dict(sandboxes.default), "version": __version__,
-                            "sandboxes": len(sandboxes.named()),
+                            "sandboxes": len(sandboxes.named()), "store": store,
+                            "workers": {"count": settings.workers, "index": settings.worker,
+                                        "pid": os.getpid()},
                             **({"replay": replay.describe()} if replay is not None else {})})
 
     async def reset(request, engine):
@@ -207,16 +224,18 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
             faulted=faulted, replayed=replayed))
 
     async def journal(request, engine):
+        await engine.gather_logs()
         entries = journal_entries(request, engine)
         chosen, following = paged(request, engine, "journal", entries, lambda e: e.id, 10_000)
         return json_answer({"entries": [e.to_dict() for e in chosen], "count": len(entries),
                             "next_cursor": following}, headers=paging.link(request, following))
 
     async def journal_stats(request, engine):
+        await engine.gather_logs()
         return json_answer(stats(journal_entries(request, engine)))
 
     async def clear_journal(request, engine):
-        engine.journal.clear()
+        await engine.clear_journal()
         return json_answer({"status": "cleared"})
 
     # -- faults, scenarios, rate limits, webhooks, metrics ------------------------------
@@ -293,6 +312,7 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
         return json_answer(limits_dict(engine))
 
     async def webhooks(request, engine):
+        await engine.gather_logs()
         numbered = engine.webhooks.numbered(request.query.get("provider") or None,
                                             request.query.get("task_id") or None,
                                             request.query.get("url") or None)
@@ -357,3 +377,16 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
             for method, path, handler in served] \
         + [web.route(method, prefix + path, guarded(handler, True))
            for prefix in (ADMIN_PREFIX, SANDBOX_PREFIX) for method, path, handler in scoped]
+
+
+def describe_store(store, state: str) -> dict[str, Any]:
+    """Where state is kept, as health reports it: a Redis URL without its password."""
+    kind = state.split(":", 1)[0] if ":" in state else state
+    location = None
+    if kind == "sqlite":
+        location = store.path
+    elif kind == "redis":
+        url = yarl.URL(state)
+        location = str(url.with_password(None) if url.password else url)
+    return {"kind": kind, "location": location, "durable": is_shared(store),
+            "shared": is_shared(store)}

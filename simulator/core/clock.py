@@ -87,6 +87,17 @@ class Clock:
         self._anchor_wall = self._monotonic()
         return self.now()
 
+    def dump(self) -> dict[str, float | str]:
+        """The setting as a document a store keeps: with ``monotonic`` a wall clock every
+        process shares, each reads the same now from it (see core/durable.py)."""
+        return {"mode": self.mode, "speed": self.speed, "anchor_sim": self._anchor_sim,
+                "anchor_wall": self._anchor_wall}
+
+    def load(self, document: dict[str, float | str]) -> None:
+        self.mode, self.speed = str(document["mode"]), float(document["speed"])
+        self._anchor_sim = float(document["anchor_sim"])
+        self._anchor_wall = float(document["anchor_wall"])
+
     def wall_delay(self, sim_seconds: float) -> float | None:
         """Wall seconds until ``sim_seconds`` of simulated time pass; None if time is frozen."""
         if self.speed == 0.0:

@@ -24,7 +24,8 @@ from .clock import Clock
 from .faults import Faults, requested_steering
 from .ids import Ids
 from .journal import Journal
-from .keys import DEFAULT_SANDBOX, Keys
+from .durable import Durable, Wall
+from .keys import ARRIVED, DEFAULT_SANDBOX, Keys, StoreKeys
 from .ledger import InsufficientCredits, Ledger
 from .lifecycle import TIMED_OUT
 from .magic import NO_STEERING, Steering, read_steering
@@ -33,9 +34,10 @@ from .progress import Listener, Progress, TaskNotFound
 from .ratelimit import Limit, RateLimiter, Verdict
 from .retention import Retention
 from .scheduler import Scheduler
-from .store import open_store
+from .store import is_shared, open_store
 from .watchers import DEADLINE, Watchers
-from .webhooks import Allowed, CallbackRejected, Policy, Signer, Webhooks, check_callback_url
+from .webhooks import (Allowed, CallbackRejected, Policy, Signer, Webhooks, check_callback_url,
+                       delivery_id)
 
 # With --seed, simulated time starts here, so timestamps (and ids built from them) repeat.
 SEEDED_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -64,21 +66,27 @@ class Engine:
                  rate_limits: dict[str, Limit] | None = None,
                  scenarios: dict[str, dict] | None = None, scenario: str | None = None,
                  allow_local_callbacks: bool = False, sandbox: str = DEFAULT_SANDBOX,
-                 keys: Keys | None = None, max_tasks: int | None = None):
-        # Which sandbox this engine is, and the index of every sandbox's keys, where
-        # this one claims its own (see sandboxes.py).
+                 keys: Keys | None = None, max_tasks: int | None = None, worker: int = 0,
+                 share_journal: bool = True):
+        # Which sandbox this engine is: the namespace of its state in the store.
         self.sandbox = sandbox
-        self.keys = Keys() if keys is None else keys
+        self.store = open_store(state, sandbox)
+        shared = is_shared(self.store)
+        # On a shared store, every process reads simulated time off one wall clock.
+        wall = Wall() if shared else None
+        # The index of every sandbox's keys, where this one claims its own.
+        self.keys = keys if keys is not None else \
+            StoreKeys(self.store) if shared else Keys()
         self.ids = Ids(seed)
-        self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None)
+        self.clock = Clock(clock_mode, speed, SEEDED_EPOCH if seed is not None else None,
+                           **({"monotonic": wall} if wall else {}))
         # Simulated time, read on every request: the clock's own method, bound once.
         self.now: Callable[[], float] = self.clock.now
         self.scheduler = Scheduler(self.clock)
         self.watchers = Watchers(self.scheduler, self.clock)
-        self.store = open_store(state)
         self.ledger = Ledger(self.store, self.clock)
         self.progress = Progress(self.store, self.clock, self.scheduler, self.watchers,
-                                 self.ledger)
+                                 self.ledger, durable=shared)
         # Lets finished tasks go: past their retention, and past max_tasks kept.
         self.retention = Retention(self.progress, lambda: self.epoch, max_tasks)
         self.journal = Journal(journal_entries, journal_body)
@@ -99,23 +107,33 @@ class Engine:
         # Bumped by every reset: after one, a seeded run hands out the same ids again, so
         # anything remembered by task id and version must also name the epoch.
         self.epoch = 0
+        # What the engine keeps on a shared store beside its records (see durable.py).
+        self.durable = Durable(self, self.store, wall, worker, share_journal) \
+            if shared else None
+        if shared:
+            self.authenticate = self._arrived  # type: ignore[method-assign]
 
     # -- lifecycle of the engine itself ------------------------------------------------
     async def start(self) -> None:
         """Arm the scheduler and make the default accounts (once)."""
         self.scheduler.start()
+        if self.durable is not None:
+            await self.durable.start()
         if await self.store.get_account(self.demo_key) is None:
-            await self._restore_defaults()
+            with contextlib.suppress(AccountExists):  # made meanwhile by another process
+                await self._restore_defaults()
 
     async def stop(self) -> None:
         self.scheduler.stop()
+        if self.durable is not None:
+            await self.durable.stop()
         await self.webhooks.close()
 
     async def reset(self, defaults: bool = True) -> None:
         """Wipe all state and, with ``defaults``, restore the default accounts (a state
         being loaded brings its own instead); the clock keeps its mode."""
         self.scheduler.clear()
-        self.keys.release_all(self)
+        await self.keys.release_all(self.sandbox)
         await self.store.reset()
         self.watchers.release_all()
         self.journal.clear()
@@ -127,6 +145,8 @@ class Engine:
             self.faults.use_scenario(self.scenario)
         self.ids.reset()
         self.epoch += 1
+        if self.durable is not None:
+            await self.durable.save()
         if defaults:
             await self._restore_defaults()
 
@@ -141,6 +161,8 @@ class Engine:
     async def advance(self, seconds: float) -> None:
         """Move simulated time on and fire everything that fell due, in order."""
         self.clock.advance(seconds)
+        if self.durable is not None:
+            await self.durable.save("clock")
         await self.scheduler.run_due()
 
     # -- accounts and credits ----------------------------------------------------------
@@ -148,6 +170,25 @@ class Engine:
         """The key's account (None: no such key). The store's own awaitable, handed on:
         every request asks, and a wrapping coroutine would cost each one a call."""
         return self.store.get_account(api_key)
+
+    async def _arrived(self, api_key: str) -> Account | None:
+        """authenticate on a shared store: the account the edge read as the request
+        arrived, if it read this key's (see keys.ARRIVED)."""
+        arrived = ARRIVED.get()
+        if arrived is not None and arrived[0] == api_key:
+            return arrived[1]
+        return await self.store.get_account(api_key)
+
+    async def gather_logs(self) -> None:
+        """Before the journal or the webhook record is read: on a shared store, what every
+        process recorded."""
+        if self.durable is not None:
+            await self.durable.gather_logs()
+
+    async def clear_journal(self) -> None:
+        self.journal.clear()
+        if self.durable is not None:
+            await self.durable.clear_journal()
 
     async def create_account(self, api_key: str | None = None, credits: float | None = None,
                              models: list[str] | None = None) -> Account:
@@ -157,14 +198,14 @@ class Engine:
             # Keys are unique across sandboxes: the index decides first, the store's
             # insert then (a key kept by a store this index has not heard of).
             key = api_key or "sk-sim-" + self.ids.token(24)
-            if self.keys.claim(key, self):
+            if await self.keys.claim(key, self.sandbox):
                 try:
                     account = await self.store.create_account(
                         Account(key, models=models, created_at=self.now(),
                                 webhook_secret=self._secret_for(key)))
                     break
                 except KeyError:
-                    self.keys.release(key)
+                    await self.keys.release(key)
             if api_key:
                 raise AccountExists(api_key)
         amount = self.default_credits if credits is None else credits
@@ -199,8 +240,9 @@ class Engine:
     def may_use_model(self, account: Account, model: str) -> bool:
         return account.models is None or model in account.models
 
-    def rate_limited(self, provider: str, api_key: str) -> Verdict:
-        """Spend one of the key's requests with that provider, if it has one left."""
+    def rate_limited(self, provider: str, api_key: str) -> Verdict | Awaitable[Verdict]:
+        """Spend one of the key's requests with that provider, if it has one left (an
+        awaitable verdict when the bucket is on a shared store)."""
         return self.rates.take(provider, api_key)
 
     # -- tasks -------------------------------------------------------------------------
@@ -233,16 +275,15 @@ class Engine:
         steering = steering.merged(requested_steering())
         made = [draw_clip(self.ids, spec, clip_id, max_duration) for spec in clips]
         plan = tuple(lifecycle.plan(kind, self.ids, steering))
-        await self.ledger.hold(api_key, task_id, cost)
         for clip in made:
             clip.upstream_expired = steering.upstream_expired
         task = Task(task_id, provider, kind, api_key, params, now, cost=cost, clips=made,
                     callback_url=callback_url, plan=plan, meta=meta or {},
                     retention=EXPIRE_SOON if steering.expire and retention is not None
-                    else retention)
+                    else retention, ttl=ttl)
         task.history.append((now, "submitted"))
-        await self.store.put_task(task)
-        self.progress.begin(task, ttl)
+        await self.ledger.begin(task)
+        self.progress.begin(task)
         return task
 
     async def task(self, task_id: str) -> Task | None:
@@ -399,11 +440,14 @@ class Engine:
 
     def deliver(self, task: Task, body: bytes, policy: Policy, stage: str,
                 headers: dict[str, str] | None = None, signer: Signer | None = None) -> None:
-        """Send one of the task's callbacks to its callback URL."""
+        """Send one of the task's callbacks to its callback URL. Its delivery id comes
+        from the task as the dialect heard it, so a delivery made again after a crash
+        (see durable.py) carries the same one."""
         if task.callback_url:
             self.webhooks.send(task.callback_url, body, policy, provider=task.provider,
                                task_id=task.id, api_key=task.api_key, stage=stage,
-                               headers=headers, signer=signer)
+                               headers=headers, signer=signer,
+                               number=delivery_id(task.id, task.version, stage))
 
 
 __all__ = ["DEADLINE", "TIMED_OUT", "CallbackRejected", "ClipNotFound", "ClipSpec", "Engine",

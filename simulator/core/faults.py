@@ -17,7 +17,7 @@ import random
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from .journal import path_matches
 from .magic import NO_STEERING, Steering, read_steering
@@ -123,6 +123,9 @@ class Faults:
         self._rules: dict[str, Rule] = {}
         self._ids = itertools.count(1)
         self.applied: Counter[tuple[str, str]] = Counter()  # (target, kind) → times
+        # On a shared store: one more use of a rule limited in ``times``, counted by every
+        # process at once; the uses so far, this one included.
+        self.count: Callable[[Rule], Awaitable[int]] | None = None
         self._reseed()
 
     def _reseed(self) -> None:
@@ -143,6 +146,18 @@ class Faults:
 
     def rules(self) -> list[Rule]:
         return list(self._rules.values())
+
+    def dump(self) -> dict[str, Any]:
+        """The rules as a document a store keeps (see core/durable.py)."""
+        return {"rules": [[r.id, r.match, r.action, r.times, r.probability, r.scenario, r.hits]
+                          for r in self._rules.values()],
+                "next": max((int(r.id.rsplit("_", 1)[1]) for r in self._rules.values()),
+                            default=0) + 1}
+
+    def load(self, document: dict[str, Any]) -> None:
+        """The rules of a document made by dump(), in place of these."""
+        self._rules = {fields[0]: Rule(*fields) for fields in document["rules"]}
+        self._ids = itertools.count(max(document["next"], next(self._ids)))
 
     def remove(self, rule_id: str) -> bool:
         return self._rules.pop(rule_id, None) is not None
@@ -174,9 +189,23 @@ class Faults:
                     body: bytes) -> Decision | None:
         if not self._rules:  # every request asks: the usual answer must cost nothing
             return None
+        return self._request_decision(self._firing(
+            REQUEST, self._request_rng, provider=provider, method=method, path=path,
+            api_key=api_key, body=body))
+
+    async def for_request_counted(self, provider: str, method: str, path: str,
+                                  api_key: str | None, body: bytes) -> Decision | None:
+        """for_request, where a rule limited in ``times`` acts only if ``count`` (shared
+        by every process on the store) gives it one of them."""
+        if not self._rules:
+            return None
+        return self._request_decision(await self._counted(self._matching(
+            REQUEST, self._request_rng, provider=provider, method=method, path=path,
+            api_key=api_key, body=body)))
+
+    def _request_decision(self, rules: Iterable[Rule]) -> Decision | None:
         decision = None
-        for rule in self._firing(REQUEST, self._request_rng, provider=provider, method=method,
-                                 path=path, api_key=api_key, body=body):
+        for rule in rules:
             decision = decision or Decision()
             _merge_request(decision, rule, self._request_rng)
         if decision is not None:
@@ -188,9 +217,38 @@ class Faults:
                     event: str | None, body: bytes) -> WebhookDecision | None:
         if not self._rules:
             return None
+        return self._webhook_decision(self._firing(
+            WEBHOOK, self._webhook_rng, provider=provider, url=url, api_key=api_key,
+            event=event, body=body))
+
+    async def for_webhook_counted(self, provider: str | None, url: str, api_key: str | None,
+                                  event: str | None, body: bytes) -> WebhookDecision | None:
+        if not self._rules:
+            return None
+        return self._webhook_decision(await self._counted(self._matching(
+            WEBHOOK, self._webhook_rng, provider=provider, url=url, api_key=api_key,
+            event=event, body=body)))
+
+    async def _counted(self, rules: Iterable[Rule]) -> list[Rule]:
+        acting = []
+        for rule in list(rules):
+            if rule.times is None:
+                rule.hits += 1
+            elif self.count is not None:
+                rule.hits = await self.count(rule)
+                if rule.hits > rule.times:
+                    rule.hits = rule.times
+                    continue
+            elif rule.spent:
+                continue
+            else:
+                rule.hits += 1
+            acting.append(rule)
+        return acting
+
+    def _webhook_decision(self, rules: Iterable[Rule]) -> WebhookDecision | None:
         decision = None
-        for rule in self._firing(WEBHOOK, self._webhook_rng, provider=provider, url=url,
-                                 api_key=api_key, event=event, body=body):
+        for rule in rules:
             decision = decision or WebhookDecision()
             decision.rules.append(rule.id)
             action = rule.action
@@ -209,6 +267,12 @@ class Faults:
 
     def _firing(self, target: str, rng: random.Random, *, body: bytes,
                 **facts: Any) -> Iterator[Rule]:
+        for rule in self._matching(target, rng, body=body, **facts):
+            rule.hits += 1
+            yield rule
+
+    def _matching(self, target: str, rng: random.Random, *, body: bytes,
+                  **facts: Any) -> Iterator[Rule]:
         text: str | None = None
         for rule in list(self._rules.values()):
             if rule.target != target or rule.spent:
@@ -225,7 +289,6 @@ class Faults:
                     continue
             if rule.probability is not None and rng.random() >= rule.probability:
                 continue
-            rule.hits += 1
             yield rule
 
 

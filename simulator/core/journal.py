@@ -18,7 +18,7 @@ import statistics
 import time as _time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from multidict import CIMultiDict
 
@@ -89,7 +89,10 @@ class Entry:
 class Journal:
     def __init__(self, max_entries: int = 10_000, max_body: int = 16_384):
         self.max_body = max_body
+        self.capacity = max_entries
         self._rows: deque[tuple] = deque(maxlen=max_entries)
+        # On a shared store: hears each row as it is kept (see core/durable.py).
+        self.shared: Callable[[tuple], None] | None = None
         self._ids = itertools.count(1)
         self._held: dict[str, str] = {}  # recent texts, each held once
 
@@ -109,13 +112,16 @@ class Journal:
             held.clear()
         once = held.setdefault
         sent, answered = _packed(request_headers), _packed(response_headers)
-        self._rows.append((next(self._ids), time, _time.time(), provider, method,
-                           once(path, path), query, api_key and once(api_key, api_key),
-                           status, seconds, once(sent, sent), request_body[:bound],
-                           len(request_body), once(answered, answered),
-                           None if response_body is None else _exact(response_body, bound),
-                           0 if response_body is None else len(response_body), faults, damage,
-                           replayed))
+        row = (next(self._ids), time, _time.time(), provider, method,
+               once(path, path), query, api_key and once(api_key, api_key),
+               status, seconds, once(sent, sent), request_body[:bound],
+               len(request_body), once(answered, answered),
+               None if response_body is None else _exact(response_body, bound),
+               0 if response_body is None else len(response_body), faults, damage,
+               replayed)
+        self._rows.append(row)
+        if self.shared is not None:
+            self.shared(row)
 
     @property
     def _entries(self) -> Iterator[Entry]:
@@ -169,6 +175,11 @@ class Journal:
 
     def clear(self) -> None:
         self._rows.clear()
+
+    def replace(self, rows: list[tuple]) -> None:
+        """Rows kept elsewhere (a shared store's log), in place of this process's."""
+        self._rows.clear()
+        self._rows.extend(rows)
 
 
 def _packed(headers: Mapping[str, str]) -> str:

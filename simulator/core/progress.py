@@ -48,8 +48,13 @@ class TaskNotFound(KeyError):
 
 class Progress:
     def __init__(self, store: Store, clock: Clock, scheduler: Scheduler, watchers: Watchers,
-                 ledger: Ledger):
+                 ledger: Ledger, durable: bool = False):
         self.store = store
+        # On a store that outlives the process, events are written with a mark that they
+        # are still to be heard by this process (``hearer``), cleared once they are: see
+        # resume().
+        self.durable = durable
+        self.hearer = ""
         self.clock = clock
         self.scheduler = scheduler
         self.watchers = watchers
@@ -97,6 +102,8 @@ class Progress:
                 if skip_plan:
                     task.step = len(task.plan)
                 lifecycle.apply(task, event, at)
+                if self.durable:
+                    task.unheard, task.hearer = (*task.unheard, event), self.hearer
             return applied
 
         with self._moving_task(task_id):
@@ -104,15 +111,42 @@ class Progress:
             if not applied:
                 return None
             await self._applied(task, [event])
+            if self.durable:
+                task = await self._heard_all(task)
         return task
 
     # -- the plan ----------------------------------------------------------------------------
-    def begin(self, task: Task, ttl: float | None) -> None:
+    def begin(self, task: Task) -> None:
         """Arm a task just stored: each event if it is heard, else only its end; and the
         dialect's time limit, if it has one."""
         self._schedule(task, task.step if self._heard(task) else _end_step(task))
-        if ttl is not None:
-            self.scheduler.at(task.created_at + ttl, "ttl", task.id)
+        if task.ttl is not None:
+            self.scheduler.at(task.created_at + task.ttl, "ttl", task.id)
+
+    async def resume(self, gone: Callable[[str], Awaitable[bool]]) -> int:
+        """On a store that outlived a process: hear what was written but not heard by a
+        process now ``gone`` (settling its credits unless the ledger shows them settled),
+        and arm every task still under way; how many tasks were armed. A task whose
+        events fell due while no process ran gets them on its next read or timer."""
+        armed = 0
+        for task in await self.store.list_tasks():
+            if task.unheard and await gone(task.hearer):
+                await self._hear_again(task)
+            if not task.terminal:
+                self.begin(task)
+                armed += 1
+        return armed
+
+    async def _hear_again(self, task: Task) -> None:
+        events = list(task.unheard)
+        closed = {entry.kind for entry in await self.ledger.entries(task.api_key)
+                  if entry.task_id == task.id}
+        with self._moving_task(task.id):
+            if "settle" in closed or "release" in closed:
+                await self._tell(task, events)
+            else:
+                await self._applied(task, events)
+            await self._heard_all(task)
 
     def heard_from_now(self, task: Task) -> None:
         """Someone now waits on the task: its events are fired on time from here on."""
@@ -188,6 +222,8 @@ class Progress:
                 fired.append(event)
                 if heard:
                     break
+            if fired and self.durable:
+                task.unheard, task.hearer = (*task.unheard, *fired), self.hearer
             return bool(fired)
 
         with self._moving_task(task_id):
@@ -196,6 +232,8 @@ class Progress:
                 if not fired:
                     return
                 await self._applied(task, fired)
+                if self.durable:
+                    task = await self._heard_all(task)
                 if not self._heard(task):
                     return
                 self._schedule(task, task.step)
@@ -213,6 +251,16 @@ class Progress:
                 del self._moving[task_id]
             done.set_result(None)
 
+    async def _heard_all(self, task: Task) -> Task:
+        """Clear the mark of events still to be heard, once they are (see resume)."""
+        def clear(stored: Task) -> bool:
+            had, stored.unheard = stored.unheard, ()
+            return bool(had)
+        try:
+            return await self.update(task.id, clear)
+        except TaskNotFound:
+            return task  # let go as it ended (see retention.py): nothing is left to mark
+
     async def _applied(self, task: Task, events: list[str]) -> None:
         """Settle the credits of the events just written, then tell the dialect and the
         watchers, in order."""
@@ -220,6 +268,9 @@ class Progress:
             await self.ledger.settle(task.api_key, task.id, task.cost)
         elif lifecycle.is_failure(events[-1]):
             await self.ledger.release(task.api_key, task.id, task.cost)
+        await self._tell(task, events)
+
+    async def _tell(self, task: Task, events: list[str]) -> None:
         listeners = self.listeners.get(task.provider, ())
         for event in events:
             for listener in listeners:

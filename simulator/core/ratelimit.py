@@ -11,7 +11,7 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, Awaitable, Callable, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,15 @@ class Verdict(NamedTuple):
     full_in: float  # seconds until the bucket is full again
 
 
+# On a shared store: spend one token of the named bucket there, every process's requests
+# counted together; (allowed, tokens left) after the request.
+SharedTake = Callable[[str, Limit, float], Awaitable[tuple[bool, float]]]
+
+
 class RateLimiter:
     def __init__(self, limits: dict[str, Limit] | None = None, monotonic=time.monotonic):
         self._monotonic = monotonic
+        self.shared: SharedTake | None = None
         self._defaults = dict(limits or {})
         self._limits = dict(self._defaults)
         self._per_key: dict[tuple[str, str], Limit] = {}
@@ -74,11 +80,14 @@ class RateLimiter:
             self._per_key[(scope, key)] = limit
             self._buckets.pop((scope, key), None)
 
-    def take(self, scope: str, key: str) -> Verdict:
-        """Spend one token if there is one."""
+    def take(self, scope: str, key: str) -> Verdict | Awaitable[Verdict]:
+        """Spend one token if there is one. On a shared store the bucket is there: an
+        awaitable of the verdict (a limit that is off needs no bucket, and answers at once)."""
         limit = self._per_key.get((scope, key)) or self._limits.get(scope, OFF)
         if limit.off:
             return limit.unlimited
+        if self.shared is not None:
+            return self._take_shared(scope, key, limit)
         now = self._monotonic()
         bucket = self._buckets.get((scope, key))
         if bucket is None:
@@ -89,11 +98,31 @@ class RateLimiter:
         if allowed:
             tokens -= 1.0
         bucket[0] = tokens
-        wait = 0 if allowed else max(1, math.ceil((1.0 - tokens) / limit.rate))
-        return Verdict(allowed, limit, int(tokens), wait, (limit.burst - tokens) / limit.rate)
+        return _verdict(allowed, limit, tokens)
+
+    async def _take_shared(self, scope: str, key: str, limit: Limit) -> Verdict:
+        allowed, tokens = await self.shared(f"{scope}\n{key}", limit, self._monotonic())
+        return _verdict(allowed, limit, tokens)
+
+    def dump(self) -> dict[str, Any]:
+        """The limits as a document a store keeps (see core/durable.py)."""
+        return {"limits": {scope: [l.rate, l.burst] for scope, l in self._limits.items()},
+                "per_key": [[scope, key, l.rate, l.burst]
+                            for (scope, key), l in self._per_key.items()]}
+
+    def load(self, document: dict[str, Any]) -> None:
+        self._limits = {scope: Limit(*pair) for scope, pair in document["limits"].items()}
+        self._per_key = {(scope, key): Limit(rate, burst)
+                         for scope, key, rate, burst in document["per_key"]}
+        self._buckets.clear()
 
     def reset(self) -> None:
         """Full buckets and the limits the simulator started with."""
         self._buckets.clear()
         self._per_key.clear()
         self._limits = dict(self._defaults)
+
+
+def _verdict(allowed: bool, limit: Limit, tokens: float) -> Verdict:
+    wait = 0 if allowed else max(1, math.ceil((1.0 - tokens) / limit.rate))
+    return Verdict(allowed, limit, int(tokens), wait, (limit.burst - tokens) / limit.rate)

@@ -9,6 +9,10 @@ engine; a key nobody made is answered there, as unknown.
 
 Media links stay global (their ids cannot be guessed): a clip is looked for in every
 sandbox.
+
+On a shared store the store keeps the list of sandboxes too: a sandbox made through one
+process is made (from the store) in every other as it next looks (see fleet.py), and
+one removed is let go everywhere; a process that stops only lets go of its own engines.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class Sandboxes:
         # id of the default one.
         self._ids = Ids(sandbox_seed(seed, ""))
         self._made: dict[str, Engine] = {}
+        # The store that lists the sandboxes every process has, when shared.
+        self.shared = default.store if default.durable is not None else None
         self.on_made: list[Callable[[Engine], None]] = []
         self.on_removed: list[Callable[[Engine], None]] = []
 
@@ -71,45 +77,82 @@ class Sandboxes:
     def for_key(self, key: str | None) -> Engine:
         """The engine that answers a request carrying ``key``."""
         owner = self.keys.owner(key)
-        return self.default if owner is None else owner
+        return self.default if owner is None else self._made.get(owner, self.default)
 
     async def create(self, name: str | None = None,
                      prepare: Callable[[Engine], None] | None = None) -> Engine:
         """A new sandbox, started; ``prepare`` sets it up first (its clock, its default
         grant), and what it raises leaves nothing made."""
-        if name is None:
-            while name is None or name in self._made:
+        drawn = name is None
+        while True:
+            if drawn:
                 name = "sb_" + self._ids.token(12)
-        elif name in self._made or name == DEFAULT_SANDBOX:
-            raise SandboxError(f"a sandbox named {name!r} exists", 409, "id")
+                if name in self._made:
+                    continue
+            elif name in self._made or name == DEFAULT_SANDBOX:
+                raise SandboxError(f"a sandbox named {name!r} exists", 409, "id")
+            if self.shared is None or await self.shared.add_sandbox(name, {}):
+                break
+            if not drawn:  # made meanwhile through another process
+                raise SandboxError(f"a sandbox named {name!r} exists", 409, "id")
         engine = self._make(name)
         if prepare is not None:
             prepare(engine)
-        self._made[name] = engine
-        for hear in self.on_made:
-            hear(engine)
         try:
-            await engine.start()
+            await self._started(engine)
         except BaseException:
             await self.remove(name)
             raise
         return engine
 
-    async def remove(self, name: str) -> bool:
-        engine = self._made.pop(name, None)
-        if engine is None:
-            return False
-        self.keys.release_all(engine)
-        await engine.stop()
-        for hear in self.on_removed:
+    async def _started(self, engine: Engine) -> None:
+        self._made[engine.sandbox] = engine
+        for hear in self.on_made:
             hear(engine)
+        await engine.start()
+
+    async def remove(self, name: str) -> bool:
+        """Remove a sandbox with everything in it (from the store, when shared)."""
+        engine = self._made.get(name)
+        if self.shared is not None:
+            if not await self.shared.drop_sandbox(name) and engine is None:
+                return False
+            # Wiped here even when this process never made its engine.
+            await (engine or self._make(name)).store.reset()
+        elif engine is None:
+            return False
+        await self.keys.release_all(name)
+        await self.let_go(name)
         return True
 
+    async def let_go(self, name: str) -> None:
+        """Stop this process's engine of a sandbox, which stays made in the store."""
+        engine = self._made.pop(name, None)
+        if engine is not None:
+            await engine.stop()
+            for hear in self.on_removed:
+                hear(engine)
+
     async def remove_all(self) -> int:
-        names = list(self._made)
+        names = list(self._made) if self.shared is None else \
+            list(await self.shared.sandboxes())
         for name in names:
             await self.remove(name)
         return len(names)
+
+    async def let_all_go(self) -> None:
+        for name in list(self._made):
+            await self.let_go(name)
+
+    async def follow(self) -> None:
+        """Make here what the store lists and this process lacks, and let go of what it
+        no longer lists (another process made or removed them)."""
+        listed = await self.shared.sandboxes()
+        for name in listed:
+            if name not in self._made:
+                await self._started(self._make(name))
+        for name in [name for name in self._made if name not in listed]:
+            await self.let_go(name)
 
     async def find_clip(self, clip_id: str):
         """The engine, task and clip of a clip made in any sandbox; None if none has it."""

@@ -140,9 +140,9 @@ async def load_state(engine: Engine, document: dict[str, Any],
         keys = {key: f"{key}-{key_suffix}" for key in keys}
         _rekeyed(keys, accounts, tasks, personas, rules)
     for index, account in enumerate(accounts):
-        owner = engine.keys.owner(account.api_key)
-        if owner is not None and owner is not engine:
-            raise KeyTaken(f"key {account.api_key!r} belongs to sandbox {owner.sandbox!r}; "
+        owner = await engine.keys.owner_of(account.api_key)
+        if owner is not None and owner != engine.sandbox:
+            raise KeyTaken(f"key {account.api_key!r} belongs to sandbox {owner!r}; "
                            f"keys are unique across sandboxes", f"accounts.{index}.api_key")
     salt = _digest(document)
     engine.clock.jump_to(document["clock"]["now"])
@@ -152,7 +152,7 @@ async def load_state(engine: Engine, document: dict[str, Any],
     engine.faults.clear()  # the start-up scenario's rules, restored by the reset
     now = engine.now()
     for index, account in enumerate(accounts):
-        if not engine.keys.claim(account.api_key, engine):
+        if not await engine.keys.claim(account.api_key, engine.sandbox):
             await engine.reset()  # taken meanwhile: leave a clean slate, not half a state
             raise KeyTaken(f"key {account.api_key!r} was taken by another sandbox while "
                            f"the state loaded", f"accounts.{index}.api_key")

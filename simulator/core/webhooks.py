@@ -2,7 +2,13 @@
 backoff, and a record of every attempt.
 
 Retries wait on the scheduler, in simulated time, so a manual-clock test decides when a
-retry happens; each attempt itself is a real HTTP POST with a wall-clock timeout.
+retry happens; each attempt itself is a real HTTP POST with a wall-clock timeout. On a
+store that outlives the process, deliveries wait in its queue instead (an
+:class:`Outbox`), where any process claims them when due and a crash loses none.
+
+Every attempt carries ``X-Musicsim-Delivery``: the delivery's id, the same on its
+retries and duplicates, and on a delivery made again after a crash, so a receiver can
+drop what it already had.
 
 A URL's text is checked at submit (:func:`check_callback_url`); where a delivery really
 goes is checked as it is made, on the addresses the connector dials (see addresses.py).
@@ -20,7 +26,7 @@ import ssl
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -30,7 +36,7 @@ from aiohttp.abc import AbstractResolver
 from .addresses import (Refused, ScreeningResolver, forbidden, judge, literal,
                         loopback_name, noncanonical_ipv4)
 from .clock import Clock
-from .faults import Faults
+from .faults import Faults, WebhookDecision
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -99,6 +105,10 @@ class Allowed:
         self._prefixes = [] if url is None else [p for p in self._prefixes if p != url]
         return self.list()
 
+    def load(self, prefixes: list[str]) -> None:
+        """The entries a store kept (see core/durable.py), in place of these."""
+        self._prefixes = list(prefixes)
+
     def list(self) -> list[str]:
         return list(self._prefixes)
 
@@ -150,6 +160,16 @@ class Policy:
     backoff: tuple[float, ...] = (5.0, 15.0, 45.0)  # simulated seconds before retry n
 
 
+# The header that names the delivery an attempt belongs to.
+DELIVERY_HEADER = "X-Musicsim-Delivery"
+
+
+def delivery_id(task_id: str, version: int, stage: str) -> int:
+    """A delivery's id, from what it is about: made again after a crash, it is the same."""
+    digest = hashlib.sha256(f"{task_id}\n{version}\n{stage}".encode()).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
 @dataclass
 class Delivery:
     id: int
@@ -162,8 +182,23 @@ class Delivery:
     api_key: str | None
     stage: str | None
     signer: Signer | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    tried: int = 0  # attempts made, duplicates not counted
     held_by: list[str] = field(default_factory=list)  # the delay rules that held it back
+
+
+class Outbox(Protocol):
+    """Where deliveries wait on a store that outlives the process (see core/durable.py)."""
+
+    async def hold(self, delivery: Delivery, due: float) -> None:
+        """Queued, and held by this process, which attempts it now."""
+
+    async def queue(self, delivery: Delivery, due: float) -> None:
+        """Due again at ``due``, for whichever process claims it."""
+
+    async def done(self, delivery: Delivery) -> None: ...
+
+    def record(self, attempt: dict[str, Any]) -> None:
+        """Keep an attempt in the record every process shares."""
 
 
 class Webhooks:
@@ -188,6 +223,7 @@ class Webhooks:
         self._pending: dict[int, Delivery] = {}
         # Each attempt with its sequence number: a position that stays put when the
         # oldest are dropped, so a page of the record can be continued from it.
+        self.capacity = max_attempts
         self._attempts: deque[tuple[int, dict[str, Any]]] = deque(maxlen=max_attempts)
         self._attempt_seq = itertools.count(1)
         self._counts: Counter[tuple[str | None, str]] = Counter()
@@ -199,17 +235,33 @@ class Webhooks:
         # What an https:// receiver's certificate is checked against: the system's store,
         # plus the simulator's local CA once trust() is given it (serve --tls).
         self._ssl: ssl.SSLContext | bool = True
+        self.outbox: Outbox | None = None
         scheduler.on("webhook", self._due)
 
     def send(self, url: str, body: bytes, policy: Policy, *, provider: str | None = None,
              task_id: str | None = None, api_key: str | None = None, stage: str | None = None,
-             headers: dict[str, str] | None = None, signer: Signer | None = None) -> Delivery:
-        delivery = Delivery(next(self._ids), url, body,
+             headers: dict[str, str] | None = None, signer: Signer | None = None,
+             number: int | None = None) -> Delivery:
+        """Deliver ``body``; ``number`` is the delivery's id (see delivery_id), else the
+        next of this process's own."""
+        delivery = Delivery(next(self._ids) if number is None else number, url, body,
                             {"Content-Type": "application/json", **(headers or {})}, policy,
                             provider, task_id, api_key, stage, signer)
         self._pending[delivery.id] = delivery
-        self._launch(delivery, self.clock.now())
+        if self.outbox is None:
+            self._launch(delivery, self.clock.now())
+        else:
+            self._spawn(self._held_then_sent(delivery, self.clock.now()))
         return delivery
+
+    def resume(self, delivery: Delivery, due: float) -> None:
+        """Attempt a delivery this process claimed from the outbox."""
+        self._pending[delivery.id] = delivery
+        self._launch(delivery, due)
+
+    async def _held_then_sent(self, delivery: Delivery, due: float) -> None:
+        await self.outbox.hold(delivery, due)
+        await self._attempt(delivery, due)
 
     def attempts(self, provider: str | None = None, task_id: str | None = None,
                  url: str | None = None) -> list[dict[str, Any]]:
@@ -228,6 +280,11 @@ class Webhooks:
     def pending(self) -> int:
         return len(self._pending)
 
+    def replace(self, numbered: list[tuple[int, dict[str, Any]]]) -> None:
+        """Attempts kept elsewhere (a shared store's log), in place of this process's."""
+        self._attempts.clear()
+        self._attempts.extend(numbered)
+
     def counts(self) -> Counter[tuple[str | None, str]]:
         """Attempts by provider and outcome (delivered, rejected, error, faulted,
         refused)."""
@@ -240,26 +297,35 @@ class Webhooks:
             self._launch(delivery, due)
 
     def _launch(self, delivery: Delivery, due: float) -> None:
+        self._spawn(self._attempt(delivery, due))
+
+    def _spawn(self, work) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            work.close()
             return
-        task = loop.create_task(self._attempt(delivery, due))
+        task = loop.create_task(work)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
     async def _attempt(self, delivery: Delivery, due: float) -> None:
         """One attempt, due at simulated time ``due``; a retry is scheduled from that
         time, so one long clock advance runs every retry it covers, in order."""
-        fault = None if delivery.held_by else self.faults.for_webhook(
+        decide = self.faults.for_webhook if self.faults.count is None else \
+            self.faults.for_webhook_counted
+        fault = None if delivery.held_by else decide(
             delivery.provider, delivery.url, delivery.api_key, delivery.stage, delivery.body)
+        if fault is not None and not isinstance(fault, WebhookDecision):
+            fault = await fault
         if fault is not None and fault.delay:
             delivery.held_by = list(fault.rules)
-            self.scheduler.at(due + fault.delay, "webhook", (delivery.id, due + fault.delay))
+            await self._again(delivery, due + fault.delay)
             return
         if fault is not None and fault.latency:
             await asyncio.sleep(fault.latency)
-        number = len([a for a in delivery.attempts if not a["duplicate"]]) + 1
+        delivery.tried += 1
+        number = delivery.tried
         result = await self._post(delivery, number, fault, duplicate=False)
         if fault is not None and fault.duplicate:
             await self._post(delivery, number, fault, duplicate=True)
@@ -267,10 +333,20 @@ class Webhooks:
         # refused again, so the delivery ends here.
         if result["ok"] or result["refused"] or number > delivery.policy.retries:
             self._pending.pop(delivery.id, None)
+            if self.outbox is not None:
+                await self.outbox.done(delivery)
             return
         backoff = delivery.policy.backoff
         wait = backoff[min(number - 1, len(backoff) - 1)] if backoff else 0.0
-        self.scheduler.at(due + wait, "webhook", (delivery.id, due + wait))
+        await self._again(delivery, due + wait)
+
+    async def _again(self, delivery: Delivery, due: float) -> None:
+        """Attempt the delivery again at ``due``: here, or by whoever claims it then."""
+        if self.outbox is None:
+            self.scheduler.at(due, "webhook", (delivery.id, due))
+        else:
+            self._pending.pop(delivery.id, None)
+            await self.outbox.queue(delivery, due)
 
     def _names(self) -> AbstractResolver:
         """The resolver that looks names up: the injected one, else the system's."""
@@ -298,6 +374,7 @@ class Webhooks:
         error: str | None = None
         refused = False
         headers = dict(delivery.headers)
+        headers[DELIVERY_HEADER] = str(delivery.id)
         if delivery.signer is not None:
             headers.update(delivery.signer.headers(delivery.body))
         screen = not (self.allow_local or delivery.url in self.allowed)
@@ -333,8 +410,9 @@ class Webhooks:
             "signature": headers.get(signed) if signed else None,
             "faults": [*delivery.held_by, *(fault.rules if fault is not None else ())],
             "latency_ms": round((time.monotonic() - started) * 1000, 3), "refused": refused}
-        delivery.attempts.append(attempt)
         self._attempts.append((next(self._attempt_seq), attempt))
+        if self.outbox is not None:
+            self.outbox.record(attempt)
         outcome = ("faulted" if error and error.startswith("fault:") else
                    "refused" if refused else
                    "delivered" if ok else "rejected" if status is not None else "error")

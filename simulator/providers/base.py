@@ -193,6 +193,8 @@ class Provider(abc.ABC):
             if account is None:
                 raise self.refuse_unknown_key()
             verdict = engine.rate_limited(self.id, key)
+            if not isinstance(verdict, Verdict):  # a bucket on a shared store
+                verdict = await verdict
             if self.sends_rate_headers:
                 request[RATE] = verdict  # for the edge, which adds the headers to the answer
             if not verdict.allowed:
