@@ -108,8 +108,36 @@ def test_ten_tasks_on_two_processes_each_call_back_complete_exactly_once(pair):
         time.sleep(1.0)  # a second delivery, if there were one, would have come by now
         assert hook.complete == {task_id: 1 for task_id in made}
         assert len(hook.deliveries) == len(set(hook.deliveries)) == 30  # text, first, complete
+        # Either process shows every attempt, whichever made it.
+        for served in pair:
+            record = admin(served.url, "GET", "/webhooks").json()
+            assert record["count"] == 30 and all(a["ok"] for a in record["attempts"])
     finally:
         hook.close()
+
+
+def test_a_keys_rate_limit_is_one_bucket_whichever_process_answers(pair):
+    first, second = pair
+    key = admin(first.url, "POST", "/accounts", json={"credits": 1000}).json()["api_key"]
+    assert admin(second.url, "PUT", "/rate-limits/evolink",
+                 json={"api_key": key, "rate": 0.001, "burst": 4}).status_code == 200
+    statuses = [requests.get(f"{(first, second)[n % 2].url}/evolink/v1/tasks/none",
+                             headers=bearer(key), timeout=30).status_code for n in range(8)]
+    assert statuses == [400] * 4 + [429] * 4  # refused for its malformed id, then for rate
+
+
+def test_two_processes_with_one_seed_never_draw_the_same_ids(state):
+    first = Served("--state", state, "--seed", "7")
+    second = Served("--state", state, "--seed", "7")
+    try:
+        made = [submit((first, second)[n % 2].url, "sk-musicsim-demo").json()["id"]
+                for n in range(10)]
+        keys = [admin(served.url, "POST", "/accounts", json={}).json()["api_key"]
+                for served in (first, second)]
+        assert len(set(made)) == 10 and keys[0] != keys[1]
+    finally:
+        first.stop()
+        second.stop()
 
 
 def test_fault_times_the_clock_sandboxes_and_the_journal_are_shared(state):
