@@ -206,6 +206,10 @@ def _serve(args: argparse.Namespace) -> int:
             print("  answers checked against specs/: each mismatch is logged as a WARNING",
                   flush=True)
         print(f"  demo API key: {settings.demo_key}", flush=True)
+        if settings.state != "memory":
+            workers_note = f", served by {settings.workers} processes" \
+                if settings.workers > 1 else ""
+            print(f"  state: {settings.state}{workers_note}", flush=True)
         print(f"  control plane: {base}/_sim/health", flush=True)
         if settings.scenario:
             print(f"  fault scenario: {settings.scenario} (rules: {base}/_sim/faults)", flush=True)
@@ -218,8 +222,6 @@ def _serve(args: argparse.Namespace) -> int:
     def started(port: int) -> None:
         listening(app, settings, port)
         print_banner(port)
-        if settings.workers > 1:
-            print(f"  workers: {settings.workers} processes on {settings.state}", flush=True)
 
     def ready(port: int) -> None:
         """A supervised worker's word that it serves (the supervisor prints the banner)."""
