@@ -156,8 +156,17 @@ def test_fault_times_the_clock_sandboxes_and_the_journal_are_shared(state):
         admin(first.url, "POST", "/clock/advance", json={"seconds": 30})
         assert admin(second.url, "GET", "/clock").json()["now"] == before + 30
 
-        made = admin(first.url, "POST", "/sandboxes", json={"id": "team"}).json()
+        made = admin(first.url, "POST", "/sandboxes", json={"id": "team", "credits": 50}
+                     ).json()
         answer = submit(second.url, made["demo_key"], "in a sandbox")
+        assert answer.status_code == 200
+        # Its grant is the sandbox's own, whichever process resets it.
+        balance = admin(second.url, "GET", f"/sandboxes/team/accounts/{made['demo_key']}")
+        assert balance.json()["granted"] == 50
+        assert admin(second.url, "POST", "/sandboxes/team/reset").status_code == 200
+        balance = admin(first.url, "GET", f"/sandboxes/team/accounts/{made['demo_key']}")
+        assert balance.json()["credits"] == 50
+        answer = submit(second.url, made["demo_key"], "in a sandbox again")
         assert answer.status_code == 200
         assert admin(second.url, "GET", "/sandboxes/team/tasks").json()["count"] == 1
         assert admin(first.url, "GET", "/tasks").json()["count"] == 4  # the default's

@@ -51,11 +51,9 @@ def sandbox_routes(sandboxes: Sandboxes) -> list[Route]:
         def prepare(engine: Engine) -> None:
             if clock:
                 engine.set_clock(clock.get("mode"), clock.get("speed"))
-            if data.get("credits") is not None:
-                engine.default_credits = data["credits"]
 
         try:
-            engine = await sandboxes.create(data.get("id"), prepare)
+            engine = await sandboxes.create(data.get("id"), prepare, data.get("credits"))
         except SandboxError as exc:
             raise AdminError(exc.status, "conflict" if exc.status == 409 else "invalid_request",
                              str(exc), exc.param) from None

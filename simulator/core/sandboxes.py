@@ -80,9 +80,12 @@ class Sandboxes:
         return self.default if owner is None else self._made.get(owner, self.default)
 
     async def create(self, name: str | None = None,
-                     prepare: Callable[[Engine], None] | None = None) -> Engine:
-        """A new sandbox, started; ``prepare`` sets it up first (its clock, its default
-        grant), and what it raises leaves nothing made."""
+                     prepare: Callable[[Engine], None] | None = None,
+                     credits: float | None = None) -> Engine:
+        """A new sandbox, started; ``prepare`` sets it up first (its clock), and what it
+        raises leaves nothing made. ``credits``: its demo key's grant, at first and
+        after each reset (None: the server's), kept with the sandbox in a shared store,
+        so every process resets it alike."""
         drawn = name is None
         while True:
             if drawn:
@@ -91,11 +94,12 @@ class Sandboxes:
                     continue
             elif name in self._made or name == DEFAULT_SANDBOX:
                 raise SandboxError(f"a sandbox named {name!r} exists", 409, "id")
-            if self.shared is None or await self.shared.add_sandbox(name, {}):
+            if self.shared is None or await self.shared.add_sandbox(
+                    name, {"credits": credits}):
                 break
             if not drawn:  # made meanwhile through another process
                 raise SandboxError(f"a sandbox named {name!r} exists", 409, "id")
-        engine = self._make(name)
+        engine = self._made_as(name, {"credits": credits})
         if prepare is not None:
             prepare(engine)
         try:
@@ -103,6 +107,12 @@ class Sandboxes:
         except BaseException:
             await self.remove(name)
             raise
+        return engine
+
+    def _made_as(self, name: str, info: dict) -> Engine:
+        engine = self._make(name)
+        if info.get("credits") is not None:
+            engine.default_credits = info["credits"]
         return engine
 
     async def _started(self, engine: Engine) -> None:
@@ -148,9 +158,9 @@ class Sandboxes:
         """Make here what the store lists and this process lacks, and let go of what it
         no longer lists (another process made or removed them)."""
         listed = await self.shared.sandboxes()
-        for name in listed:
+        for name, info in listed.items():
             if name not in self._made:
-                await self._started(self._make(name))
+                await self._started(self._made_as(name, info))
         for name in [name for name in self._made if name not in listed]:
             await self.let_go(name)
 
