@@ -11,6 +11,7 @@ from typing import Any
 
 from .core.faults import check_scenarios, load_scenarios
 from .core.ratelimit import Limit as RateLimit
+from .core.store import SCHEMES
 from .dialects import DIALECTS as PROVIDERS
 from .resources import resource_dir
 
@@ -101,8 +102,6 @@ class Settings:
 
 
 ENV_PREFIX = "MUSICSIM_"
-# --state values that several processes can share.
-SHARED_STATES = ("sqlite:", "redis://")
 _SCALAR_TYPES = {"port": int, "speed": float, "seed": int, "default_credits": float,
                  "workers": int, "worker": int,
                  "journal_entries": int, "journal_body_bytes": int, "media_cache_bytes": int}
@@ -159,7 +158,7 @@ def load(config_file: str | os.PathLike | None = None, env: dict[str, str] | Non
             or settings.workers < 1:
         raise ValueError(f"workers must be a whole number of at least 1, not "
                          f"{settings.workers!r}")
-    if settings.workers > 1 and not settings.state.startswith(SHARED_STATES):
+    if settings.workers > 1 and not settings.state.startswith(SCHEMES):
         raise ValueError(f"--workers {settings.workers} needs a state every worker shares: "
                          f"--state sqlite:PATH or --state redis://HOST:PORT/DB (memory is "
                          f"one process's own)")

@@ -87,6 +87,7 @@ class Durable:
         self._loops: list[asyncio.Task] = []
         self._flusher: asyncio.Task | None = None
         self._flushing = asyncio.Lock()
+        self._kept: dict[str, Any] = {}  # each document as last saved or loaded here
         self.resumed = 0  # tasks armed again at the last start
 
     # -- starting and stopping ------------------------------------------------------------
@@ -172,9 +173,19 @@ class Durable:
             engine.epoch = value["epoch"]
 
     async def save(self, *names: str) -> None:
-        """Keep the documents named (all of them when none is) for every process."""
+        """Keep the documents named (all of them when none is) for every process: those
+        that changed since this process last saved or loaded them, so a call that
+        changed none moves no generation, and no process reloads for nothing."""
         for name in names or DOCUMENTS:
-            await self.store.put_doc(name, self._dump(name))
+            value = self._dump(name)
+            if self._kept.get(name) != value:
+                await self.store.put_doc(name, value)
+                self._kept[name] = value
+
+    async def wiped(self) -> None:
+        """The namespace was reset, its documents with it: save every one afresh."""
+        self._kept.clear()
+        await self.save()
 
     async def load(self) -> None:
         """The documents as the store has them now, in place of this process's."""
@@ -182,6 +193,7 @@ class Durable:
             value = await self.store.get_doc(name)
             if value is not None:
                 self._apply(name, value)
+                self._kept[name] = value
         for rule in self.engine.faults.rules():
             if rule.times is not None:
                 rule.hits = min(rule.times, await self.store.count(_uses(rule), 0))

@@ -146,7 +146,7 @@ class Engine:
         self.ids.reset()
         self.epoch += 1
         if self.durable is not None:
-            await self.durable.save()
+            await self.durable.wiped()
         if defaults:
             await self._restore_defaults()
 

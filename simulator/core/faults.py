@@ -213,16 +213,10 @@ class Faults:
                 self.applied[(REQUEST, kind)] += 1
         return decision
 
-    def for_webhook(self, provider: str | None, url: str, api_key: str | None,
-                    event: str | None, body: bytes) -> WebhookDecision | None:
-        if not self._rules:
-            return None
-        return self._webhook_decision(self._firing(
-            WEBHOOK, self._webhook_rng, provider=provider, url=url, api_key=api_key,
-            event=event, body=body))
-
-    async def for_webhook_counted(self, provider: str | None, url: str, api_key: str | None,
-                                  event: str | None, body: bytes) -> WebhookDecision | None:
+    async def for_webhook(self, provider: str | None, url: str, api_key: str | None,
+                          event: str | None, body: bytes) -> WebhookDecision | None:
+        """A delivery attempt's faults; a rule limited in ``times`` counted as
+        for_request_counted counts it (in this process without a shared store)."""
         if not self._rules:
             return None
         return self._webhook_decision(await self._counted(self._matching(

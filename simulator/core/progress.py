@@ -110,9 +110,7 @@ class Progress:
             task = await self.update(task_id, change)
             if not applied:
                 return None
-            await self._applied(task, [event])
-            if self.durable:
-                task = await self._heard_all(task)
+            task = await self._applied(task, [event])
         return task
 
     # -- the plan ----------------------------------------------------------------------------
@@ -144,9 +142,9 @@ class Progress:
         with self._moving_task(task.id):
             if "settle" in closed or "release" in closed:
                 await self._tell(task, events)
+                await self._heard_all(task)
             else:
                 await self._applied(task, events)
-            await self._heard_all(task)
 
     def heard_from_now(self, task: Task) -> None:
         """Someone now waits on the task: its events are fired on time from here on."""
@@ -231,9 +229,7 @@ class Progress:
                 task = await self.update(task_id, change)
                 if not fired:
                     return
-                await self._applied(task, fired)
-                if self.durable:
-                    task = await self._heard_all(task)
+                task = await self._applied(task, fired)
                 if not self._heard(task):
                     return
                 self._schedule(task, task.step)
@@ -261,14 +257,16 @@ class Progress:
         except TaskNotFound:
             return task  # let go as it ended (see retention.py): nothing is left to mark
 
-    async def _applied(self, task: Task, events: list[str]) -> None:
+    async def _applied(self, task: Task, events: list[str]) -> Task:
         """Settle the credits of the events just written, then tell the dialect and the
-        watchers, in order."""
+        watchers, in order; the task after (its mark of unheard events cleared, on a
+        store that outlives the process)."""
         if events[-1] == lifecycle.FINISH:
             await self.ledger.settle(task.api_key, task.id, task.cost)
         elif lifecycle.is_failure(events[-1]):
             await self.ledger.release(task.api_key, task.id, task.cost)
         await self._tell(task, events)
+        return await self._heard_all(task) if self.durable else task
 
     async def _tell(self, task: Task, events: list[str]) -> None:
         listeners = self.listeners.get(task.provider, ())

@@ -36,7 +36,7 @@ from aiohttp.abc import AbstractResolver
 from .addresses import (Refused, ScreeningResolver, forbidden, judge, literal,
                         loopback_name, noncanonical_ipv4)
 from .clock import Clock
-from .faults import Faults, WebhookDecision
+from .faults import Faults
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -312,12 +312,8 @@ class Webhooks:
     async def _attempt(self, delivery: Delivery, due: float) -> None:
         """One attempt, due at simulated time ``due``; a retry is scheduled from that
         time, so one long clock advance runs every retry it covers, in order."""
-        decide = self.faults.for_webhook if self.faults.count is None else \
-            self.faults.for_webhook_counted
-        fault = None if delivery.held_by else decide(
+        fault = None if delivery.held_by else await self.faults.for_webhook(
             delivery.provider, delivery.url, delivery.api_key, delivery.stage, delivery.body)
-        if fault is not None and not isinstance(fault, WebhookDecision):
-            fault = await fault
         if fault is not None and fault.delay:
             delivery.held_by = list(fault.rules)
             await self._again(delivery, due + fault.delay)

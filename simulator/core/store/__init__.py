@@ -13,6 +13,7 @@ from .copying import CopyingStore
 from .memory import MemoryStore
 
 STATES = {"memory": MemoryStore, "memory+copies": CopyingStore}
+# --state values whose stores outlive the process and several processes may share.
 SCHEMES = ("sqlite:", "redis://")
 
 
