@@ -22,7 +22,9 @@ def add_cases(catalog: Catalog, driver: Openaihk) -> None:
                   seed="seed 003: 10. C. Get Results (clips queued, then complete)",
                   area="media", needs=[CREDITS], cost=1)
     async def streaming(ctx) -> None:
-        _, task_id = await submit(ctx, {"prompt": LYRICS, "tags": "pop", "title": "Stream",
+        # Slowed, so the streaming window outlasts a poll on a loaded machine or a fast clock.
+        _, task_id = await submit(ctx, {"prompt": LYRICS, "tags": "pop",
+                                        "title": "Stream [sim:slow]",
                                         "negative_tags": ctx.marker()})
         played = False
         while True:
