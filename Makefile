@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed
 TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: run test fuzz bench soak clean fonts redis
+.PHONY: run test fuzz bench soak clean fonts redis chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 run: $(SERVE_STAMP)
 	$(BIN)/musicsim serve $(ARGS)
 
-test: $(TEST_STAMP) fonts redis
+test: $(TEST_STAMP) fonts redis chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The stateful fuzz tests alone, with a bigger budget and fresh examples every run
@@ -52,6 +52,20 @@ redis:
 	  command -v redis-server >/dev/null) || \
 	  echo "error: redis-server is not installed and could not be (it needs apt-get and root:" \
 	       "apt-get install redis-server); the Redis store's tests will fail" >&2
+
+# The dashboard is tested in a real headless Chromium (tests/browser.py), driven through
+# chromedriver: Debian's chromium and chromium-driver are installed when missing. Those
+# tests are never skipped: if they cannot be installed here, they fail, pointing back here.
+chromium:
+	@(command -v chromium >/dev/null && command -v chromedriver >/dev/null) || \
+	  (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && \
+	    apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1)) && \
+	  command -v chromedriver >/dev/null) || \
+	  echo "error: chromium and chromedriver are not installed and could not be (it needs" \
+	       "apt-get and root: apt-get install chromium chromium-driver); the dashboard's" \
+	       "tests will fail" >&2
 
 bench: $(SERVE_STAMP)  ## install wrk (apt-get install wrk) for a load client that is never the bottleneck
 	$(BIN)/python bench/run.py $(ARGS)

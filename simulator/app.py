@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .admin import admin_routes, answered_in_json
+from .admin import Streams, admin_routes, answered_in_json
 from .answers import AnswerChecker, admin_middleware
 from .config import Settings
 from .core.engine import Engine
@@ -90,7 +90,10 @@ def build_app(settings: Settings) -> web.Application:
     sandboxes.on_removed.append(lambda gone: edge.forget(gone.sandbox))
     for pid, provider in providers.items():
         app.add_routes(edge.routes(provider, provider.routes(), f"/{pid}"))
-    app.add_routes(admin_routes(sandboxes, settings, list(providers), metrics, replay, fleet))
+    streams = Streams()  # the dashboard's live streams, ended as the server stops
+    app.on_shutdown.append(streams.close)
+    app.add_routes(admin_routes(sandboxes, settings, list(providers), metrics, replay, fleet,
+                                {pid: p.status_word for pid, p in providers.items()}, streams))
     media = MediaSurface()
     app.add_routes(edge.routes(media, MediaServer(sandboxes, settings.media_cache_bytes).routes(),
                                f"/{MEDIA}"))

@@ -211,6 +211,7 @@ def _serve(args: argparse.Namespace) -> int:
                 if settings.workers > 1 else ""
             print(f"  state: {settings.state}{workers_note}", flush=True)
         print(f"  control plane: {base}/_sim/health", flush=True)
+        print(f"  dashboard: {base}/_sim/ui", flush=True)
         if settings.scenario:
             print(f"  fault scenario: {settings.scenario} (rules: {base}/_sim/faults)", flush=True)
         replay = app[REPLAY]

@@ -95,6 +95,9 @@ def test_serve_and_the_gateway_runner(plain: Path, tmp_path: Path):
         assert f"127.0.0.1:{port}" in banner, banner + server.stderr.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/health", timeout=10) as r:
             assert json.loads(r.read())["providers"] == ["evolink"]
+        for name in ("ui", "ui/app.js", "ui/app.css", "ui/favicon.svg"):  # shipped in the wheel
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/{name}", timeout=10) as r:
+                assert r.status == 200 and len(r.read()) > 300
         report = tmp_path / "report.json"
         run = musicsim(plain, "conformance", "gateway", "--provider", "evolink",
                        "--base-url", f"http://127.0.0.1:{port}/evolink",

@@ -49,7 +49,9 @@ def schema_of(name: str):
     """The spec to walk, drawing valid requests only: a sequence is worth following when
     each step is accepted, and tests/test_schemathesis.py sends the invalid ones."""
     if name == "admin":
-        schema = schemathesis.openapi.from_dict(copy.deepcopy(load_spec("admin").served))
+        # The stream of changes never ends on its own (tests/test_dashboard_api.py reads it).
+        schema = schemathesis.openapi.from_dict(copy.deepcopy(load_spec("admin").served)
+                                                ).exclude(operation_id_regex="^streamEvents")
     else:
         schema = load(name, light=name in ("acedata", "openaihk"))
     if name == "openaihk":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Callable, Sequence, TypeVar
 
 from aiohttp import web
@@ -53,9 +53,16 @@ def decode(cursor: str, kind: str, epoch: int) -> int:
 
 
 def page(items: Sequence[T], position: Callable[[T], int], after: int | None,
-         limit: int) -> tuple[list[T], int | None]:
+         limit: int, newest: bool = False) -> tuple[list[T], int | None]:
     """At most ``limit`` of ``items`` (ordered by ``position``, ascending) after position
-    ``after``, and the position to continue after (None on the last page)."""
+    ``after``, and the position to continue after (None on the last page). ``newest``
+    reads the list from its end: the page holds the items before ``after``, newest
+    first, so a watcher's first page always shows what was added last."""
+    if newest:
+        end = len(items) if after is None else bisect_left(items, after, key=position)
+        start = max(0, end - limit)
+        chosen = list(reversed(items[start:end]))
+        return chosen, (position(chosen[-1]) if start > 0 else None)
     start = 0 if after is None else bisect_right(items, after, key=position)
     chosen = list(items[start:start + limit])
     more = start + limit < len(items)

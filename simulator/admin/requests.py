@@ -50,6 +50,9 @@ def flag(request: web.Request, name: str) -> bool | None:
     return None if raw is None else raw == "true"
 
 
+ORDERS = ("oldest", "newest")
+
+
 def limit_of(request: web.Request, default: int = 1000) -> int:
     raw = request.query.get("limit")
     if raw is None:
@@ -62,16 +65,23 @@ def limit_of(request: web.Request, default: int = 1000) -> int:
 
 def paged(request: web.Request, engine: Engine, kind: str, items: list,
           position: Callable[[Any], int], default_limit: int) -> tuple[list, str | None]:
-    """The page of ``items`` (filtered, oldest first) that ``limit`` and ``cursor``
-    ask for, and the cursor of the next page (None on the last). A cursor names its
-    sandbox's list: one sandbox's cursor does not read another's."""
+    """The page of ``items`` (filtered, oldest first) that ``limit``, ``cursor`` and
+    ``order`` ask for, and the cursor of the next page (None on the last). A cursor
+    names its sandbox's list and its order: it reads no other."""
     if engine.sandbox != DEFAULT_SANDBOX:
         kind = f"{kind}@{engine.sandbox}"
+    order = request.query.get("order", "oldest")
+    if order not in ORDERS:
+        raise AdminError(400, "invalid_request", f"order must be one of {', '.join(ORDERS)}",
+                         "order")
+    newest = order == "newest"
+    if newest:
+        kind = f"{kind}~newest"
     limit = limit_of(request, default_limit)
     cursor = request.query.get("cursor")
     try:
         after = None if cursor is None else paging.decode(cursor, kind, engine.epoch)
     except paging.BadCursor as exc:
         raise AdminError(400, "invalid_request", str(exc), "cursor") from None
-    chosen, last = paging.page(items, position, after, limit)
+    chosen, last = paging.page(items, position, after, limit, newest)
     return chosen, None if last is None else paging.encode(kind, engine.epoch, last)

@@ -12,9 +12,10 @@ that changes something saves the sandbox's documents for them (see core/durable.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import yarl
 from aiohttp import web
@@ -27,15 +28,19 @@ from ..core.engine import (AccountExists, CallbackRejected, ClipNotFound, Engine
 from ..core.faults import FaultError
 from ..core.journal import stats
 from ..core.ledger import InsufficientCredits
-from ..core.models import STATES
+from ..core.models import STATES, Task
 from ..core.ratelimit import Limit
 from ..core.sandboxes import Sandboxes
 from ..core.store import is_shared
-from ..media.files import MEDIA
+from ..media.facts import song_sheet
+from ..media.files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, COVER, COVER_LARGE, MEDIA, VIDEO_MP4,
+                           media_path, stem_file)
 from ..metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from . import paging
 from .access import Access
 from .answers import AdminError, error_answer, http_error, json_answer
+from .dashboard import dashboard_routes
+from .events import Streams, events_handler
 from .requests import body, clock_dict, flag, number, paged
 from .sandboxes import ADMIN_PREFIX, SANDBOX_PREFIX, engine_of, sandbox_routes
 from .state import state_routes
@@ -45,12 +50,23 @@ if TYPE_CHECKING:
     from ..replay import Replay
 
 log = logging.getLogger(__name__)
+# The files of a finished song a player offers for download, beside its stems.
+SONG_FILES = (AUDIO_MP3, AUDIO_WAV, AUDIO_M4A, VIDEO_MP4, COVER, COVER_LARGE)
+# A dialect's word for a task's status (Provider.status_word).
+Words = dict[str, Callable[[Task, float], str]]
 
 
 def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
                  metrics: Metrics, replay: Replay | None = None,
-                 fleet: Fleet | None = None) -> list[web.RouteDef]:
+                 fleet: Fleet | None = None, words: Words | None = None,
+                 streams: Streams | None = None) -> list[web.RouteDef]:
     access = Access(settings)
+    words = words or {}
+
+    def task_dict(task: Task, now: float) -> dict[str, Any]:
+        said = words.get(task.provider)
+        return {**task.to_dict(now), "dialect_status": said(task, now) if said
+                else task.state(now)}
     store = describe_store(sandboxes.default.store, settings.state)
 
     def guarded(handler, scoped: bool):
@@ -142,6 +158,9 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
             raise AdminError(400, "invalid_request", "api_key is required", "api_key")
         await account_or_404(engine, key)
         entries = await engine.ledger_entries(key)
+        task_id = request.query.get("task_id")
+        if task_id:
+            entries = [e for e in entries if e.task_id == task_id]
         chosen, following = paged(request, engine, "ledger", entries, lambda e: e.id, 1000)
         return json_answer({"api_key": key, "entries": [e.to_dict() for e in chosen],
                             "count": len(entries), "next_cursor": following},
@@ -172,12 +191,12 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
                                    request.query.get("api_key") or None)
         chosen, following = paged(request, engine, "tasks", found, lambda t: t.seq, 1000)
         now = engine.now()
-        return json_answer({"tasks": [t.to_dict(now) for t in chosen], "count": len(found),
+        return json_answer({"tasks": [task_dict(t, now) for t in chosen], "count": len(found),
                             "next_cursor": following}, headers=paging.link(request, following))
 
     async def get_task(request, engine):
         task = await task_or_404(engine, request.match_info["task_id"])
-        return json_answer(task.to_dict(engine.now()))
+        return json_answer(task_dict(task, engine.now()))
 
     async def outcome(request, engine):
         task_id = request.match_info["task_id"]
@@ -189,15 +208,30 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
         except TaskFinished:
             raise AdminError(409, "conflict", f"task {task_id!r} has already finished",
                              "task_id") from None
-        return json_answer(task.to_dict(engine.now()))
+        return json_answer(task_dict(task, engine.now()))
 
-    async def get_clip(request, engine):
-        clip_id = request.match_info["clip_id"]
+    async def clip_or_404(engine: Engine, clip_id: str):
         found = await engine.find_clip(clip_id)
         if found is None:
             raise AdminError(404, "not_found", f"no clip {clip_id!r}", "clip_id")
-        task, clip = found
+        return found
+
+    async def get_clip(request, engine):
+        task, clip = await clip_or_404(engine, request.match_info["clip_id"])
         return json_answer({**clip.to_dict(), "task_id": task.id, "provider": task.provider})
+
+    async def clip_song(request, engine):
+        clip_id = request.match_info["clip_id"]
+        task, clip = await clip_or_404(engine, clip_id)
+        if not task.clip_ready(clip):
+            raise AdminError(409, "conflict", f"clip {clip_id!r} is not finished yet",
+                             "clip_id")
+        sheet = await asyncio.to_thread(song_sheet, clip.recipe, clip.lyrics)
+        return json_answer({
+            "id": clip.id, "task_id": task.id, "provider": task.provider, "title": clip.title,
+            **sheet, "files": {name: media_path(clip.id, name) for name in SONG_FILES},
+            "stems": [{"part": part, "url": media_path(clip.id, stem_file(part))}
+                      for part in sheet["parts"]]})
 
     async def expire_upstream(request, engine):
         clip_id = request.match_info["clip_id"]
@@ -221,7 +255,8 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
             since=number(request, "since"), until=number(request, "until"),
             status=int(status) if status else None,
             body_contains=request.query.get("body_contains") or None,
-            faulted=faulted, replayed=replayed))
+            faulted=faulted, replayed=replayed,
+            mentions=request.query.get("mentions") or None))
 
     async def journal(request, engine):
         await engine.gather_logs()
@@ -354,6 +389,7 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
         ("GET", "/tasks/{task_id}", get_task),
         ("POST", "/tasks/{task_id}/outcome", outcome),
         ("GET", "/clips/{clip_id}", get_clip),
+        ("GET", "/clips/{clip_id}/song", clip_song),
         ("POST", "/clips/{clip_id}/expire-upstream", expire_upstream),
         ("GET", "/journal", journal),
         ("DELETE", "/journal", clear_journal),
@@ -369,6 +405,7 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
         ("GET", "/webhooks", webhooks),
         ("POST", "/webhooks/allowed", allow_callbacks),
         ("DELETE", "/webhooks/allowed", disallow_callbacks),
+        ("GET", "/events", events_handler(sandboxes, streams or Streams(), fleet)),
         *state_routes(),
     ]
     served = [("GET", "/_sim/health", health), ("GET", "/_sim/metrics", get_metrics),
@@ -376,7 +413,8 @@ def admin_routes(sandboxes: Sandboxes, settings: Settings, providers: list[str],
     return [web.route(method, path, guarded(handler, False))
             for method, path, handler in served] \
         + [web.route(method, prefix + path, guarded(handler, True))
-           for prefix in (ADMIN_PREFIX, SANDBOX_PREFIX) for method, path, handler in scoped]
+           for prefix in (ADMIN_PREFIX, SANDBOX_PREFIX) for method, path, handler in scoped] \
+        + dashboard_routes()
 
 
 def describe_store(store, state: str) -> dict[str, Any]:

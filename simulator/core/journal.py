@@ -123,6 +123,11 @@ class Journal:
         if self.shared is not None:
             self.shared(row)
 
+    def mark(self) -> tuple[int, int]:
+        """How many entries are kept and the id of the last: it moves on every record
+        and every clearing, so a watcher knows when to read again."""
+        return len(self._rows), self._rows[-1][0] if self._rows else 0
+
     @property
     def _entries(self) -> Iterator[Entry]:
         for (id_, time, wall, provider, method, path, query, api_key, status, seconds,
@@ -147,9 +152,13 @@ class Journal:
               path: str | None = None, api_key: str | None = None,
               since: float | None = None, until: float | None = None,
               status: int | None = None, body_contains: str | None = None,
-              faulted: bool | None = None, replayed: bool | None = None) -> Iterable[Entry]:
+              faulted: bool | None = None, replayed: bool | None = None,
+              mentions: str | None = None) -> Iterable[Entry]:
         """Entries oldest first; ``since``/``until`` are simulated times, ``path`` an
-        exact path or a glob, ``body_contains`` text in the request body."""
+        exact path or a glob, ``body_contains`` text in the request body, ``mentions``
+        text anywhere in the path, query or either body (a task's id finds every
+        exchange about it)."""
+        mentioned = mentions.encode() if mentions else None
         for e in self._entries:
             if provider and e.provider != provider:
                 continue
@@ -170,6 +179,9 @@ class Journal:
             if faulted is not None and bool(e.faults) != faulted:
                 continue
             if replayed is not None and e.replayed != replayed:
+                continue
+            if mentioned is not None and mentions not in e.path and mentions not in e.query \
+                    and mentioned not in e.request_body and mentioned not in e.response_body:
                 continue
             yield e
 

@@ -280,6 +280,12 @@ class Webhooks:
     def pending(self) -> int:
         return len(self._pending)
 
+    def mark(self) -> tuple[int, int, int]:
+        """Attempts kept, the last one's sequence and deliveries pending: a watcher
+        reads again when it moves."""
+        return len(self._attempts), self._attempts[-1][0] if self._attempts else 0, \
+            len(self._pending)
+
     def replace(self, numbered: list[tuple[int, dict[str, Any]]]) -> None:
         """Attempts kept elsewhere (a shared store's log), in place of this process's."""
         self._attempts.clear()

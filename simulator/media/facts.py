@@ -19,7 +19,7 @@ from ..core.recipes import (INSTRUMENTS, Audio, Concat, Excerpt, Extension, Infi
                             Overlay, Remaster, Song, Speech, Stem)
 from .audio import song_events
 from .dsp import SAMPLE_RATE
-from .render import render, samples, stem_parts
+from .render import parts_of, render, samples, stem_parts
 
 _ORDER = {part: i for i, part in enumerate(INSTRUMENTS)}
 
@@ -268,3 +268,10 @@ def timing(recipe: Audio, lyrics: str) -> dict:
     unsure = sum(1 for w in words if w["p_align"] < 0.5)
     return {"aligned_words": words, "waveform_data": waveform(recipe),
             "hoot_cer": round(unsure / len(words), 4) if words else 0.0}
+
+
+def song_sheet(recipe: Audio, lyrics: str, points: int = 400) -> dict:
+    """What a player shows beside the audio: the lyric lines with the times they are
+    sung, the waveform, and the parts the song can be split into (its stems)."""
+    return {"duration": recipe.duration, "lines": aligned_lines(aligned_words(recipe, lyrics)),
+            "waveform": waveform(recipe, points), "parts": list(parts_of(recipe))}

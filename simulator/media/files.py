@@ -23,6 +23,20 @@ CONTENT_TYPES = {
 }
 FILE_NAMES = tuple(CONTENT_TYPES)
 COVER_SIZES = {COVER: 512, COVER_LARGE: 1024}
+# Each part of a song (vocals, drums, bass, …) alone, as MP3: ``stem-vocals.mp3``. Only
+# the parts the clip's audio has are served.
+_STEM = re.compile(r"^stem-([a-z_]+)\.mp3$")
+
+
+def stem_file(part: str) -> str:
+    """The name of a clip's file holding one part of its audio alone."""
+    return f"stem-{part}.mp3"
+
+
+def stem_part(name: str) -> str | None:
+    """The part a stem file's name holds; None for any other name."""
+    match = _STEM.fullmatch(name)
+    return match.group(1) if match else None
 
 
 # The name media downloads go by where requests are journaled and faults are matched,
@@ -34,7 +48,7 @@ _PATH = re.compile(r"^/media/([^/]+)/([^/]+)$")
 
 def media_path(clip_id: str, name: str) -> str:
     """The path a clip's file is served at; prefix it with the origin the client used."""
-    if name not in CONTENT_TYPES:
+    if name not in CONTENT_TYPES and stem_part(name) is None:
         raise ValueError(f"no media file {name!r}; one of {FILE_NAMES}")
     return f"/media/{clip_id}/{name}"
 
@@ -42,4 +56,5 @@ def media_path(clip_id: str, name: str) -> str:
 def clip_id_in(path: str) -> str | None:
     """The clip a media path (as media_path builds it) belongs to; None for other paths."""
     match = _PATH.fullmatch(path)
-    return match.group(1) if match and match.group(2) in CONTENT_TYPES else None
+    return match.group(1) if match and (match.group(2) in CONTENT_TYPES
+                                        or stem_part(match.group(2))) else None

@@ -20,12 +20,14 @@ from aiohttp import web
 from ..core import exports
 from ..core.engine import Engine
 from ..core.models import SUCCEEDED, Clip
+from ..core.recipes import Stem
 from ..core.sandboxes import Sandboxes
 from . import formats
 from .cache import ByteLRU
 from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE,
-                    COVER_SIZES, ROUTE, STREAM_MP3, VIDEO_MP4)
+                    COVER_SIZES, ROUTE, STREAM_MP3, VIDEO_MP4, stem_part)
 from .image import cover_jpeg
+from .render import parts_of
 
 Maker = Callable[[Clip], tuple[tuple, Callable[[], bytes]]]
 
@@ -43,6 +45,13 @@ def _wav(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
 def _m4a(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
     recipe = clip.recipe
     return ("m4a", recipe), lambda: formats.m4a(recipe)
+
+
+def _stem(part: str) -> Maker:
+    def maker(clip: Clip) -> tuple[tuple, Callable[[], bytes]]:
+        recipe = Stem(clip.recipe, part)
+        return ("mp3", recipe), lambda: formats.mp3(recipe)
+    return maker
 
 
 def _jpeg(size: int) -> Maker:
@@ -132,12 +141,16 @@ class MediaServer:
         """One of a clip's files; links are open to whoever holds them, so ``key`` (what
         the edge hands every handler) is not asked for."""
         name = request.match_info["name"]
-        if name not in FILES:
+        part = stem_part(name)
+        if name not in FILES and part is None:
             return _not_found(f"no media file {name!r}")
         found = await self.sandboxes.find_clip(request.match_info["clip_id"])
         if found is None:
             return _not_found("media not found")
         engine, task, clip = found
+        if part is not None and part not in parts_of(clip.recipe):
+            return _not_found(f"this song has no {part} part; it has "
+                              f"{', '.join(parts_of(clip.recipe)) or 'none'}")
         if task.expired(engine.now()):
             return media_error(410, "media expired: the task's results have passed their "
                                     "retention")
@@ -147,7 +160,7 @@ class MediaServer:
         if name == VIDEO_MP4 and await exports.held_back(engine, clip.id, name):
             # Asked for and still being made: a CDN's bare 404, for the client to retry.
             return web.Response(status=404)
-        maker, content_type = FILES[name]
+        maker, content_type = FILES[name] if part is None else (_stem(part), "audio/mpeg")
         key, make = maker(clip)
         data = await self._get(key, make)
         if name == STREAM_MP3 and streaming:

@@ -48,6 +48,9 @@ COMPANION_OPERATIONS = {
 class Acedata(Provider):
     id = "acedata"
 
+    def status_word(self, task: Task, now: float) -> str:
+        return render.word(task, now)
+
     def handlers(self) -> dict[str, Handler]:
         return {"createAudios": self.audios, "retrieveTasks": self.tasks,
                 "listPersonas": self.list_personas, "deletePersona": self.delete_persona,

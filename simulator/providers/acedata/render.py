@@ -89,6 +89,17 @@ def result(task: Task, origin: str) -> Any:
     return RESULTS[task.meta["type"]](task, origin)
 
 
+def word(task: Task, now: float) -> str:
+    """A task's state as its answers word it: a model's training status, or its least
+    advanced song's (any other job: the core's)."""
+    if task.meta.get("type") == "custom-models":
+        return model_status(task)
+    if task.meta.get("type") == "audios" and task.clips:
+        states = [song_state(task, i) for i in range(len(task.clips))]
+        return min(states, key=("error", "pending", "running", "succeeded").index)
+    return task.state(now)
+
+
 def song_state(task: Task, index: int) -> str:
     """One song's own state: a song succeeds when its media is final, which may be
     before its sibling's."""

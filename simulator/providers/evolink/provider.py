@@ -37,6 +37,9 @@ class Evolink(Provider):
     callbacks_https_only = True  # the seed: HTTPS callbacks only
     expired_tasks_gone = True  # "Task not found or expired": one answer for both
 
+    def status_word(self, task: Task, now: float) -> str:
+        return render.word(task, now)
+
     def handlers(self) -> dict[str, Handler]:
         return {"createSunoMusicGeneration": self.generate, "getTaskDetail": self.task_detail}
 

@@ -11,6 +11,10 @@ from ..base import media_url
 STATUS = {QUEUED: "pending", RUNNING: "processing", SUCCEEDED: "completed", FAILED: "failed"}
 
 
+def word(task: Task, now: float) -> str:
+    return STATUS[task.status]
+
+
 def task(task: Task, origin: str, now: float) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "created": int(task.created_at),
@@ -18,7 +22,7 @@ def task(task: Task, origin: str, now: float) -> dict[str, Any]:
         "model": task.params["model"],
         "object": "audio.generation.task",
         "progress": task.progress(now),
-        "status": STATUS[task.status],
+        "status": word(task, now),
         "task_info": {"can_cancel": False},  # the dialect offers no cancel endpoint
         "type": "audio",
     }

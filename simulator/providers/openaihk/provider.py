@@ -22,7 +22,7 @@ from ...media import facts
 from ...media.files import AUDIO_M4A, AUDIO_WAV, VIDEO_MP4
 from ..base import BadRequest, Call, Handler, Provider, media_url, off_loop
 from .planner import LONGEST, MAX_SECONDS, TAKES, Planner
-from .render import MAJOR_VERSION, batch, render_clip, status_of
+from .render import MAJOR_VERSION, batch, render_clip, status_of, word
 
 VOX_MAX_WINDOW = 30.0
 
@@ -40,6 +40,9 @@ STEM_SHOW = {"model": "", "major": "", "type": "stem", "words_given": True,
 
 class Openaihk(Provider):
     id = "openaihk"
+
+    def status_word(self, task: Task, now: float) -> str:
+        return word(task, now)
 
     def handlers(self) -> dict[str, Handler]:
         return {

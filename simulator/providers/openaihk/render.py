@@ -33,6 +33,19 @@ _NAMES = ("Sensory", "Twinkling", "Fluid", "Velvet", "Amber", "Neon", "Quiet", "
 _THINGS = ("Recorders", "Venue", "Xylophone", "Harbor", "Echo", "Meadow", "Signal", "Choir")
 
 
+# How far along each word is: a batch is as far along as its least advanced clip.
+RANKS = {"submitted": 0, "queued": 1, "streaming": 2, "complete": 3, "error": 3}
+
+
+def word(task: Task, now: float) -> str:
+    """The batch's status: its least advanced clip's (a job without clips: the core's
+    state in the clip words)."""
+    if task.clips and len(task.meta.get("clips", ())) == len(task.clips):
+        return min((status_of(task, i) for i in range(len(task.clips))), key=RANKS.__getitem__)
+    return {QUEUED: "submitted", SUCCEEDED: "complete", FAILED: "error"}.get(task.status,
+                                                                          "queued")
+
+
 def status_of(task: Task, index: int) -> str:
     if task.status == FAILED:
         return "error"

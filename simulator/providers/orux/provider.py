@@ -54,6 +54,9 @@ class Orux(Provider):
     id = "orux"
     callbacks_https_only = True  # the seed: HTTPS callbacks only
 
+    def status_word(self, task: Task, now: float) -> str:
+        return render.word(task, now)
+
     def handlers(self) -> dict[str, Handler]:
         return {"createTask": self.create, "getTask": self.detail}
 

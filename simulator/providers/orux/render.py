@@ -22,15 +22,24 @@ UPSTREAM = {"suno-v5": ("chirp-crow", "suno"), "elevenlabs-v3": ("eleven_v3", "e
             "runway-act-two": ("act_two", "runway")}
 
 
+def _timed_out(task: Task, state: str) -> bool:
+    return state == FAILED and (task.error or {}).get("code") == TIMED_OUT
+
+
+def word(task: Task, now: float) -> str:
+    state = task.state(now)
+    return STATUS[EXPIRED if _timed_out(task, state) else state]
+
+
 def task(task: Task, origin: str, now: float, chain_credits: float | None) -> dict[str, Any]:
     """``chain_credits``: what the whole chain of a Suno task has cost (None otherwise)."""
-    state = task.state(now)
     meta = task.meta
-    timed_out = state == FAILED and (task.error or {}).get("code") == TIMED_OUT
+    state = task.state(now)
+    timed_out = _timed_out(task, state)
     upstream, channel = UPSTREAM[meta["model"]]
     answer: dict[str, Any] = {
         "task_id": task.id,
-        "status": STATUS[EXPIRED if timed_out else state],
+        "status": word(task, now),
         "alias": task.params["model"],
         "upstream_model": (task.params.get("model_id", upstream)
                            if meta["model"] == "elevenlabs-v3" else upstream),

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ...core.models import Task
 from ...core.ratelimit import Limit, Verdict
 from ..base import BadRequest, Call, Handler, Provider
 from . import render
@@ -27,6 +28,9 @@ STEERING_FIELDS = ("gpt_description_prompt", "prompt", "tags", "negative_tags", 
 class Sunor(Provider):
     id = "sunor"
     json_content_type_only = True  # the seed: "Must be application/json."
+
+    def status_word(self, task: Task, now: float) -> str:
+        return render.word(task, now)
 
     def handlers(self) -> dict[str, Handler]:
         return {"createTask": self.create, "getTask": self.detail, "getBalance": self.balance}

@@ -19,14 +19,18 @@ OUTPUT_STATUS = {QUEUED: "queued", RUNNING: "processing", SUCCEEDED: "completed"
 MODEL_NAMES = {"suno": "chirp-fenix", "udio": "udio32-v1.5"}
 
 
-def task(task: Task, origin: str, now: float) -> dict[str, Any]:
+def word(task: Task, now: float) -> str:
     timed_out = task.status == FAILED and (task.error or {}).get("code") == TIMED_OUT
+    return TIMEOUT if timed_out else STATUS[task.status]
+
+
+def task(task: Task, origin: str, now: float) -> dict[str, Any]:
     error = task.error["message"] if task.status == FAILED and task.error else None
     return {
         "task_id": task.id,
         "model": task.meta["model"],
         "type": task.meta["type"],
-        "status": TIMEOUT if timed_out else STATUS[task.status],
+        "status": word(task, now),
         "credits_cost": number(task.cost),
         "input": task.params["input"],
         "output": None if task.status == QUEUED else {
