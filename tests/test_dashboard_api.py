@@ -6,6 +6,7 @@ is driven in Chromium by tests/test_dashboard_browser.py.)"""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 
@@ -43,7 +44,7 @@ class Stream:
     def _read(self) -> None:
         name = None
         try:
-            for line in self.response.iter_lines(decode_unicode=True):
+            for line in self.response.iter_lines(chunk_size=None, decode_unicode=True):
                 if line.startswith("event: "):
                     name = line[7:]
                 elif line.startswith("data: "):
@@ -61,6 +62,11 @@ class Stream:
         raise AssertionError(f"no such event in {self.events}")
 
     def close(self) -> None:
+        """Hang up: the reading thread's blocked read ends at once (closing the response
+        from here would wait for it)."""
+        connection = self.response.raw.connection
+        if connection is not None and connection.sock is not None:
+            connection.sock.shutdown(socket.SHUT_RDWR)
         self.response.close()
 
 

@@ -14,6 +14,8 @@ import time
 import pytest
 import requests
 from browser import Browser
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from conftest import DEMO_KEY, Receiver, Sim, bearer, start_sim
 from served import Served
 
@@ -492,23 +494,17 @@ def test_tab_reaches_every_control(browser, song_sim):
             "return out;", FOCUSABLE)
         assert len(controls) > 5, view
         browser.js("document.activeElement && document.activeElement.blur();"
-                   "window.scrollTo(0, 0)")
-        reached = set()
-        body = browser.one("body")
-        for _ in range(len(controls) * 2 + 20):
-            browser.driver.switch_to.active_element.send_keys("\ue004")  # Tab
-            seen = browser.js("return document.activeElement.dataset.tabSeen || null")
-            if seen is not None:
-                reached.add(seen)
-            if reached >= set(controls):
-                break
+                   "window.scrollTo(0, 0); window.tabbed = new Set();"
+                   "document.addEventListener('focusin', e => {"
+                   "  if (e.target.dataset.tabSeen) window.tabbed.add(e.target.dataset.tabSeen); });")
+        ActionChains(browser.driver).send_keys(Keys.TAB * (len(controls) + 10)).perform()
+        reached = set(browser.js("return [...window.tabbed]"))
         missing = browser.js("return [...document.querySelectorAll('[data-tab-seen]')]"
                              ".filter(e => !arguments[0].includes(e.dataset.tabSeen))"
                              ".map(e => e.outerHTML.slice(0, 80))", sorted(reached))
         assert set(controls) <= reached, f"{view}: Tab never reached {missing}"
         browser.js("for (const e of document.querySelectorAll('[data-tab-seen]'))"
                    " delete e.dataset.tabSeen")
-        del body
 
 
 # -- across --workers -------------------------------------------------------------------
