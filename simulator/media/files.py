@@ -39,6 +39,11 @@ def stem_part(name: str) -> str | None:
     return match.group(1) if match else None
 
 
+def content_type(name: str) -> str | None:
+    """What a clip's file of that name holds; None for a name no clip has."""
+    return CONTENT_TYPES.get(name) or ("audio/mpeg" if stem_part(name) else None)
+
+
 # The name media downloads go by where requests are journaled and faults are matched,
 # and the prefix they are served under; ROUTE is the path inside it.
 MEDIA = "media"
@@ -48,7 +53,7 @@ _PATH = re.compile(r"^/media/([^/]+)/([^/]+)$")
 
 def media_path(clip_id: str, name: str) -> str:
     """The path a clip's file is served at; prefix it with the origin the client used."""
-    if name not in CONTENT_TYPES and stem_part(name) is None:
+    if content_type(name) is None:
         raise ValueError(f"no media file {name!r}; one of {FILE_NAMES}")
     return f"/media/{clip_id}/{name}"
 
@@ -56,5 +61,4 @@ def media_path(clip_id: str, name: str) -> str:
 def clip_id_in(path: str) -> str | None:
     """The clip a media path (as media_path builds it) belongs to; None for other paths."""
     match = _PATH.fullmatch(path)
-    return match.group(1) if match and (match.group(2) in CONTENT_TYPES
-                                        or stem_part(match.group(2))) else None
+    return match.group(1) if match and content_type(match.group(2)) else None

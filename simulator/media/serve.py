@@ -24,8 +24,8 @@ from ..core.recipes import Stem
 from ..core.sandboxes import Sandboxes
 from . import formats
 from .cache import ByteLRU
-from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, CONTENT_TYPES, COVER, COVER_LARGE,
-                    COVER_SIZES, ROUTE, STREAM_MP3, VIDEO_MP4, stem_part)
+from .files import (AUDIO_M4A, AUDIO_MP3, AUDIO_WAV, COVER, COVER_LARGE, COVER_SIZES, ROUTE,
+                    STREAM_MP3, VIDEO_MP4, content_type, stem_part)
 from .image import cover_jpeg
 from .render import parts_of
 
@@ -85,8 +85,12 @@ WHILE_STREAMING = frozenset({STREAM_MP3, COVER, COVER_LARGE})
 # How often a progressive stream looks at the clock for more audio, in wall seconds.
 STREAM_TICK = 0.1
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-FILES: dict[str, tuple[Maker, str]] = {name: (MAKERS[name], CONTENT_TYPES[name])
-                                       for name in CONTENT_TYPES}
+
+
+def _maker(name: str) -> Maker | None:
+    """How a clip's file of that name is made: a fixed file, or one part alone."""
+    part = stem_part(name)
+    return MAKERS.get(name) or (_stem(part) if part else None)
 
 
 def _span(header: str, size: int) -> tuple[int, int] | None:
@@ -141,8 +145,8 @@ class MediaServer:
         """One of a clip's files; links are open to whoever holds them, so ``key`` (what
         the edge hands every handler) is not asked for."""
         name = request.match_info["name"]
-        part = stem_part(name)
-        if name not in FILES and part is None:
+        maker, part = _maker(name), stem_part(name)
+        if maker is None:
             return _not_found(f"no media file {name!r}")
         found = await self.sandboxes.find_clip(request.match_info["clip_id"])
         if found is None:
@@ -160,8 +164,8 @@ class MediaServer:
         if name == VIDEO_MP4 and await exports.held_back(engine, clip.id, name):
             # Asked for and still being made: a CDN's bare 404, for the client to retry.
             return web.Response(status=404)
-        maker, content_type = FILES[name] if part is None else (_stem(part), "audio/mpeg")
         key, make = maker(clip)
+        kind = content_type(name)
         data = await self._get(key, make)
         if name == STREAM_MP3 and streaming:
             return await self._progressive(request, engine, task, data)
@@ -179,10 +183,10 @@ class MediaServer:
             if span != (0, len(data)):
                 start, end = span
                 return web.Response(body=data[start:end], status=206,
-                                    content_type=content_type, headers={
+                                    content_type=kind, headers={
                                         **headers,
                                         "Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
-        return web.Response(body=data, content_type=content_type, headers=headers)
+        return web.Response(body=data, content_type=kind, headers=headers)
 
     async def _progressive(self, request: web.Request, engine: Engine, task,
                            data: bytes) -> web.StreamResponse:

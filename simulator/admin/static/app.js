@@ -13,8 +13,7 @@
   const state = {
     token: sessionStorage.getItem(TOKEN_KEY) || "",
     base: "/_sim", sandbox: "", view: "tasks", providers: [], taskId: null,
-    ledger: { key: null, cursors: [null] }, journal: { cursors: [null] },
-    stream: null, song: null, clock: null,
+    ledgerKey: null, stream: null, song: null, clock: null,
   };
 
   class Refused extends Error {
@@ -67,15 +66,37 @@
 
   function cell(value, cls) { return el("td", { class: cls, text: value === null ? "–" : String(value) }); }
 
-  // Rows are rebuilt on every change; the control that had the focus gets it back.
-  function fill(tbody, rows) {
-    const focused = document.activeElement && tbody.contains(document.activeElement)
+  // Lists are rebuilt on every change; the control that had the focus gets it back.
+  function fill(box, rows) {
+    const focused = document.activeElement && box.contains(document.activeElement)
       ? document.activeElement.dataset.key : null;
-    tbody.replaceChildren(...rows);
+    box.replaceChildren(...rows);
     if (focused) {
-      const again = tbody.querySelector(`[data-key="${CSS.escape(focused)}"]`);
+      const again = box.querySelector(`[data-key="${CSS.escape(focused)}"]`);
       if (again) again.focus();
     }
+  }
+
+  // A list read newest first, page by page: the cursors walked so far (null: the first
+  // page) and the next one, with its "Older" and "Newest" buttons and page line.
+  function pager(name, load) {
+    const pages = { cursors: [null], next: null, name };
+    pages.cursor = () => pages.cursors[pages.cursors.length - 1];
+    pages.first = () => pages.cursors.length === 1;
+    pages.restart = () => { pages.cursors = [null]; };
+    pages.shown = (page, noun) => {
+      pages.next = page.next_cursor;
+      $(name + "-older").disabled = !page.next_cursor;
+      $(name + "-newest").disabled = pages.first();
+      $(name + "-page").textContent = `page ${pages.cursors.length} · ${page.count} ${noun}`;
+    };
+    $(name + "-older").addEventListener("click", () => {
+      if (!pages.next) return;
+      pages.cursors.push(pages.next);
+      once(name, load);
+    });
+    $(name + "-newest").addEventListener("click", () => { pages.restart(); once(name, load); });
+    return pages;
   }
 
   function problem(error) {
@@ -147,7 +168,8 @@
   function showClock(clock) {
     state.clock = clock;
     $("clock").textContent = clockText(clock);
-    if (document.activeElement !== $("c-mode")) $("c-mode").value = clock.mode;
+    // The form shows the clock's mode until someone picks another, then keeps their pick.
+    if (!$("c-mode").dataset.picked) $("c-mode").value = clock.mode;
   }
 
   // -- the live stream ------------------------------------------------------------------
@@ -227,10 +249,10 @@
       if (v === "songs") once("songs", loadSongs);
     } else if (topic === "accounts") {
       if (v === "accounts") once("accounts", loadAccounts);
-      if (v === "accounts" && state.ledger.key && state.ledger.cursors.length === 1) once("ledger", loadLedger);
+      if (v === "accounts" && state.ledgerKey && ledgerPages.first()) once("ledger", loadLedger);
       if (v === "tasks" && state.taskId) once("task", loadTask);
     } else if (topic === "journal") {
-      if (v === "journal" && state.journal.cursors.length === 1) once("journal", loadJournal);
+      if (v === "journal" && journalPages.first()) once("journal", loadJournal);
       if (v === "tasks" && state.taskId) once("task", loadTask);
     } else if (topic === "webhooks") {
       if (v === "webhooks") once("webhooks", loadWebhooks);
@@ -248,7 +270,7 @@
     try {
       await loaders[state.view]();
       if (state.view === "tasks" && state.taskId) await loadTask();
-      if (state.view === "accounts" && state.ledger.key) await loadLedger();
+      if (state.view === "accounts" && state.ledgerKey) await loadLedger();
     } catch (error) { problemUnlessGone(error); }
   }
 
@@ -284,9 +306,10 @@
     $("sandbox").value = name;
     state.taskId = null;
     $("task-detail").hidden = true;
-    state.ledger = { key: null, cursors: [null] };
+    state.ledgerKey = null;
+    ledgerPages.restart();
     $("ledger").hidden = true;
-    state.journal = { cursors: [null] };
+    journalPages.restart();
     openStream();
     loadScenarios().catch(problemUnlessGone);
     refresh();
@@ -374,15 +397,11 @@
     const songs = listed.tasks.flatMap((task) => task.clips.filter((c) => c.duration > 0)
       .map((clip) => ({ clip, task })));
     $("songs-empty").hidden = songs.length > 0;
-    const list = $("song-list");
-    const focused = document.activeElement && list.contains(document.activeElement)
-      ? document.activeElement.dataset.key : null;
-    list.replaceChildren(...songs.map(({ clip, task }) => el("button", {
+    fill($("song-list"), songs.map(({ clip, task }) => el("button", {
       type: "button", "data-key": clip.id, "data-clip": clip.id,
       onclick: () => openSong(clip.id).catch(problemUnlessGone),
     }, el("img", { src: `/media/${encodeURIComponent(clip.id)}/cover.jpeg`, alt: "" }),
     el("span", { text: `${clip.title} · ${task.provider} · ${clip.duration.toFixed(1)} s` }))));
-    if (focused) { const again = list.querySelector(`[data-key="${CSS.escape(focused)}"]`); if (again) again.focus(); }
   }
 
   async function openSong(clipId) {
@@ -555,7 +574,7 @@
         el("td", {}, amount, el("button", { type: "button", "data-key": "grant-" + a.api_key, text: "Grant",
           onclick: () => grant(a.api_key, Number(amount.value)) })),
         el("td", {}, el("button", { type: "button", "data-key": "ledger-" + a.api_key, text: "Ledger",
-          onclick: () => { state.ledger = { key: a.api_key, cursors: [null] }; once("ledger", loadLedger); } })));
+          onclick: () => { state.ledgerKey = a.api_key; ledgerPages.restart(); once("ledger", loadLedger); } })));
     }));
   }
 
@@ -567,26 +586,18 @@
   }
 
   async function loadLedger() {
-    const { key, cursors } = state.ledger;
+    const key = state.ledgerKey;
     if (!key) return;
-    const cursor = cursors[cursors.length - 1];
-    const page = await api("GET", scoped("/ledger") + query({ api_key: key, order: "newest", limit: PAGE.ledger, cursor }));
+    const page = await api("GET", scoped("/ledger") + query({
+      api_key: key, order: "newest", limit: PAGE.ledger, cursor: ledgerPages.cursor() }));
     $("ledger").hidden = false;
     $("ledger-key").textContent = key;
     fill($("ledger-entries").tBodies[0], page.entries.map((e) => el("tr", { "data-entry": String(e.id) },
       cell(e.id), cell(hms(e.time)), cell(e.kind), cell(credits(e.amount)), cell(e.task_id, "id"),
       cell(credits(e.available)), cell(credits(e.held)), cell(credits(e.spent)))));
-    state.ledger.next = page.next_cursor;
-    $("ledger-older").disabled = !page.next_cursor;
-    $("ledger-newest").disabled = cursors.length === 1;
-    $("ledger-page").textContent = `page ${cursors.length} · ${page.count} movements`;
+    ledgerPages.shown(page, "movements");
   }
-  $("ledger-older").addEventListener("click", () => {
-    if (!state.ledger.next) return;
-    state.ledger.cursors.push(state.ledger.next);
-    once("ledger", loadLedger);
-  });
-  $("ledger-newest").addEventListener("click", () => { state.ledger.cursors = [null]; once("ledger", loadLedger); });
+  const ledgerPages = pager("ledger", loadLedger);
 
   $("new-key").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -609,14 +620,13 @@
   // -- the journal ----------------------------------------------------------------------
   const journalFilters = ["j-provider", "j-method", "j-path", "j-status", "j-faulted", "j-mentions"];
   for (const id of journalFilters) {
-    $(id).addEventListener("input", () => { state.journal.cursors = [null]; once("journal", loadJournal); });
+    $(id).addEventListener("input", () => { journalPages.restart(); once("journal", loadJournal); });
   }
   $("journal-filters").addEventListener("submit", (event) => event.preventDefault());
 
   async function loadJournal() {
-    const cursors = state.journal.cursors;
     const page = await api("GET", scoped("/journal") + query({
-      order: "newest", limit: PAGE.journal, cursor: cursors[cursors.length - 1],
+      order: "newest", limit: PAGE.journal, cursor: journalPages.cursor(),
       provider: $("j-provider").value, method: $("j-method").value, path: $("j-path").value.trim(),
       status: $("j-status").value.trim(), faulted: $("j-faulted").value, mentions: $("j-mentions").value.trim(),
     }));
@@ -630,17 +640,9 @@
         el("td", {}, faulted ? badge("faulted") : "", faulted ? " " + [...e.faults, e.damage].filter(Boolean).join(", ") : ""),
         el("td", {}, bodies));
     }));
-    state.journal.next = page.next_cursor;
-    $("journal-older").disabled = !page.next_cursor;
-    $("journal-newest").disabled = cursors.length === 1;
-    $("journal-page").textContent = `page ${cursors.length} · ${page.count} exchanges`;
+    journalPages.shown(page, "exchanges");
   }
-  $("journal-older").addEventListener("click", () => {
-    if (!state.journal.next) return;
-    state.journal.cursors.push(state.journal.next);
-    once("journal", loadJournal);
-  });
-  $("journal-newest").addEventListener("click", () => { state.journal.cursors = [null]; once("journal", loadJournal); });
+  const journalPages = pager("journal", loadJournal);
 
   // -- webhooks -------------------------------------------------------------------------
   for (const id of ["w-provider", "w-task"]) $(id).addEventListener("input", () => once("webhooks", loadWebhooks));
@@ -658,9 +660,11 @@
   }
 
   // -- steering -------------------------------------------------------------------------
+  $("c-mode").addEventListener("input", () => { $("c-mode").dataset.picked = "yes"; });
   $("clock-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { mode: $("c-mode").value };
+    delete $("c-mode").dataset.picked;
     if ($("c-speed").value && body.mode === "scaled") body.speed = Number($("c-speed").value);
     try { showClock(await api("PUT", scoped("/clock"), body)); } catch (error) { problemUnlessGone(error); }
   });
