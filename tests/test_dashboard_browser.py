@@ -340,9 +340,12 @@ def test_a_fault_rule_added_in_the_page_acts_on_the_next_request(browser, sim):
     submit(sim)  # `times: 1`: the next one goes through
     browser.view("journal")
     browser.choose("#j-faulted", "true")
-    rows = browser.wait(lambda: browser.all("#journal tbody tr.faulted"), "the faulted exchange")
-    assert len(browser.all("#journal tbody tr")) == 1 and "faulted" in rows[0].text
-    assert "503" in rows[0].text
+    # Read in one step: the live stream may redraw the rows between two reads.
+    shown = browser.wait(lambda: browser.js(
+        "const rows = [...document.querySelectorAll('#journal tbody tr')];"
+        "return rows.length && rows.every(r => r.classList.contains('faulted'))"
+        " ? rows.map(r => r.innerText) : null;"), "the faulted exchange")
+    assert len(shown) == 1 and "faulted" in shown[0] and "503" in shown[0]
     browser.screenshot("journal")
 
 
